@@ -1,0 +1,105 @@
+use axum::extract::{Request, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hms_types::Page;
+use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
+
+use super::PathParams;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{QueryParams, parse_json, read_body};
+use crate::service::room_codes;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v2/room-codes/room/{room_id}",
+            get(list).post(create_for_all_roles),
+        )
+        .route(
+            "/v2/room-codes/room/{room_id}/role/{role}",
+            post(create_for_role),
+        )
+        .route("/v2/room-codes/code", post(update))
+        .route("/v2/room-codes/code/{code}", post(update_by_path))
+}
+
+async fn create_for_all_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(room_id): PathParams<String>,
+) -> ApiResult<Json<RoomCodeList>> {
+    room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id)
+        .await
+        .map(Json)
+}
+
+async fn create_for_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((room_id, role)): PathParams<(String, String)>,
+) -> ApiResult<Json<RoomCode>> {
+    room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role)
+        .await
+        .map(Json)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(room_id): PathParams<String>,
+    QueryParams(filter): QueryParams<RoomCodeFilter>,
+) -> ApiResult<Json<Page<RoomCode>>> {
+    room_codes::list(state.store.as_ref(), caller.workspace(), &room_id, filter)
+        .await
+        .map(Json)
+}
+
+/// `POST /v2/room-codes/code` with the code in the body, as the Node SDK sends it.
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Request,
+) -> ApiResult<Json<RoomCode>> {
+    let body = update_body(&state, request).await?;
+    let code = body.code.ok_or_else(|| {
+        ApiError::bad_request("Invalid body parameter").with_detail("code is required")
+    })?;
+    room_codes::set_enabled(
+        state.store.as_ref(),
+        caller.workspace(),
+        &code,
+        body.enabled,
+    )
+    .await
+    .map(Json)
+}
+
+/// `POST /v2/room-codes/code/{code}`, as other clients send it.
+async fn update_by_path(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(code): PathParams<String>,
+    request: Request,
+) -> ApiResult<Json<RoomCode>> {
+    let body = update_body(&state, request).await?;
+    if body.code.as_ref().is_some_and(|in_body| *in_body != code) {
+        return Err(ApiError::bad_request("Invalid body parameter")
+            .with_detail("code in the body differs from the path"));
+    }
+    room_codes::set_enabled(
+        state.store.as_ref(),
+        caller.workspace(),
+        &code,
+        body.enabled,
+    )
+    .await
+    .map(Json)
+}
+
+/// This endpoint alone refuses unknown fields, with its own documented message.
+async fn update_body(state: &AppState, request: Request) -> ApiResult<RoomCodeUpdate> {
+    let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
+    parse_json(&bytes, "Invalid body parameter")
+}

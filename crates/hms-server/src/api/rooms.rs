@@ -1,0 +1,59 @@
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use hms_types::Page;
+use hms_types::room::{Room, RoomFilter, RoomParams};
+
+use super::PathParams;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{JsonBody, QueryParams};
+use crate::service::rooms;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/rooms", get(list).post(create))
+        .route("/v2/rooms/{room_id}", get(retrieve).post(update))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(params): JsonBody<RoomParams>,
+) -> ApiResult<Json<Room>> {
+    rooms::create(state.store.as_ref(), caller.workspace(), params)
+        .await
+        .map(Json)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(filter): QueryParams<RoomFilter>,
+) -> ApiResult<Json<Page<Room>>> {
+    rooms::list(state.store.as_ref(), caller.workspace(), filter)
+        .await
+        .map(Json)
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(room_id): PathParams<String>,
+) -> ApiResult<Json<Room>> {
+    rooms::get(state.store.as_ref(), caller.workspace(), &room_id)
+        .await
+        .map(Json)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(room_id): PathParams<String>,
+    JsonBody(params): JsonBody<RoomParams>,
+) -> ApiResult<Json<Room>> {
+    rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params)
+        .await
+        .map(Json)
+}

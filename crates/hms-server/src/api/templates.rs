@@ -1,0 +1,174 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use hms_types::template::{
+    Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams,
+};
+use hms_types::{Page, PageQuery};
+
+use super::PathParams;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{JsonBody, QueryParams};
+use crate::service::templates;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/templates", get(list).post(create))
+        .route("/v2/templates/{template_id}", get(retrieve).post(replace))
+        .route(
+            "/v2/templates/{template_id}/roles/{role}",
+            get(role).post(upsert_role).delete(delete_role),
+        )
+        .route(
+            "/v2/templates/{template_id}/settings",
+            get(settings).post(replace_settings),
+        )
+        .route(
+            "/v2/templates/{template_id}/destinations",
+            get(destinations).post(replace_destinations),
+        )
+        .route(
+            "/v2/templates/{template_id}/recordings",
+            get(recordings).post(replace_recordings),
+        )
+}
+
+type Id = PathParams<String>;
+type IdAndRole = PathParams<(String, String)>;
+
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(params): JsonBody<TemplateParams>,
+) -> ApiResult<Json<Template>> {
+    templates::create(s.store.as_ref(), caller.workspace(), params)
+        .await
+        .map(Json)
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> ApiResult<Json<Page<Template>>> {
+    templates::list(s.store.as_ref(), caller.workspace(), page)
+        .await
+        .map(Json)
+}
+
+async fn retrieve(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+) -> ApiResult<Json<Template>> {
+    templates::get(s.store.as_ref(), caller.workspace(), &id)
+        .await
+        .map(Json)
+}
+
+async fn replace(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+    JsonBody(params): JsonBody<TemplateParams>,
+) -> ApiResult<Json<Template>> {
+    templates::replace(s.store.as_ref(), caller.workspace(), &id, params)
+        .await
+        .map(Json)
+}
+
+async fn role(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams((id, role)): IdAndRole,
+) -> ApiResult<Json<Role>> {
+    templates::role(s.store.as_ref(), caller.workspace(), &id, &role)
+        .await
+        .map(Json)
+}
+
+async fn upsert_role(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams((id, role)): IdAndRole,
+    JsonBody(params): JsonBody<RoleParams>,
+) -> ApiResult<Json<Role>> {
+    templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params)
+        .await
+        .map(Json)
+}
+
+async fn delete_role(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams((id, role)): IdAndRole,
+) -> ApiResult<StatusCode> {
+    templates::delete_role(s.store.as_ref(), caller.workspace(), &id, &role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn settings(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+) -> ApiResult<Json<Settings>> {
+    templates::settings(s.store.as_ref(), caller.workspace(), &id)
+        .await
+        .map(Json)
+}
+
+async fn replace_settings(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+    JsonBody(settings): JsonBody<Settings>,
+) -> ApiResult<Json<Settings>> {
+    templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings)
+        .await
+        .map(Json)
+}
+
+async fn destinations(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+) -> ApiResult<Json<Destinations>> {
+    templates::destinations(s.store.as_ref(), caller.workspace(), &id)
+        .await
+        .map(Json)
+}
+
+async fn replace_destinations(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+    JsonBody(destinations): JsonBody<Destinations>,
+) -> ApiResult<Json<Destinations>> {
+    templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations)
+        .await
+        .map(Json)
+}
+
+async fn recordings(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+) -> ApiResult<Json<Vec<RecordingConfig>>> {
+    templates::recordings(s.store.as_ref(), caller.workspace(), &id)
+        .await
+        .map(Json)
+}
+
+async fn replace_recordings(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(id): Id,
+    JsonBody(recordings): JsonBody<Vec<RecordingConfig>>,
+) -> ApiResult<Json<Vec<RecordingConfig>>> {
+    templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,41 @@
+use axum::extract::State;
+use axum::http::{Method, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use hms_types::token::{TokenRequest, TokenResponse};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::error::ApiResult;
+use crate::extract::JsonBody;
+use crate::service::token_exchange;
+use crate::state::AppState;
+
+/// `POST /v2/token` is called from browsers on other origins: it answers CORS, preflight
+/// included. It takes no authentication: the room code is the credential.
+pub fn routes() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::USER_AGENT,
+        ])
+        .max_age(std::time::Duration::from_secs(3600));
+    Router::new().route("/v2/token", post(exchange)).layer(cors)
+}
+
+async fn exchange(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<TokenRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    token_exchange::exchange(
+        state.store.as_ref(),
+        &state.credentials,
+        request,
+        state.config.app_token_validity_secs,
+    )
+    .await
+    .map(Json)
+}

@@ -1,0 +1,76 @@
+//! Extractors that answer malformed input with the error envelope, naming the field.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body, parsed whatever its `Content-Type` says: the web SDK sends the
+/// room-code exchange as `text/plain`, and the Node SDK sends `{}` where no body is due.
+/// An empty body counts as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
+        parse_json(&bytes, "Invalid body param").map(JsonBody)
+    }
+}
+
+/// Reads a whole body, refusing it with 413 beyond `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                ApiError::payload_too_large(limit)
+            } else {
+                ApiError::bad_request("Could not read the request body")
+            }
+        })
+}
+
+/// Parses `bytes` as JSON into `T`; a failure names the offending field under `message`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], message: &str) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let detail = match error.path().to_string().as_str() {
+            "." | "" => error.inner().to_string(),
+            path => format!("{path}: {}", error.inner()),
+        };
+        ApiError::bad_request(message).with_detail(detail)
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::bad_request(message).with_detail(error.to_string()))?;
+    Ok(value)
+}
+
+/// A query string, parsed into `T`; a failure names the offending parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(QueryParams)
+            .map_err(|error| {
+                ApiError::invalid_query(format!("{}: {}", error.path(), error.inner()))
+            })
+    }
+}

@@ -1,0 +1,374 @@
+//! Rooms: create (upsert by name), retrieve, list, update, enable and disable.
+
+use hms_store::{PageRequest, RoomOptions, RoomRecord, RoomView, Store, StoreError, Workspace};
+use hms_types::room::{RecordingInfo, Room, RoomFilter, RoomParams, RoomWebhook};
+use hms_types::{Page, Timestamp};
+
+use crate::error::{ApiError, ApiResult};
+use crate::ids;
+
+const REGIONS: [&str; 4] = ["in", "us", "eu", "auto"];
+const UPLOAD_TYPES: [&str; 4] = ["s3", "gs", "oss", "azure"];
+/// Not documented by 100ms; generous enough for generated UUIDs and slugs.
+pub const MAX_NAME_LEN: usize = 200;
+pub const MAX_DESCRIPTION_LEN: usize = 2000;
+const MAX_SIZE: u32 = 20_000;
+const MAX_SMALL_ROOM_SIZE: u32 = 2_500;
+const MIN_DURATION_SECS: u32 = 120;
+const MAX_DURATION_SECS: u32 = 43_200;
+
+pub fn room_not_found() -> ApiError {
+    ApiError::not_found("Room not found")
+}
+
+fn template_not_found() -> ApiError {
+    ApiError::bad_request("Error: template not found")
+}
+
+/// `POST /v2/rooms`: a room named like an existing one (in any case) updates that room.
+pub async fn create(
+    store: &dyn Store,
+    workspace: &Workspace,
+    params: RoomParams,
+) -> ApiResult<Room> {
+    refuse_legacy_template(&params)?;
+    validate(&params)?;
+    if let Some(name) = &params.name {
+        if let Some(existing) = store.room_by_name(&workspace.id, name).await? {
+            return update_view(store, workspace, existing, params).await;
+        }
+    }
+    let template = match &params.template_id {
+        Some(id) => store.template(&workspace.id, id).await?,
+        None => store.default_template(&workspace.id).await?,
+    }
+    .ok_or_else(template_not_found)?;
+    let now = Timestamp::now();
+    let room = RoomRecord {
+        id: ids::object_id(),
+        workspace_id: workspace.id.clone(),
+        name: params.name.clone().unwrap_or_else(ids::uuid),
+        enabled: params.enabled.unwrap_or(true),
+        description: params.description.clone().unwrap_or_default(),
+        template_id: template.id.clone(),
+        region: params
+            .region
+            .clone()
+            .unwrap_or_else(|| template.body.settings.region.clone()),
+        large_room: params.large_room.unwrap_or(false),
+        options: RoomOptions {
+            recording_info: params.recording_info.clone(),
+            size: params.size,
+            max_duration_seconds: params.max_duration_seconds,
+            polls: params.polls.clone(),
+            webhook: params.webhook.clone(),
+        },
+        created_at: now,
+        updated_at: now,
+    };
+    check_size(&room)?;
+    match store.insert_room(&room).await {
+        Ok(()) => Ok(to_wire(
+            workspace,
+            &RoomView {
+                room,
+                template: template.summary(),
+            },
+        )),
+        // Someone created the same name meanwhile: this request becomes an update of it.
+        Err(StoreError::Conflict(_)) => {
+            let existing = store
+                .room_by_name(&workspace.id, &room.name)
+                .await?
+                .ok_or_else(room_not_found)?;
+            update_view(store, workspace, existing, params).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `GET /v2/rooms/{id}`; a value that is no room id is tried as a room name.
+pub async fn get(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<Room> {
+    Ok(to_wire(
+        workspace,
+        &find(store, workspace, id_or_name).await?,
+    ))
+}
+
+pub async fn find(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id_or_name: &str,
+) -> ApiResult<RoomView> {
+    if let Some(view) = store.room(&workspace.id, id_or_name).await? {
+        return Ok(view);
+    }
+    store
+        .room_by_name(&workspace.id, id_or_name)
+        .await?
+        .ok_or_else(room_not_found)
+}
+
+/// `GET /v2/rooms`. Only enabled rooms unless `enabled` says otherwise, as documented;
+/// but a lookup by `name` finds the room whatever its state, because the Node SDK's
+/// `retrieveByName` sends the name alone.
+pub async fn list(
+    store: &dyn Store,
+    workspace: &Workspace,
+    mut filter: RoomFilter,
+) -> ApiResult<Page<Room>> {
+    if filter.name.is_none() {
+        filter.enabled.get_or_insert(true);
+    }
+    let page = filter.page();
+    let limit = page.effective_limit();
+    let views = store
+        .rooms(
+            &workspace.id,
+            &filter,
+            &PageRequest {
+                limit,
+                start: page.start,
+            },
+        )
+        .await?;
+    let data: Vec<Room> = views.iter().map(|view| to_wire(workspace, view)).collect();
+    let last = data.last().map(|room| room.id.clone()).unwrap_or_default();
+    Ok(Page { limit, data, last })
+}
+
+/// `POST /v2/rooms/{id}`: applies the given fields, enabling or disabling included.
+pub async fn update(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    params: RoomParams,
+) -> ApiResult<Room> {
+    refuse_legacy_template(&params)?;
+    validate(&params)?;
+    let existing = store
+        .room(&workspace.id, id)
+        .await?
+        .ok_or_else(room_not_found)?;
+    update_view(store, workspace, existing, params).await
+}
+
+async fn update_view(
+    store: &dyn Store,
+    workspace: &Workspace,
+    view: RoomView,
+    params: RoomParams,
+) -> ApiResult<Room> {
+    let RoomView {
+        mut room,
+        mut template,
+    } = view;
+    if let Some(template_id) = params
+        .template_id
+        .clone()
+        .filter(|id| *id != room.template_id)
+    {
+        let new_template = store
+            .template(&workspace.id, &template_id)
+            .await?
+            .ok_or_else(template_not_found)?;
+        template = new_template.summary();
+        room.template_id = new_template.id;
+    }
+    apply(&mut room, params);
+    room.updated_at = Timestamp::now();
+    check_size(&room)?;
+    store
+        .update_room(&room)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict(_) => {
+                ApiError::invalid_body(format!("a room named {} already exists", room.name))
+            }
+            StoreError::NotFound => room_not_found(),
+            other => other.into(),
+        })?;
+    Ok(to_wire(workspace, &RoomView { room, template }))
+}
+
+fn apply(room: &mut RoomRecord, params: RoomParams) {
+    let RoomParams {
+        name,
+        description,
+        recording_info,
+        region,
+        large_room,
+        size,
+        max_duration_seconds,
+        polls,
+        webhook,
+        enabled,
+        template_id: _,
+        template: _,
+    } = params;
+    set(&mut room.name, name);
+    set(&mut room.description, description);
+    set(&mut room.region, region);
+    set(&mut room.large_room, large_room);
+    set(&mut room.enabled, enabled);
+    let options = &mut room.options;
+    options.recording_info = recording_info.or(options.recording_info.take());
+    options.size = size.or(options.size);
+    options.max_duration_seconds = max_duration_seconds.or(options.max_duration_seconds);
+    options.polls = polls.or(options.polls.take());
+    options.webhook = webhook.or(options.webhook.take());
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
+
+fn refuse_legacy_template(params: &RoomParams) -> ApiResult<()> {
+    match params.template {
+        Some(_) => Err(ApiError::bad_request(
+            "Invalid body param: template. Use template_id",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn validate(params: &RoomParams) -> ApiResult<()> {
+    if let Some(name) = &params.name {
+        validate_name(name)?;
+    }
+    if params
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
+    {
+        return Err(ApiError::invalid_body(format!(
+            "description is longer than {MAX_DESCRIPTION_LEN} characters"
+        )));
+    }
+    if params
+        .region
+        .as_deref()
+        .is_some_and(|region| !REGIONS.contains(&region))
+    {
+        return Err(ApiError::bad_request("Error: region not supported")
+            .with_detail(format!("region must be one of {}", REGIONS.join(", "))));
+    }
+    if let Some(seconds) = params.max_duration_seconds {
+        if seconds < MIN_DURATION_SECS {
+            return Err(ApiError::bad_request(format!(
+                "Invalid body param: max_duration_seconds less than {MIN_DURATION_SECS} seconds"
+            )));
+        }
+        if seconds > MAX_DURATION_SECS {
+            return Err(ApiError::bad_request(format!(
+                "Invalid body param: max_duration_seconds greater than {MAX_DURATION_SECS} seconds"
+            )));
+        }
+    }
+    if let Some(recording) = &params.recording_info {
+        validate_recording(recording)?;
+    }
+    if let Some(webhook) = &params.webhook {
+        validate_webhook(webhook)?;
+    }
+    Ok(())
+}
+
+pub fn validate_name(name: &str) -> ApiResult<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_');
+    if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(allowed) {
+        return Err(ApiError::invalid_body(format!(
+            "name must be 1 to {MAX_NAME_LEN} characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"
+        )));
+    }
+    Ok(())
+}
+
+/// Sizes depend on `large_room`, which an update may leave as it was: checked on the
+/// merged room.
+fn check_size(room: &RoomRecord) -> ApiResult<()> {
+    match room.options.size {
+        Some(size) if size > MAX_SIZE => Err(ApiError::invalid_body(format!(
+            "Invalid body param: room size greater than {MAX_SIZE}"
+        ))),
+        Some(size) if size > MAX_SMALL_ROOM_SIZE && !room.large_room => {
+            Err(ApiError::invalid_body(format!(
+                "Invalid body param: room size greater than {MAX_SMALL_ROOM_SIZE}, set large_room flag as true"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_recording(recording: &RecordingInfo) -> ApiResult<()> {
+    let Some(upload) = &recording.upload_info else {
+        return Ok(());
+    };
+    if upload.location.trim().is_empty() {
+        return Err(ApiError::bad_request("Bucket location is missing"));
+    }
+    let bad_credentials = upload
+        .credentials
+        .as_ref()
+        .is_some_and(|c| c.key.is_empty() || c.secret.is_empty());
+    if !UPLOAD_TYPES.contains(&upload.kind.as_str()) || bad_credentials {
+        return Err(
+            ApiError::bad_request("Invalid upload configuration").with_detail(format!(
+                "upload_info.type must be one of {} and credentials need both key and secret",
+                UPLOAD_TYPES.join(", ")
+            )),
+        );
+    }
+    Ok(())
+}
+
+pub fn validate_webhook(webhook: &RoomWebhook) -> ApiResult<()> {
+    let valid = url::Url::parse(&webhook.url)
+        .ok()
+        .is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+    if !valid {
+        return Err(ApiError::invalid_body(
+            "webhook.url must be an absolute http or https URL",
+        ));
+    }
+    Ok(())
+}
+
+/// The API form of a room. Upload credentials are never sent back.
+pub fn to_wire(workspace: &Workspace, view: &RoomView) -> Room {
+    let room = &view.room;
+    let own_recording = room.options.recording_info.clone().map(|mut info| {
+        if let Some(upload) = info.upload_info.as_mut() {
+            upload.credentials = None;
+        }
+        info
+    });
+    let recording_source_template = own_recording.is_none();
+    let recording_info = own_recording.unwrap_or(RecordingInfo {
+        enabled: view.template.recording_enabled,
+        upload_info: None,
+    });
+    Room {
+        id: room.id.clone(),
+        name: room.name.clone(),
+        enabled: room.enabled,
+        description: room.description.clone(),
+        customer_id: workspace.customer_id.clone(),
+        customer: workspace.customer_id.clone(),
+        app_id: workspace.app_id.clone(),
+        recording_source_template,
+        recording_info: Some(recording_info),
+        template_id: room.template_id.clone(),
+        template: view.template.name.clone(),
+        region: room.region.clone(),
+        large_room: room.large_room,
+        size: room.options.size,
+        max_duration_seconds: room.options.max_duration_seconds,
+        polls: room.options.polls.clone(),
+        webhook: room.options.webhook.clone(),
+        created_at: room.created_at,
+        updated_at: room.updated_at,
+    }
+}

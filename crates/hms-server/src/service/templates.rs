@@ -1,0 +1,305 @@
+//! Templates (policies), their roles, settings, destinations and recording configs.
+
+use hms_store::{PageRequest, Store, StoreError, TemplateRecord, Workspace};
+use hms_types::template::{
+    Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateBody,
+    TemplateParams,
+};
+use hms_types::{Page, PageQuery, Timestamp};
+
+use crate::error::{ApiError, ApiResult};
+use crate::ids;
+
+/// Read-modify-write attempts before giving up on a template that keeps changing.
+const MAX_ATTEMPTS: usize = 5;
+
+pub fn template_not_found() -> ApiError {
+    ApiError::not_found("Template not found")
+}
+
+fn invalid(details: Vec<String>) -> ApiError {
+    ApiError::bad_request("Invalid body param").with_details(details)
+}
+
+fn overwrite_error(name: &str) -> ApiError {
+    ApiError::conflict("Overwrite error")
+        .with_detail(format!("a template named {name} already exists"))
+}
+
+/// `POST /v2/templates`: a template named like an existing one overwrites it, keeping
+/// its id, since rooms point at templates by id.
+pub async fn create(
+    store: &dyn Store,
+    workspace: &Workspace,
+    params: TemplateParams,
+) -> ApiResult<Template> {
+    let name = params
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("template-{}", ids::uuid()));
+    for _ in 0..MAX_ATTEMPTS {
+        let existing = store.template_by_name(&workspace.id, &name).await?;
+        let mut params = params.clone();
+        if let Some(existing) = &existing {
+            params.carry_secrets_from(&existing.body);
+        }
+        let mut body = params.into_body(name.clone()).map_err(invalid)?;
+        let outcome = match existing {
+            Some(existing) => {
+                body.recordings = existing.body.recordings.clone();
+                write(store, existing, body).await
+            }
+            None => insert(store, workspace, body).await,
+        };
+        match outcome {
+            // Someone changed or created the same name meanwhile: start over.
+            Err(StoreError::Stale | StoreError::Conflict(_)) => continue,
+            other => {
+                return other
+                    .map(|record| to_wire(workspace, &record))
+                    .map_err(|e| map_write_error(e, &name));
+            }
+        }
+    }
+    Err(changed_concurrently())
+}
+
+async fn insert(
+    store: &dyn Store,
+    workspace: &Workspace,
+    body: TemplateBody,
+) -> Result<TemplateRecord, StoreError> {
+    let now = Timestamp::now();
+    let record = TemplateRecord {
+        id: ids::object_id(),
+        workspace_id: workspace.id.clone(),
+        is_default: false,
+        body,
+        revision: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_template(&record).await?;
+    Ok(record)
+}
+
+pub async fn list(
+    store: &dyn Store,
+    workspace: &Workspace,
+    page: PageQuery,
+) -> ApiResult<Page<Template>> {
+    let limit = page.effective_limit();
+    let records = store
+        .templates(
+            &workspace.id,
+            &PageRequest {
+                limit,
+                start: page.start,
+            },
+        )
+        .await?;
+    let data: Vec<Template> = records
+        .iter()
+        .map(|record| to_wire(workspace, record))
+        .collect();
+    let last = data.last().map(|t| t.id.clone()).unwrap_or_default();
+    Ok(Page { limit, data, last })
+}
+
+pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Template> {
+    Ok(to_wire(workspace, &record(store, workspace, id).await?))
+}
+
+/// `POST /v2/templates/{id}`: the body replaces the whole template.
+pub async fn replace(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    params: TemplateParams,
+) -> ApiResult<Template> {
+    let (_, record) = modify(store, workspace, id, |body| {
+        *body = params.clone().into_replacement(body).map_err(invalid)?;
+        Ok(())
+    })
+    .await?;
+    Ok(to_wire(workspace, &record))
+}
+
+pub async fn role(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    role: &str,
+) -> ApiResult<Role> {
+    let template = get(store, workspace, id).await?;
+    template
+        .roles
+        .get(role)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("Role not found"))
+}
+
+/// `POST /v2/templates/{id}/roles/{role}`: creates the role or replaces it whole.
+pub async fn upsert_role(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    role: &str,
+    params: RoleParams,
+) -> ApiResult<Role> {
+    let (role, _) = modify(store, workspace, id, |body| {
+        body.upsert_role(role, params.clone()).map_err(invalid)
+    })
+    .await?;
+    Ok(role)
+}
+
+/// `DELETE /v2/templates/{id}/roles/{role}`. Codes of the role stop working at once,
+/// since the exchange checks that the role still exists; the next create-codes call
+/// disables them.
+pub async fn delete_role(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    role: &str,
+) -> ApiResult<()> {
+    modify(store, workspace, id, |body| {
+        if body.delete_role(role) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("Role not found"))
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+pub async fn settings(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Settings> {
+    Ok(record(store, workspace, id).await?.body.settings.redacted())
+}
+
+pub async fn replace_settings(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    settings: Settings,
+) -> ApiResult<Settings> {
+    let (_, record) = modify(store, workspace, id, |body| {
+        body.replace_settings(settings.clone()).map_err(invalid)
+    })
+    .await?;
+    Ok(record.body.settings.redacted())
+}
+
+pub async fn destinations(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+) -> ApiResult<Destinations> {
+    Ok(get(store, workspace, id).await?.destinations)
+}
+
+pub async fn replace_destinations(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    destinations: Destinations,
+) -> ApiResult<Destinations> {
+    let (_, record) = modify(store, workspace, id, |body| {
+        body.replace_destinations(destinations.clone())
+            .map_err(invalid)
+    })
+    .await?;
+    Ok(to_wire(workspace, &record).destinations)
+}
+
+pub async fn recordings(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+) -> ApiResult<Vec<RecordingConfig>> {
+    Ok(record(store, workspace, id).await?.body.recordings)
+}
+
+pub async fn replace_recordings(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    recordings: Vec<RecordingConfig>,
+) -> ApiResult<Vec<RecordingConfig>> {
+    let (_, record) = modify(store, workspace, id, |body| {
+        body.replace_recordings(recordings.clone()).map_err(invalid)
+    })
+    .await?;
+    Ok(record.body.recordings)
+}
+
+async fn record(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<TemplateRecord> {
+    store
+        .template(&workspace.id, id)
+        .await?
+        .ok_or_else(template_not_found)
+}
+
+/// Applies `change` to the stored template and writes it back, starting over when
+/// another request changed the template in between.
+async fn modify<R>(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    mut change: impl FnMut(&mut TemplateBody) -> ApiResult<R>,
+) -> ApiResult<(R, TemplateRecord)> {
+    for _ in 0..MAX_ATTEMPTS {
+        let current = record(store, workspace, id).await?;
+        let mut body = current.body.clone();
+        let result = change(&mut body)?;
+        let name = body.name.clone();
+        match write(store, current, body).await {
+            Ok(record) => return Ok((result, record)),
+            Err(StoreError::Stale) => continue,
+            Err(error) => return Err(map_write_error(error, &name)),
+        }
+    }
+    Err(changed_concurrently())
+}
+
+async fn write(
+    store: &dyn Store,
+    current: TemplateRecord,
+    body: TemplateBody,
+) -> Result<TemplateRecord, StoreError> {
+    let expected = current.revision;
+    let record = TemplateRecord {
+        body,
+        revision: expected + 1,
+        updated_at: Timestamp::now(),
+        ..current
+    };
+    store.replace_template(&record, expected).await?;
+    Ok(record)
+}
+
+fn map_write_error(error: StoreError, name: &str) -> ApiError {
+    match error {
+        StoreError::Conflict(_) => overwrite_error(name),
+        StoreError::NotFound => template_not_found(),
+        other => other.into(),
+    }
+}
+
+fn changed_concurrently() -> ApiError {
+    ApiError::conflict("Template changed concurrently")
+        .with_detail("the template kept changing; retry the request")
+}
+
+fn to_wire(workspace: &Workspace, record: &TemplateRecord) -> Template {
+    Template::new(
+        record.id.clone(),
+        workspace.customer_id.clone(),
+        workspace.app_id.clone(),
+        record.is_default,
+        record.created_at,
+        record.updated_at,
+        record.body.clone(),
+    )
+}

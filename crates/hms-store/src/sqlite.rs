@@ -1,0 +1,768 @@
+//! The embedded SQLite store: one file in the data dir, WAL mode, foreign keys on.
+//!
+//! Writes go through a pool of one connection, so they never contend inside a process;
+//! reads use their own pool and run in parallel with them.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hms_auth::AppSecret;
+use hms_types::Timestamp;
+use hms_types::room::RoomFilter;
+use hms_types::room_code::{RoomCode, RoomCodeFilter};
+use hms_types::template::TemplateBody;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+
+use crate::records::*;
+use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult};
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Survives a crash of the process (`kill -9`); the last commits may be lost on power
+    /// loss. SQLite's `synchronous=NORMAL` in WAL mode.
+    #[default]
+    Process,
+    /// Survives power loss too, at the price of an fsync per commit (`synchronous=FULL`).
+    Power,
+}
+
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+const FILE_NAME: &str = "openhms.db";
+const READ_CONNECTIONS: u32 = 4;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and applies migrations.
+    pub async fn open(data_dir: &Path, durability: Durability) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(data_dir.join(FILE_NAME))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Process => SqliteSynchronous::Normal,
+                Durability::Power => SqliteSynchronous::Full,
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Database(e.into()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { reader, writer })
+    }
+
+    /// Waits for in-flight queries and closes the database cleanly.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn unique_violation(error: sqlx::Error, what: &'static str) -> StoreError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(error),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("stored documents always serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn ts(row: &SqliteRow, column: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp::from_unix_millis(row.try_get(column)?))
+}
+
+fn workspace_from(row: &SqliteRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        access_key: row.try_get("access_key")?,
+        customer_id: row.try_get("customer_id")?,
+        app_id: row.try_get("app_id")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn secret_from(row: &SqliteRow) -> StoreResult<SecretRecord> {
+    let retired_at: Option<i64> = row.try_get("retired_at")?;
+    Ok(SecretRecord {
+        id: row.try_get("id")?,
+        secret: AppSecret::new(row.try_get::<String, _>("secret")?),
+        created_at: ts(row, "created_at")?,
+        retired_at: retired_at.map(Timestamp::from_unix_millis),
+    })
+}
+
+fn template_from(row: &SqliteRow) -> StoreResult<TemplateRecord> {
+    Ok(TemplateRecord {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        is_default: row.try_get("is_default")?,
+        body: from_json(row.try_get("body")?)?,
+        revision: row.try_get("revision")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+fn room_view_from(row: &SqliteRow) -> StoreResult<RoomView> {
+    Ok(RoomView {
+        room: RoomRecord {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            name: row.try_get("name")?,
+            enabled: row.try_get("enabled")?,
+            description: row.try_get("description")?,
+            template_id: row.try_get("template_id")?,
+            region: row.try_get("region")?,
+            large_room: row.try_get("large_room")?,
+            options: from_json(row.try_get("options")?)?,
+            created_at: ts(row, "created_at")?,
+            updated_at: ts(row, "updated_at")?,
+        },
+        template: TemplateSummary {
+            name: row.try_get("template_name")?,
+            recording_enabled: row.try_get("template_recording_enabled")?,
+        },
+    })
+}
+
+fn room_code_from(row: &SqliteRow) -> StoreResult<RoomCode> {
+    Ok(RoomCode {
+        code: row.try_get("code")?,
+        room_id: row.try_get("room_id")?,
+        role: row.try_get("role")?,
+        enabled: row.try_get("enabled")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+/// Template names and room names are unique regardless of case.
+fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+fn role_names(body: &TemplateBody) -> String {
+    to_json(&body.roles.keys().collect::<Vec<_>>())
+}
+
+const ROOM_VIEW_SELECT: &str = "SELECT r.id, r.workspace_id, r.name, r.enabled, r.description, r.template_id, \
+     r.region, r.large_room, r.options, r.created_at, r.updated_at, \
+     t.name AS template_name, t.recording_enabled AS template_recording_enabled \
+     FROM rooms r JOIN templates t ON t.id = r.template_id";
+
+const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
+
+async fn bump_credentials_version(tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
+    sqlx::query("UPDATE credentials_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_template_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    t: &TemplateRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO templates (id, workspace_id, name, name_key, is_default, role_names, recording_enabled, \
+         body, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&t.id)
+    .bind(&t.workspace_id)
+    .bind(&t.body.name)
+    .bind(name_key(&t.body.name))
+    .bind(t.is_default)
+    .bind(role_names(&t.body))
+    .bind(recording_enabled(&t.body))
+    .bind(to_json(&t.body))
+    .bind(t.revision)
+    .bind(t.created_at.unix_millis())
+    .bind(t.updated_at.unix_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| unique_violation(e, "a template with this name"))?;
+    Ok(())
+}
+
+async fn insert_code_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    room_id: &str,
+    role: &str,
+    generate: CodeGenerator<'_>,
+    now: Timestamp,
+) -> StoreResult<RoomCode> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM room_codes WHERE room_id = ?")
+        .bind(room_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if count as usize >= MAX_CODES_PER_ROOM {
+        return Err(StoreError::TooManyCodes);
+    }
+    // Codes are random; a clash with an existing one is rare but possible, so try again.
+    const ATTEMPTS: usize = 8;
+    for _ in 0..ATTEMPTS {
+        let code = generate();
+        let inserted = sqlx::query(
+            "INSERT INTO room_codes (code, room_id, role, enabled, seq, created_at, updated_at) \
+             SELECT ?, ?, ?, 1, COALESCE(MAX(seq), 0) + 1, ?, ? FROM room_codes WHERE room_id = ? \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&code)
+        .bind(room_id)
+        .bind(role)
+        .bind(now.unix_millis())
+        .bind(now.unix_millis())
+        .bind(room_id)
+        .execute(&mut **tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(RoomCode {
+                code,
+                room_id: room_id.to_owned(),
+                role: role.to_owned(),
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+            });
+        }
+    }
+    Err(StoreError::Conflict("a room code"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_workspace(&self, new: &NewWorkspace) -> StoreResult<Workspace> {
+        let mut tx = self.begin().await?;
+        let w = &new.workspace;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, access_key, customer_id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&w.id)
+        .bind(&w.name)
+        .bind(&w.access_key)
+        .bind(&w.customer_id)
+        .bind(&w.app_id)
+        .bind(w.created_at.unix_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, "a workspace with this name or access key"))?;
+        insert_secret_in(&mut tx, &w.id, &new.secret).await?;
+        insert_template_in(&mut tx, &new.default_template).await?;
+        bump_credentials_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(w.clone())
+    }
+
+    async fn workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(workspace_from)
+            .collect()
+    }
+
+    async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
+        sqlx::query("SELECT * FROM workspaces WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(workspace_from)
+            .transpose()
+    }
+
+    async fn credentials(&self) -> StoreResult<Vec<WorkspaceCredentials>> {
+        let mut all: Vec<WorkspaceCredentials> = self
+            .workspaces()
+            .await?
+            .into_iter()
+            .map(|workspace| WorkspaceCredentials {
+                workspace,
+                secrets: Vec::new(),
+            })
+            .collect();
+        let rows = sqlx::query(
+            "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        for row in rows {
+            let workspace_id: String = row.try_get("workspace_id")?;
+            if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
+                entry
+                    .secrets
+                    .push(AppSecret::new(row.try_get::<String, _>("secret")?));
+            }
+        }
+        Ok(all)
+    }
+
+    async fn credentials_version(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT version FROM credentials_version WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_secret_in(&mut tx, workspace_id, secret).await?;
+        bump_credentials_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn secrets(&self, workspace_id: &str) -> StoreResult<Vec<SecretRecord>> {
+        sqlx::query("SELECT * FROM app_secrets WHERE workspace_id = ? ORDER BY created_at, id")
+            .bind(workspace_id)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(secret_from)
+            .collect()
+    }
+
+    async fn retire_secret(
+        &self,
+        workspace_id: &str,
+        secret_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM app_secrets WHERE workspace_id = ? AND retired_at IS NULL",
+        )
+        .bind(workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let retired = sqlx::query(
+            "UPDATE app_secrets SET retired_at = ? WHERE workspace_id = ? AND id = ? AND retired_at IS NULL",
+        )
+        .bind(at.unix_millis())
+        .bind(workspace_id)
+        .bind(secret_id)
+        .execute(&mut *tx)
+        .await?;
+        if retired.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if live <= 1 {
+            return Err(StoreError::Conflict("no other live secret"));
+        }
+        bump_credentials_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_template(&self, template: &TemplateRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_template_in(&mut tx, template).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_template(
+        &self,
+        t: &TemplateRecord,
+        expected_revision: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE templates SET name = ?, name_key = ?, role_names = ?, recording_enabled = ?, body = ?, \
+             revision = ?, updated_at = ? WHERE workspace_id = ? AND id = ? AND revision = ?",
+        )
+        .bind(&t.body.name)
+        .bind(name_key(&t.body.name))
+        .bind(role_names(&t.body))
+        .bind(recording_enabled(&t.body))
+        .bind(to_json(&t.body))
+        .bind(t.revision)
+        .bind(t.updated_at.unix_millis())
+        .bind(&t.workspace_id)
+        .bind(&t.id)
+        .bind(expected_revision)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, "a template with this name"))?;
+        if updated.rows_affected() == 0 {
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT revision FROM templates WHERE workspace_id = ? AND id = ?",
+            )
+            .bind(&t.workspace_id)
+            .bind(&t.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            return Err(if exists.is_some() {
+                StoreError::Stale
+            } else {
+                StoreError::NotFound
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn template(&self, workspace_id: &str, id: &str) -> StoreResult<Option<TemplateRecord>> {
+        sqlx::query("SELECT * FROM templates WHERE workspace_id = ? AND id = ?")
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(template_from)
+            .transpose()
+    }
+
+    async fn template_by_name(
+        &self,
+        workspace_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<TemplateRecord>> {
+        sqlx::query("SELECT * FROM templates WHERE workspace_id = ? AND name_key = ?")
+            .bind(workspace_id)
+            .bind(name_key(name))
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(template_from)
+            .transpose()
+    }
+
+    async fn default_template(&self, workspace_id: &str) -> StoreResult<Option<TemplateRecord>> {
+        sqlx::query(
+            "SELECT * FROM templates WHERE workspace_id = ? AND is_default = 1 ORDER BY id LIMIT 1",
+        )
+        .bind(workspace_id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(template_from)
+        .transpose()
+    }
+
+    async fn templates(
+        &self,
+        workspace_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<TemplateRecord>> {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM templates WHERE workspace_id = ");
+        query.push_bind(workspace_id);
+        if let Some(start) = &page.start {
+            query.push(" AND id < ").push_bind(start);
+        }
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(page.limit));
+        query
+            .build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(template_from)
+            .collect()
+    }
+
+    async fn insert_room(&self, room: &RoomRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
+             large_room, options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&room.id)
+        .bind(&room.workspace_id)
+        .bind(&room.name)
+        .bind(name_key(&room.name))
+        .bind(room.enabled)
+        .bind(&room.description)
+        .bind(&room.template_id)
+        .bind(&room.region)
+        .bind(room.large_room)
+        .bind(to_json(&room.options))
+        .bind(room.created_at.unix_millis())
+        .bind(room.updated_at.unix_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, "a room with this name"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_room(&self, room: &RoomRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE rooms SET name = ?, name_key = ?, enabled = ?, description = ?, template_id = ?, region = ?, \
+             large_room = ?, options = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(&room.name)
+        .bind(name_key(&room.name))
+        .bind(room.enabled)
+        .bind(&room.description)
+        .bind(&room.template_id)
+        .bind(&room.region)
+        .bind(room.large_room)
+        .bind(to_json(&room.options))
+        .bind(room.updated_at.unix_millis())
+        .bind(&room.workspace_id)
+        .bind(&room.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, "a room with this name"))?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.id = ?"
+        )))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(room_view_from)
+        .transpose()
+    }
+
+    async fn room_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.name_key = ?"
+        )))
+        .bind(workspace_id)
+        .bind(name_key(name))
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(room_view_from)
+        .transpose()
+    }
+
+    async fn rooms(
+        &self,
+        workspace_id: &str,
+        filter: &RoomFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<RoomView>> {
+        let mut query = QueryBuilder::<Sqlite>::new(ROOM_VIEW_SELECT);
+        query
+            .push(" WHERE r.workspace_id = ")
+            .push_bind(workspace_id);
+        if let Some(enabled) = filter.enabled {
+            query.push(" AND r.enabled = ").push_bind(enabled);
+        }
+        if let Some(name) = &filter.name {
+            query.push(" AND r.name_key = ").push_bind(name_key(name));
+        }
+        if let Some(template_id) = &filter.template_id {
+            query.push(" AND r.template_id = ").push_bind(template_id);
+        }
+        if let Some(after) = filter.after {
+            query
+                .push(" AND r.created_at >= ")
+                .push_bind(after.unix_millis());
+        }
+        if let Some(before) = filter.before {
+            query
+                .push(" AND r.created_at <= ")
+                .push_bind(before.unix_millis());
+        }
+        if let Some(start) = &page.start {
+            query.push(" AND r.id < ").push_bind(start);
+        }
+        query
+            .push(" ORDER BY r.id DESC LIMIT ")
+            .push_bind(i64::from(page.limit));
+        query
+            .build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(room_view_from)
+            .collect()
+    }
+
+    async fn reconcile_room_codes(
+        &self,
+        room_id: &str,
+        roles: &[String],
+        generate: CodeGenerator<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<RoomCode>> {
+        let mut tx = self.begin().await?;
+        let existing: Vec<RoomCode> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = ? ORDER BY seq"
+        )))
+        .bind(room_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(room_code_from)
+        .collect::<StoreResult<_>>()?;
+        for orphan in existing
+            .iter()
+            .filter(|c| c.enabled && !roles.contains(&c.role))
+        {
+            sqlx::query("UPDATE room_codes SET enabled = 0, updated_at = ? WHERE code = ?")
+                .bind(now.unix_millis())
+                .bind(&orphan.code)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for role in roles {
+            if !existing.iter().any(|c| c.enabled && &c.role == role) {
+                insert_code_in(&mut tx, room_id, role, generate, now).await?;
+            }
+        }
+        let all = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = ? ORDER BY seq"
+        )))
+        .bind(room_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(room_code_from)
+        .collect::<StoreResult<_>>()?;
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    async fn create_room_code(
+        &self,
+        room_id: &str,
+        role: &str,
+        generate: CodeGenerator<'_>,
+        now: Timestamp,
+    ) -> StoreResult<RoomCode> {
+        let mut tx = self.begin().await?;
+        let code = insert_code_in(&mut tx, room_id, role, generate, now).await?;
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    async fn room_codes(
+        &self,
+        room_id: &str,
+        filter: &RoomCodeFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<RoomCode>> {
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = "
+        ));
+        query.push_bind(room_id);
+        if let Some(role) = &filter.role {
+            query.push(" AND role = ").push_bind(role);
+        }
+        if let Some(enabled) = filter.enabled {
+            query.push(" AND enabled = ").push_bind(enabled);
+        }
+        if let Some(start) = &page.start {
+            query
+                .push(" AND seq > (SELECT seq FROM room_codes WHERE code = ")
+                .push_bind(start)
+                .push(")");
+        }
+        query
+            .push(" ORDER BY seq LIMIT ")
+            .push_bind(i64::from(page.limit));
+        query
+            .build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(room_code_from)
+            .collect()
+    }
+
+    async fn room_code(&self, code: &str) -> StoreResult<Option<CodeBinding>> {
+        let row = sqlx::query(
+            "SELECT c.code, c.room_id, c.role, c.enabled, c.created_at, c.updated_at, r.workspace_id, \
+             r.enabled AS room_enabled, t.role_names FROM room_codes c JOIN rooms r ON r.id = c.room_id \
+             JOIN templates t ON t.id = r.template_id WHERE c.code = ?",
+        )
+        .bind(code)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(CodeBinding {
+            code: room_code_from(&row)?,
+            workspace_id: row.try_get("workspace_id")?,
+            room_enabled: row.try_get("room_enabled")?,
+            template_roles: from_json(row.try_get("role_names")?)?,
+        }))
+    }
+
+    async fn set_room_code_enabled(
+        &self,
+        code: &str,
+        enabled: bool,
+        now: Timestamp,
+    ) -> StoreResult<RoomCode> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE room_codes SET enabled = ?, updated_at = ? WHERE code = ? RETURNING {CODE_COLUMNS}"
+        )))
+        .bind(enabled)
+        .bind(now.unix_millis())
+        .bind(code)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let updated = room_code_from(&row)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+async fn insert_secret_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    secret: &SecretRecord,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO app_secrets (id, workspace_id, secret, created_at, retired_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(&secret.id)
+        .bind(workspace_id)
+        .bind(secret.secret.expose())
+        .bind(secret.created_at.unix_millis())
+        .bind(secret.retired_at.map(Timestamp::unix_millis))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| unique_violation(e, "a secret with this id"))?;
+    Ok(())
+}

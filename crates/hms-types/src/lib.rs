@@ -1,0 +1,16 @@
+//! The wire format of the 100ms server-side REST API v2.
+//!
+//! Every object the API sends or receives is defined here once, so that the server, the
+//! client and the CLI cannot drift apart. This crate does no I/O.
+
+pub mod error;
+pub mod page;
+pub mod room;
+pub mod room_code;
+pub mod template;
+pub mod timestamp;
+pub mod token;
+
+pub use error::ErrorBody;
+pub use page::{Page, PageQuery};
+pub use timestamp::Timestamp;

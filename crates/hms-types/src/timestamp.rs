@@ -1,0 +1,108 @@
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A point in time as the API writes it: RFC 3339 in UTC with a `Z`, millisecond
+/// precision, trailing zeros of the fraction dropped (`2022-09-09T11:41:08.08Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+impl Timestamp {
+    /// Go's zero time, which 100ms writes for timestamps that were never set.
+    pub const UNSET_MILLIS: i64 = -62_135_596_800_000;
+
+    pub fn now() -> Self {
+        Self::from_unix_millis(unix_millis(OffsetDateTime::now_utc()))
+    }
+
+    pub fn from_unix_millis(millis: i64) -> Self {
+        let nanos = i128::from(millis) * 1_000_000;
+        Self(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    }
+
+    pub fn unix_millis(self) -> i64 {
+        unix_millis(self.0)
+    }
+
+    pub fn unix_seconds(self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    /// Parses RFC 3339 (any offset, any fraction length), rounding down to milliseconds.
+    pub fn parse(text: &str) -> Option<Self> {
+        OffsetDateTime::parse(text, &Rfc3339)
+            .ok()
+            .map(|t| Self::from_unix_millis(unix_millis(t)))
+    }
+}
+
+fn unix_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )?;
+        let millis = t.millisecond();
+        if millis != 0 {
+            let fraction = format!("{millis:03}");
+            write!(f, ".{}", fraction.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_the_api() {
+        assert_eq!(
+            Timestamp::from_unix_millis(1_662_723_668_082).to_string(),
+            "2022-09-09T11:41:08.082Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_millis(1_662_723_668_080).to_string(),
+            "2022-09-09T11:41:08.08Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_millis(1_662_723_668_000).to_string(),
+            "2022-09-09T11:41:08Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_millis(Timestamp::UNSET_MILLIS).to_string(),
+            "0001-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn parses_any_fraction() {
+        let t = Timestamp::parse("2022-09-08T14:58:25.629819038Z").unwrap();
+        assert_eq!(t.to_string(), "2022-09-08T14:58:25.629Z");
+        assert!(Timestamp::parse("yesterday").is_none());
+    }
+}

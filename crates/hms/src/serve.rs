@@ -1,0 +1,145 @@
+//! `hms serve`: configuration from defaults, a TOML file, `HMS_*` variables and flags, in
+//! increasing order of precedence.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use hms_auth::AppSecret;
+use hms_server::service::workspaces::{CreatedWorkspace, InitialCredentials};
+use hms_server::{Server, ServerConfig};
+use hms_store::Durability;
+use serde::Serialize;
+
+use crate::CliError;
+
+#[derive(Args, Serialize)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
+    /// Directory of the embedded database [default: ./hms-data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// What an acknowledged write survives: `process` (a crash) or `power` (power loss).
+    #[arg(long, value_parser = parse_durability)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    durability: Option<Durability>,
+    /// Longest management-token lifetime accepted, in seconds [default: 14 days].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_token_lifetime_secs: Option<i64>,
+    /// TOML configuration file (also `HMS_CONFIG`).
+    #[arg(long, env = "HMS_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "HMS_LOG_JSON")]
+    #[serde(skip)]
+    log_json: bool,
+}
+
+fn parse_durability(text: &str) -> Result<Durability, String> {
+    match text {
+        "process" => Ok(Durability::Process),
+        "power" => Ok(Durability::Power),
+        _ => Err("use `process` or `power`".into()),
+    }
+}
+
+/// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
+const ENV_KEYS: [&str; 8] = [
+    "listen",
+    "data_dir",
+    "durability",
+    "max_token_lifetime_secs",
+    "token_leeway_secs",
+    "app_token_validity_secs",
+    "max_body_bytes",
+    "credentials_refresh_ms",
+];
+
+pub async fn run(args: ServeArgs) -> Result<(), CliError> {
+    init_logging(args.log_json);
+    let config = load_config(&args)?;
+    let server = Server::bind(config, initial_credentials()?, print_first_start)
+        .await
+        .map_err(CliError::new)?;
+    // On stdout so that scripts and tests can learn the port when listening on port 0.
+    println!(
+        "openhms listening on http://{}",
+        server.local_addr().map_err(CliError::new)?
+    );
+    server.run(shutdown_signal()).await.map_err(CliError::new)
+}
+
+fn load_config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
+    let mut figment = Figment::from(Serialized::defaults(ServerConfig::default()));
+    if let Some(path) = &args.config {
+        if !path.exists() {
+            return Err(CliError::new(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    figment
+        .merge(Env::prefixed("HMS_").only(&ENV_KEYS))
+        .merge(Serialized::defaults(args))
+        .extract()
+        .map_err(|error| CliError::new(format!("invalid configuration: {error}")))
+}
+
+/// `HMS_ACCESS_KEY` and `HMS_SECRET`, used for the default workspace on first start.
+fn initial_credentials() -> Result<Option<InitialCredentials>, CliError> {
+    match (std::env::var("HMS_ACCESS_KEY"), std::env::var("HMS_SECRET")) {
+        (Ok(access_key), Ok(secret)) if !access_key.is_empty() && !secret.is_empty() => {
+            Ok(Some(InitialCredentials {
+                access_key,
+                secret: AppSecret::new(secret),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Shown once, like the 100ms dashboard's developer section: the secret is not shown again.
+fn print_first_start(created: &CreatedWorkspace) {
+    println!(
+        "Created workspace `{}` (this is shown only once):",
+        created.workspace.name
+    );
+    println!("  HMS_ACCESS_KEY={}", created.workspace.access_key);
+    println!("  HMS_SECRET={}", created.secret.expose());
+    println!("  management token (valid 7 days):");
+    println!("  {}", created.management_token);
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("can listen for SIGTERM");
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

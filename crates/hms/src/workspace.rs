@@ -1,0 +1,164 @@
+//! `hms workspace …`: admin commands that act on a data dir directly. A running server
+//! notices their changes within its credentials refresh interval (1 s by default).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use hms_auth::AppSecret;
+use hms_server::service::workspaces::{self, InitialCredentials};
+use hms_store::{Durability, SqliteStore, Store, StoreError};
+
+use crate::CliError;
+
+#[derive(Args)]
+pub struct DataDir {
+    /// Directory of the embedded database.
+    #[arg(long, env = "HMS_DATA_DIR", default_value = "./hms-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace; prints its credentials and a 7-day management token.
+    Create {
+        name: String,
+        /// Use this access key instead of a generated one (needs --secret too).
+        #[arg(long, requires = "secret")]
+        access_key: Option<String>,
+        /// Use this app secret instead of a generated one.
+        #[arg(long, requires = "access_key")]
+        secret: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List workspaces with their access keys.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Manage the app secrets of a workspace.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Add a secret; tokens signed with any live secret are accepted.
+    Add {
+        workspace: String,
+        /// Use this secret instead of a generated one.
+        #[arg(long)]
+        secret: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List a workspace's secrets (ids and dates; the secrets themselves are not shown).
+    List {
+        workspace: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Retire a secret: tokens signed with it are refused from then on.
+    Retire {
+        workspace: String,
+        secret_id: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
+    match command {
+        WorkspaceCommand::Create {
+            name,
+            access_key,
+            secret,
+            data,
+        } => {
+            let store = open(&data).await?;
+            let initial = access_key
+                .zip(secret)
+                .map(|(access_key, secret)| InitialCredentials {
+                    access_key,
+                    secret: AppSecret::new(secret),
+                });
+            let created = workspaces::create(&store, &name, initial)
+                .await
+                .map_err(describe)?;
+            println!("HMS_ACCESS_KEY={}", created.workspace.access_key);
+            println!("HMS_SECRET={}", created.secret.expose());
+            println!("HMS_MANAGEMENT_TOKEN={}", created.management_token);
+        }
+        WorkspaceCommand::List { data } => {
+            let store = open(&data).await?;
+            println!("{:<24}  {:<24}  {}", "NAME", "ACCESS KEY", "CREATED");
+            for workspace in store.workspaces().await.map_err(describe)? {
+                println!(
+                    "{:<24}  {:<24}  {}",
+                    workspace.name, workspace.access_key, workspace.created_at
+                );
+            }
+        }
+        WorkspaceCommand::Secret(command) => run_secret(command).await?,
+    }
+    Ok(())
+}
+
+async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
+    match command {
+        SecretCommand::Add {
+            workspace,
+            secret,
+            data,
+        } => {
+            let store = open(&data).await?;
+            let record = workspaces::add_secret(&store, &workspace, secret.map(AppSecret::new))
+                .await
+                .map_err(describe)?;
+            println!("secret id: {}", record.id);
+            println!("HMS_SECRET={}", record.secret.expose());
+        }
+        SecretCommand::List { workspace, data } => {
+            let store = open(&data).await?;
+            println!("{:<12}  {:<24}  {}", "ID", "CREATED", "RETIRED");
+            for secret in workspaces::secrets(&store, &workspace)
+                .await
+                .map_err(describe)?
+            {
+                let retired = secret
+                    .retired_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "live".into());
+                println!("{:<12}  {:<24}  {}", secret.id, secret.created_at, retired);
+            }
+        }
+        SecretCommand::Retire {
+            workspace,
+            secret_id,
+            data,
+        } => {
+            let store = open(&data).await?;
+            workspaces::retire_secret(&store, &workspace, &secret_id)
+                .await
+                .map_err(describe)?;
+            println!("retired secret {secret_id}");
+        }
+    }
+    Ok(())
+}
+
+async fn open(data: &DataDir) -> Result<SqliteStore, CliError> {
+    SqliteStore::open(&data.data_dir, Durability::Process)
+        .await
+        .map_err(CliError::new)
+}
+
+fn describe(error: StoreError) -> CliError {
+    match error {
+        StoreError::NotFound => CliError::new("no such workspace or secret"),
+        StoreError::Conflict("no other live secret") => {
+            CliError::new("refusing to retire the last live secret: add another one first")
+        }
+        other => CliError::new(other),
+    }
+}
