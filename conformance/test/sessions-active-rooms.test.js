@@ -5,10 +5,24 @@
 // Only what can be checked without a peer in the room is tested here: a REST client
 // cannot join a room (that needs the signalling protocol), so every call that needs a
 // live session is listed as a TODO below rather than faked.
+//
+// PLACEHOLDER: the server does not implement /v2/sessions or /v2/active-rooms yet
+// (every such path answers the router's generic 404). Until it does, the tests below
+// are only REGISTERED AS TODO and NOT RUN, because the 404 checks would pass against an
+// unknown route. Flip SESSIONS_IMPLEMENTED to true (or run with
+// HMS_CONFORMANCE_SESSIONS=1) once the endpoints exist.
+const SESSIONS_IMPLEMENTED = process.env.HMS_CONFORMANCE_SESSIONS === "1" || false;
 
-const { describe, test, before } = require("node:test");
+const node = require("node:test");
 const assert = require("node:assert/strict");
 const h = require("../lib/helpers");
+
+const { describe } = node;
+const before = SESSIONS_IMPLEMENTED ? node.before : () => {};
+const test = SESSIONS_IMPLEMENTED
+  ? node.test
+  : (name) => node.test.todo(`${name} [not run: /v2/sessions and /v2/active-rooms not implemented yet]`);
+test.todo = node.test.todo;
 
 describe("sessions (no peer has ever joined)", () => {
   let hms;

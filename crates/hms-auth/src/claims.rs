@@ -48,14 +48,7 @@ impl Claims {
     }
 
     /// An app token that lets `user_id` join `room_id` as `role`.
-    pub fn app(
-        access_key: &str,
-        room_id: &str,
-        role: &str,
-        user_id: &str,
-        now: i64,
-        validity_secs: i64,
-    ) -> Self {
+    pub fn app(access_key: &str, room_id: &str, role: &str, user_id: &str, now: i64, validity_secs: i64) -> Self {
         Self {
             room_id: Some(room_id.to_owned()),
             role: Some(role.to_owned()),

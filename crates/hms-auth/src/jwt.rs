@@ -56,8 +56,7 @@ fn escape_for_atob(json: &str) -> String {
 }
 
 fn sign(input: &[u8], secret: &AppSecret) -> Vec<u8> {
-    let mut mac =
-        HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
+    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
     mac.update(input);
     mac.finalize().into_bytes().to_vec()
 }
@@ -83,17 +82,14 @@ impl<'a> UnverifiedToken<'a> {
         }
         Ok(Self {
             signing_input: &token[..header_and_payload_len(token)],
-            signature: LENIENT_URL_SAFE
-                .decode(signature)
-                .map_err(|_| JwtError::Malformed)?,
+            signature: LENIENT_URL_SAFE.decode(signature).map_err(|_| JwtError::Malformed)?,
             claims: decode_json(payload)?,
         })
     }
 
     /// Checks the signature against `secret` in constant time.
     pub fn signed_with(&self, secret: &AppSecret) -> bool {
-        let mut mac =
-            HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
+        let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
         mac.update(self.signing_input.as_bytes());
         mac.verify_slice(&self.signature).is_ok()
     }
@@ -104,9 +100,7 @@ fn header_and_payload_len(token: &str) -> usize {
 }
 
 fn decode_json(segment: &str) -> Result<serde_json::Value, JwtError> {
-    let bytes = LENIENT_URL_SAFE
-        .decode(segment)
-        .map_err(|_| JwtError::Malformed)?;
+    let bytes = LENIENT_URL_SAFE.decode(segment).map_err(|_| JwtError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
 }
 
@@ -117,19 +111,11 @@ mod tests {
 
     #[test]
     fn payload_decodes_with_standard_base64() {
-        let claims = Claims::app(
-            "ak",
-            "room",
-            "host",
-            "~>?é😀\u{7f}~~>>??",
-            1_700_000_000,
-            86_400,
-        );
+        let claims = Claims::app("ak", "room", "host", "~>?é😀\u{7f}~~>>??", 1_700_000_000, 86_400);
         let token = mint(&claims, &AppSecret::new("s"));
         let payload = token.split('.').nth(1).unwrap();
         assert!(!payload.contains('-') && !payload.contains('_'));
-        let decoded: Claims =
-            serde_json::from_slice(&STANDARD_NO_PAD.decode(payload).unwrap()).unwrap();
+        let decoded: Claims = serde_json::from_slice(&STANDARD_NO_PAD.decode(payload).unwrap()).unwrap();
         assert_eq!(decoded, claims);
     }
 
@@ -149,13 +135,7 @@ mod tests {
             UnverifiedToken::parse(&format!("{none_header}.{body}.")).err(),
             Some(JwtError::UnsupportedAlgorithm)
         );
-        assert_eq!(
-            UnverifiedToken::parse("a.b").err(),
-            Some(JwtError::Malformed)
-        );
-        assert_eq!(
-            UnverifiedToken::parse("a.b.c.d").err(),
-            Some(JwtError::Malformed)
-        );
+        assert_eq!(UnverifiedToken::parse("a.b").err(), Some(JwtError::Malformed));
+        assert_eq!(UnverifiedToken::parse("a.b.c.d").err(), Some(JwtError::Malformed));
     }
 }

@@ -39,10 +39,7 @@ pub enum TokenError {
     #[error("token signature does not match any app secret of the access key")]
     BadSignature,
     #[error("token type must be {expected}, not {found}")]
-    WrongType {
-        expected: TokenType,
-        found: TokenType,
-    },
+    WrongType { expected: TokenType, found: TokenType },
     #[error("token version must be {TOKEN_VERSION}, not {0}")]
     WrongVersion(u32),
     #[error("token has expired")]
@@ -85,15 +82,11 @@ pub fn verify<S: SecretSource>(
         .and_then(|key| key.as_str())
         .ok_or_else(|| TokenError::InvalidClaims("access_key is missing".into()))?;
     let secrets = secrets_of(access_key).ok_or(TokenError::UnknownAccessKey)?;
-    if !secrets
-        .secrets()
-        .iter()
-        .any(|secret| unverified.signed_with(secret))
-    {
+    if !secrets.secrets().iter().any(|secret| unverified.signed_with(secret)) {
         return Err(TokenError::BadSignature);
     }
-    let claims: Claims = serde_json::from_value(unverified.claims)
-        .map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
+    let claims: Claims =
+        serde_json::from_value(unverified.claims).map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
     check_claims(&claims, policy, now)?;
     Ok(claims)
 }

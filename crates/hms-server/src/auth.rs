@@ -45,22 +45,14 @@ impl CredentialCache {
 
     async fn reload(&self, store: &dyn Store) -> StoreResult<()> {
         let version = store.credentials_version().await?;
-        let all: Vec<Arc<WorkspaceCredentials>> = store
-            .credentials()
-            .await?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let all: Vec<Arc<WorkspaceCredentials>> = store.credentials().await?.into_iter().map(Arc::new).collect();
         let snapshot = Snapshot {
             version,
             by_access_key: all
                 .iter()
                 .map(|c| (c.workspace.access_key.clone(), c.clone()))
                 .collect(),
-            by_id: all
-                .iter()
-                .map(|c| (c.workspace.id.clone(), c.clone()))
-                .collect(),
+            by_id: all.iter().map(|c| (c.workspace.id.clone(), c.clone())).collect(),
         };
         *self.inner.write().expect("cache lock") = snapshot;
         Ok(())
@@ -76,12 +68,7 @@ impl CredentialCache {
     }
 
     pub fn by_workspace_id(&self, id: &str) -> Option<Arc<WorkspaceCredentials>> {
-        self.inner
-            .read()
-            .expect("cache lock")
-            .by_id
-            .get(id)
-            .cloned()
+        self.inner.read().expect("cache lock").by_id.get(id).cloned()
     }
 }
 
@@ -120,12 +107,9 @@ impl FromRequestParts<AppState> for Caller {
             now,
         )
         .map_err(|error| {
-            ApiError::unauthorized(format!("Token validation error: {error}"))
-                .with_detail(error.to_string())
+            ApiError::unauthorized(format!("Token validation error: {error}")).with_detail(error.to_string())
         })?;
-        Ok(Caller(
-            found.expect("verified tokens name a known workspace"),
-        ))
+        Ok(Caller(found.expect("verified tokens name a known workspace")))
     }
 }
 

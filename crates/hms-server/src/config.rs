@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How often a server checks whether workspaces or secrets changed, in milliseconds.
     pub credentials_refresh_ms: u64,
+    /// Serve the peer simulator under `/v2/simulate`.
+    pub simulate_peers: bool,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +41,7 @@ impl Default for ServerConfig {
             app_token_validity_secs: 24 * 3600,
             max_body_bytes: 1024 * 1024,
             credentials_refresh_ms: 1000,
+            simulate_peers: false,
         }
     }
 }

@@ -5,6 +5,8 @@ use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hms_store::StoreError;
+
+use crate::runtime::RuntimeError;
 use hms_types::ErrorBody;
 
 /// A failed request: its status, the envelope's short `message` and its `details`.
@@ -95,12 +97,8 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::not_found("Not found"),
-            StoreError::Conflict(what) => {
-                ApiError::conflict("Conflict").with_detail(format!("{what} already exists"))
-            }
-            StoreError::TooManyCodes => {
-                ApiError::bad_request("Invalid request").with_detail(error.to_string())
-            }
+            StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),
+            StoreError::TooManyCodes => ApiError::bad_request("Invalid request").with_detail(error.to_string()),
             StoreError::Stale | StoreError::Corrupt(_) | StoreError::Database(_) => {
                 tracing::error!(%error, "store failure");
                 ApiError::internal()
@@ -112,5 +110,21 @@ impl From<StoreError> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         ApiError::bad_request("Invalid path parameter").with_detail(rejection.body_text())
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(error: RuntimeError) -> Self {
+        let detail = error.to_string();
+        match error {
+            RuntimeError::RoomNotFound => ApiError::not_found("Room not found"),
+            RuntimeError::NotActive => ApiError::not_found("Room is not active").with_detail(detail),
+            RuntimeError::PeerNotFound => ApiError::not_found("Peer not found"),
+            RuntimeError::RoomDisabled => ApiError::forbidden("Room is disabled"),
+            RuntimeError::RoleNotAllowed(_) => ApiError::forbidden("Role not allowed").with_detail(detail),
+            RuntimeError::RoleFull { .. } => ApiError::forbidden("Role limit reached").with_detail(detail),
+            RuntimeError::UnknownRole(_) | RuntimeError::Invalid(_) => ApiError::invalid_body(detail),
+            RuntimeError::Store(store) => store.into(),
+        }
     }
 }

@@ -65,12 +65,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(QueryParams)
-            .map_err(|error| {
-                ApiError::invalid_query(format!("{}: {}", error.path(), error.inner()))
-            })
+            .map_err(|error| ApiError::invalid_query(format!("{}: {}", error.path(), error.inner())))
     }
 }

@@ -8,8 +8,7 @@ use rand::Rng;
 
 /// Random per process, so that ids made by different nodes in the same second differ.
 static PROCESS_TAG: LazyLock<[u8; 5]> = LazyLock::new(|| rand::rng().random());
-static COUNTER: LazyLock<AtomicU32> =
-    LazyLock::new(|| AtomicU32::new(rand::rng().random_range(0..1 << 20)));
+static COUNTER: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(rand::rng().random_range(0..1 << 20)));
 
 /// A 24-hex id in the shape of a MongoDB ObjectId, as 100ms's ids are: seconds since the
 /// epoch, a process tag and a counter. Ids made later sort after ids made earlier, which
@@ -73,10 +72,7 @@ mod tests {
     fn room_codes_are_three_four_three() {
         let code = room_code();
         let groups: Vec<&str> = code.split('-').collect();
-        assert_eq!(
-            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
-            vec![3, 4, 3]
-        );
+        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![3, 4, 3]);
         assert!(code.chars().all(|c| c == '-' || c.is_ascii_lowercase()));
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod ids;
+pub mod runtime;
 pub mod service;
 pub mod state;
 
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 
 use auth::CredentialCache;
 pub use config::ServerConfig;
+use runtime::RoomRuntime;
 use service::workspaces::{CreatedWorkspace, InitialCredentials};
 use state::AppState;
 
@@ -32,6 +34,8 @@ pub enum ServeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot close the sessions left open: {0}")]
+    Recovery(runtime::RuntimeError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -52,29 +56,28 @@ impl Server {
         on_first_start: impl FnOnce(&CreatedWorkspace),
     ) -> Result<Self, ServeError> {
         let store = Arc::new(SqliteStore::open(&config.data_dir, config.durability).await?);
-        if let Some(created) =
-            service::workspaces::bootstrap(store.as_ref(), initial_credentials).await?
-        {
+        if let Some(created) = service::workspaces::bootstrap(store.as_ref(), initial_credentials).await? {
             on_first_start(&created);
         }
         let credentials = Arc::new(CredentialCache::load(store.as_ref()).await?);
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServeError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
+        let runtime = Arc::new(RoomRuntime::new(store.clone()));
+        let closed = runtime.recover().await.map_err(ServeError::Recovery)?;
+        if closed > 0 {
+            tracing::info!(sessions = closed, "closed the sessions a previous run left open");
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: config.listen,
+                source,
+            })?;
         let state = AppState {
             store: store.clone(),
             credentials,
             config: Arc::new(config),
+            runtime,
         };
-        Ok(Self {
-            listener,
-            state,
-            store,
-        })
+        Ok(Self { listener, state, store })
     }
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
@@ -83,16 +86,11 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then finishes the requests in flight and closes
     /// the store.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ServeError> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let refresher = tokio::spawn(refresh_credentials(self.state.clone()));
         let app = api::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         refresher.abort();
         self.store.close().await;
         tracing::info!("openhms stopped");
@@ -105,11 +103,7 @@ async fn refresh_credentials(state: AppState) {
     let mut tick = tokio::time::interval(state.config.credentials_refresh());
     loop {
         tick.tick().await;
-        if let Err(error) = state
-            .credentials
-            .refresh(state.store.as_ref() as &dyn Store)
-            .await
-        {
+        if let Err(error) = state.credentials.refresh(state.store.as_ref() as &dyn Store).await {
             tracing::warn!(%error, "could not refresh workspace credentials");
         }
     }

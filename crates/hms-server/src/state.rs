@@ -4,6 +4,7 @@ use hms_store::Store;
 
 use crate::auth::CredentialCache;
 use crate::config::ServerConfig;
+use crate::runtime::RoomRuntime;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -11,4 +12,5 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub credentials: Arc<CredentialCache>,
     pub config: Arc<ServerConfig>,
+    pub runtime: Arc<RoomRuntime>,
 }

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use hms_types::Timestamp;
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
+use hms_types::session::SessionFilter;
 
 /// The most codes one room may hold, enabled or not (a 100ms rule).
 pub const MAX_CODES_PER_ROOM: usize = 100;
@@ -56,34 +57,17 @@ pub trait Store: Send + Sync + 'static {
     async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()>;
     async fn secrets(&self, workspace_id: &str) -> StoreResult<Vec<SecretRecord>>;
     /// Retires a secret; refused with `Conflict` when it is the last live one.
-    async fn retire_secret(
-        &self,
-        workspace_id: &str,
-        secret_id: &str,
-        at: Timestamp,
-    ) -> StoreResult<()>;
+    async fn retire_secret(&self, workspace_id: &str, secret_id: &str, at: Timestamp) -> StoreResult<()>;
 
     // Templates.
 
     async fn insert_template(&self, template: &TemplateRecord) -> StoreResult<()>;
     /// Replaces the body of a template if its revision is still `expected_revision`.
-    async fn replace_template(
-        &self,
-        template: &TemplateRecord,
-        expected_revision: i64,
-    ) -> StoreResult<()>;
+    async fn replace_template(&self, template: &TemplateRecord, expected_revision: i64) -> StoreResult<()>;
     async fn template(&self, workspace_id: &str, id: &str) -> StoreResult<Option<TemplateRecord>>;
-    async fn template_by_name(
-        &self,
-        workspace_id: &str,
-        name: &str,
-    ) -> StoreResult<Option<TemplateRecord>>;
+    async fn template_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<TemplateRecord>>;
     async fn default_template(&self, workspace_id: &str) -> StoreResult<Option<TemplateRecord>>;
-    async fn templates(
-        &self,
-        workspace_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<TemplateRecord>>;
+    async fn templates(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>>;
 
     // Rooms.
 
@@ -91,12 +75,7 @@ pub trait Store: Send + Sync + 'static {
     async fn update_room(&self, room: &RoomRecord) -> StoreResult<()>;
     async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>>;
     async fn room_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>>;
-    async fn rooms(
-        &self,
-        workspace_id: &str,
-        filter: &RoomFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<RoomView>>;
+    async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>>;
 
     // Room codes.
 
@@ -124,10 +103,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<RoomCode>>;
     /// A code with what the exchange and the update need to know about its room.
     async fn room_code(&self, code: &str) -> StoreResult<Option<CodeBinding>>;
-    async fn set_room_code_enabled(
+    async fn set_room_code_enabled(&self, code: &str, enabled: bool, now: Timestamp) -> StoreResult<RoomCode>;
+
+    // Sessions and the event log.
+
+    /// Writes one change of live state and its events atomically.
+    async fn record_live(&self, write: &LiveWrite) -> StoreResult<()>;
+    async fn session(&self, workspace_id: &str, id: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn sessions(
         &self,
-        code: &str,
-        enabled: bool,
-        now: Timestamp,
-    ) -> StoreResult<RoomCode>;
+        workspace_id: &str,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<SessionRecord>>;
+    /// Sessions still open, of every workspace: after a restart they are owed a close.
+    async fn open_sessions(&self) -> StoreResult<Vec<SessionRecord>>;
+    async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>>;
 }

@@ -1,10 +1,10 @@
 //! What the store keeps, as the server's services see it.
 
 use hms_auth::{AppSecret, SecretSource};
-use hms_types::Timestamp;
 use hms_types::room::{RecordingInfo, RoomWebhook};
 use hms_types::room_code::RoomCode;
 use hms_types::template::TemplateBody;
+use hms_types::{PreciseTime, Timestamp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,4 +134,83 @@ pub fn recording_enabled(body: &TemplateBody) -> bool {
         .recording
         .as_ref()
         .is_some_and(|recording| recording.enabled)
+}
+
+/// A session with every peer that joined it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub workspace_id: String,
+    pub room_id: String,
+    pub active: bool,
+    pub started_at: PreciseTime,
+    pub updated_at: PreciseTime,
+    pub peers: Vec<SessionPeerRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPeerRecord {
+    pub id: String,
+    pub session_id: String,
+    pub name: String,
+    pub role: String,
+    pub user_id: String,
+    pub metadata: String,
+    pub joined_at: PreciseTime,
+    pub left_at: Option<PreciseTime>,
+}
+
+/// A webhook event as logged: its envelope, serialised once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: String,
+    pub workspace_id: String,
+    pub room_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub created_at: PreciseTime,
+}
+
+/// A logged event with its position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub event: EventRecord,
+}
+
+/// Which events to read from the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub room_id: Option<String>,
+    pub kind: Option<String>,
+    /// Only events after this position.
+    pub after_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// One change of live state, written in one transaction together with the events that
+/// describe it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveWrite {
+    /// A session that opens (written without peers; they come in `joined`).
+    pub opened: Option<SessionRecord>,
+    pub joined: Vec<SessionPeerRecord>,
+    pub left: Vec<PeerLeft>,
+    pub closed: Option<SessionClosed>,
+    /// A room disabled by the same change (ending a room with `lock`).
+    pub disabled_room: Option<String>,
+    pub events: Vec<EventRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerLeft {
+    pub session_id: String,
+    pub peer_id: String,
+    pub at: PreciseTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClosed {
+    pub session_id: String,
+    pub at: PreciseTime,
 }

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hms_auth::AppSecret;
-use hms_types::Timestamp;
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
+use hms_types::session::SessionFilter;
 use hms_types::template::TemplateBody;
+use hms_types::{PreciseTime, Timestamp};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
@@ -190,10 +190,7 @@ async fn bump_credentials_version(tx: &mut Transaction<'static, Sqlite>) -> Stor
     Ok(())
 }
 
-async fn insert_template_in(
-    tx: &mut Transaction<'static, Sqlite>,
-    t: &TemplateRecord,
-) -> StoreResult<()> {
+async fn insert_template_in(tx: &mut Transaction<'static, Sqlite>, t: &TemplateRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO templates (id, workspace_id, name, name_key, is_default, role_names, recording_enabled, \
          body, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -321,9 +318,7 @@ impl Store for SqliteStore {
         for row in rows {
             let workspace_id: String = row.try_get("workspace_id")?;
             if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
-                entry
-                    .secrets
-                    .push(AppSecret::new(row.try_get::<String, _>("secret")?));
+                entry.secrets.push(AppSecret::new(row.try_get::<String, _>("secret")?));
             }
         }
         Ok(all)
@@ -355,19 +350,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn retire_secret(
-        &self,
-        workspace_id: &str,
-        secret_id: &str,
-        at: Timestamp,
-    ) -> StoreResult<()> {
+    async fn retire_secret(&self, workspace_id: &str, secret_id: &str, at: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM app_secrets WHERE workspace_id = ? AND retired_at IS NULL",
-        )
-        .bind(workspace_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let live: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM app_secrets WHERE workspace_id = ? AND retired_at IS NULL")
+                .bind(workspace_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let retired = sqlx::query(
             "UPDATE app_secrets SET retired_at = ? WHERE workspace_id = ? AND id = ? AND retired_at IS NULL",
         )
@@ -394,11 +383,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn replace_template(
-        &self,
-        t: &TemplateRecord,
-        expected_revision: i64,
-    ) -> StoreResult<()> {
+    async fn replace_template(&self, t: &TemplateRecord, expected_revision: i64) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE templates SET name = ?, name_key = ?, role_names = ?, recording_enabled = ?, body = ?, \
@@ -418,13 +403,12 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| unique_violation(e, "a template with this name"))?;
         if updated.rows_affected() == 0 {
-            let exists: Option<i64> = sqlx::query_scalar(
-                "SELECT revision FROM templates WHERE workspace_id = ? AND id = ?",
-            )
-            .bind(&t.workspace_id)
-            .bind(&t.id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT revision FROM templates WHERE workspace_id = ? AND id = ?")
+                    .bind(&t.workspace_id)
+                    .bind(&t.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             return Err(if exists.is_some() {
                 StoreError::Stale
             } else {
@@ -446,11 +430,7 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn template_by_name(
-        &self,
-        workspace_id: &str,
-        name: &str,
-    ) -> StoreResult<Option<TemplateRecord>> {
+    async fn template_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<TemplateRecord>> {
         sqlx::query("SELECT * FROM templates WHERE workspace_id = ? AND name_key = ?")
             .bind(workspace_id)
             .bind(name_key(name))
@@ -462,31 +442,22 @@ impl Store for SqliteStore {
     }
 
     async fn default_template(&self, workspace_id: &str) -> StoreResult<Option<TemplateRecord>> {
-        sqlx::query(
-            "SELECT * FROM templates WHERE workspace_id = ? AND is_default = 1 ORDER BY id LIMIT 1",
-        )
-        .bind(workspace_id)
-        .fetch_optional(&self.reader)
-        .await?
-        .as_ref()
-        .map(template_from)
-        .transpose()
+        sqlx::query("SELECT * FROM templates WHERE workspace_id = ? AND is_default = 1 ORDER BY id LIMIT 1")
+            .bind(workspace_id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(template_from)
+            .transpose()
     }
 
-    async fn templates(
-        &self,
-        workspace_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<TemplateRecord>> {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT * FROM templates WHERE workspace_id = ");
+    async fn templates(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM templates WHERE workspace_id = ");
         query.push_bind(workspace_id);
         if let Some(start) = &page.start {
             query.push(" AND id < ").push_bind(start);
         }
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(page.limit));
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit));
         query
             .build()
             .fetch_all(&self.reader)
@@ -574,16 +545,9 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn rooms(
-        &self,
-        workspace_id: &str,
-        filter: &RoomFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<RoomView>> {
+    async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>> {
         let mut query = QueryBuilder::<Sqlite>::new(ROOM_VIEW_SELECT);
-        query
-            .push(" WHERE r.workspace_id = ")
-            .push_bind(workspace_id);
+        query.push(" WHERE r.workspace_id = ").push_bind(workspace_id);
         if let Some(enabled) = filter.enabled {
             query.push(" AND r.enabled = ").push_bind(enabled);
         }
@@ -594,14 +558,10 @@ impl Store for SqliteStore {
             query.push(" AND r.template_id = ").push_bind(template_id);
         }
         if let Some(after) = filter.after {
-            query
-                .push(" AND r.created_at >= ")
-                .push_bind(after.unix_millis());
+            query.push(" AND r.created_at >= ").push_bind(after.unix_millis());
         }
         if let Some(before) = filter.before {
-            query
-                .push(" AND r.created_at <= ")
-                .push_bind(before.unix_millis());
+            query.push(" AND r.created_at <= ").push_bind(before.unix_millis());
         }
         if let Some(start) = &page.start {
             query.push(" AND r.id < ").push_bind(start);
@@ -635,10 +595,7 @@ impl Store for SqliteStore {
         .iter()
         .map(room_code_from)
         .collect::<StoreResult<_>>()?;
-        for orphan in existing
-            .iter()
-            .filter(|c| c.enabled && !roles.contains(&c.role))
-        {
+        for orphan in existing.iter().filter(|c| c.enabled && !roles.contains(&c.role)) {
             sqlx::query("UPDATE room_codes SET enabled = 0, updated_at = ? WHERE code = ?")
                 .bind(now.unix_millis())
                 .bind(&orphan.code)
@@ -682,9 +639,7 @@ impl Store for SqliteStore {
         filter: &RoomCodeFilter,
         page: &PageRequest,
     ) -> StoreResult<Vec<RoomCode>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = "
-        ));
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = "));
         query.push_bind(room_id);
         if let Some(role) = &filter.role {
             query.push(" AND role = ").push_bind(role);
@@ -698,9 +653,7 @@ impl Store for SqliteStore {
                 .push_bind(start)
                 .push(")");
         }
-        query
-            .push(" ORDER BY seq LIMIT ")
-            .push_bind(i64::from(page.limit));
+        query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(page.limit));
         query
             .build()
             .fetch_all(&self.reader)
@@ -728,12 +681,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn set_room_code_enabled(
-        &self,
-        code: &str,
-        enabled: bool,
-        now: Timestamp,
-    ) -> StoreResult<RoomCode> {
+    async fn set_room_code_enabled(&self, code: &str, enabled: bool, now: Timestamp) -> StoreResult<RoomCode> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE room_codes SET enabled = ?, updated_at = ? WHERE code = ? RETURNING {CODE_COLUMNS}"
@@ -748,6 +696,243 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(updated)
     }
+    async fn record_live(&self, write: &LiveWrite) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        if let Some(session) = &write.opened {
+            sqlx::query(
+                "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns) VALUES (?, ?, ?, 1, ?, ?)",
+            )
+            .bind(&session.id)
+            .bind(&session.workspace_id)
+            .bind(&session.room_id)
+            .bind(nanos(session.started_at))
+            .bind(nanos(session.updated_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for peer in &write.joined {
+            sqlx::query(
+                "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, joined_ns, left_ns) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            )
+            .bind(&peer.id)
+            .bind(&peer.session_id)
+            .bind(&peer.name)
+            .bind(&peer.role)
+            .bind(&peer.user_id)
+            .bind(&peer.metadata)
+            .bind(nanos(peer.joined_at))
+            .execute(&mut *tx)
+            .await?;
+            touch_session(&mut tx, &peer.session_id, peer.joined_at).await?;
+        }
+        for left in &write.left {
+            sqlx::query("UPDATE session_peers SET left_ns = ? WHERE id = ? AND session_id = ? AND left_ns IS NULL")
+                .bind(nanos(left.at))
+                .bind(&left.peer_id)
+                .bind(&left.session_id)
+                .execute(&mut *tx)
+                .await?;
+            touch_session(&mut tx, &left.session_id, left.at).await?;
+        }
+        if let Some(closed) = &write.closed {
+            sqlx::query("UPDATE sessions SET active = 0, updated_ns = ? WHERE id = ?")
+                .bind(nanos(closed.at))
+                .bind(&closed.session_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(room_id) = &write.disabled_room {
+            sqlx::query("UPDATE rooms SET enabled = 0, updated_at = ? WHERE id = ?")
+                .bind(Timestamp::now().unix_millis())
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for event in &write.events {
+            sqlx::query(
+                "INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&event.id)
+            .bind(&event.workspace_id)
+            .bind(&event.room_id)
+            .bind(&event.kind)
+            .bind(&event.payload)
+            .bind(nanos(event.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, workspace_id: &str, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE workspace_id = ? AND id = ?")
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut sessions = vec![session_from(&row)?];
+        self.attach_peers(&mut sessions).await?;
+        Ok(sessions.pop())
+    }
+
+    async fn sessions(
+        &self,
+        workspace_id: &str,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM sessions WHERE workspace_id = ");
+        query.push_bind(workspace_id);
+        if let Some(room_id) = &filter.room_id {
+            query.push(" AND room_id = ").push_bind(room_id);
+        }
+        if let Some(active) = filter.active {
+            query.push(" AND active = ").push_bind(active);
+        }
+        if let Some(after) = filter.after {
+            query
+                .push(" AND started_ns >= ")
+                .push_bind(i128_to_i64(i128::from(after.unix_millis()) * 1_000_000));
+        }
+        if let Some(before) = filter.before {
+            // `before` is inclusive at millisecond precision: the whole millisecond counts.
+            query
+                .push(" AND started_ns < ")
+                .push_bind(i128_to_i64((i128::from(before.unix_millis()) + 1) * 1_000_000));
+        }
+        if let Some(start) = &page.start {
+            query.push(" AND id < ").push_bind(start);
+        }
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit));
+        let mut sessions = query
+            .build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(session_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.attach_peers(&mut sessions).await?;
+        Ok(sessions)
+    }
+
+    async fn open_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+        let mut sessions = sqlx::query("SELECT * FROM sessions WHERE active = 1 ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(session_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.attach_peers(&mut sessions).await?;
+        Ok(sessions)
+    }
+
+    async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>> {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM events WHERE workspace_id = ");
+        sql.push_bind(workspace_id);
+        if let Some(room_id) = &query.room_id {
+            sql.push(" AND room_id = ").push_bind(room_id);
+        }
+        if let Some(kind) = &query.kind {
+            sql.push(" AND kind = ").push_bind(kind);
+        }
+        if let Some(after) = query.after_seq {
+            sql.push(" AND seq > ").push_bind(after);
+        }
+        sql.push(" ORDER BY seq LIMIT ").push_bind(i64::from(query.limit));
+        sql.build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(logged_event_from)
+            .collect()
+    }
+}
+
+impl SqliteStore {
+    /// Loads the peers of `sessions` with one query.
+    async fn attach_peers(&self, sessions: &mut [SessionRecord]) -> StoreResult<()> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM session_peers WHERE session_id IN (");
+        let mut ids = query.separated(", ");
+        for session in sessions.iter() {
+            ids.push_bind(&session.id);
+        }
+        query.push(") ORDER BY joined_ns, id");
+        for row in query.build().fetch_all(&self.reader).await? {
+            let peer = session_peer_from(&row)?;
+            if let Some(session) = sessions.iter_mut().find(|s| s.id == peer.session_id) {
+                session.peers.push(peer);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn touch_session(tx: &mut Transaction<'static, Sqlite>, session_id: &str, at: PreciseTime) -> StoreResult<()> {
+    sqlx::query("UPDATE sessions SET updated_ns = MAX(updated_ns, ?) WHERE id = ?")
+        .bind(nanos(at))
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn nanos(time: PreciseTime) -> i64 {
+    i128_to_i64(time.unix_nanos())
+}
+
+/// Unix nanoseconds fit an i64 until the year 2262.
+fn i128_to_i64(value: i128) -> i64 {
+    value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn precise(row: &SqliteRow, column: &str) -> StoreResult<PreciseTime> {
+    Ok(PreciseTime::from_unix_nanos(i128::from(row.try_get::<i64, _>(column)?)))
+}
+
+fn session_from(row: &SqliteRow) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        room_id: row.try_get("room_id")?,
+        active: row.try_get("active")?,
+        started_at: precise(row, "started_ns")?,
+        updated_at: precise(row, "updated_ns")?,
+        peers: Vec::new(),
+    })
+}
+
+fn session_peer_from(row: &SqliteRow) -> StoreResult<SessionPeerRecord> {
+    let left: Option<i64> = row.try_get("left_ns")?;
+    Ok(SessionPeerRecord {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        name: row.try_get("name")?,
+        role: row.try_get("role")?,
+        user_id: row.try_get("user_id")?,
+        metadata: row.try_get("metadata")?,
+        joined_at: precise(row, "joined_ns")?,
+        left_at: left.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
+    })
+}
+
+fn logged_event_from(row: &SqliteRow) -> StoreResult<LoggedEvent> {
+    Ok(LoggedEvent {
+        seq: row.try_get("seq")?,
+        event: EventRecord {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            room_id: row.try_get("room_id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+            created_at: precise(row, "created_ns")?,
+        },
+    })
 }
 
 async fn insert_secret_in(

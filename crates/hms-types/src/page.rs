@@ -27,8 +27,6 @@ pub struct PageQuery {
 impl PageQuery {
     /// The page size to apply: the default when absent, clamped to the allowed range.
     pub fn effective_limit(&self) -> u32 {
-        self.limit
-            .unwrap_or(DEFAULT_LIMIT)
-            .clamp(MIN_LIMIT, MAX_LIMIT)
+        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(MIN_LIMIT, MAX_LIMIT)
     }
 }

@@ -268,21 +268,11 @@ impl Settings {
     }
 
     fn credentials(&self) -> Option<&RecordingCredentials> {
-        self.recording
-            .as_ref()?
-            .upload
-            .as_ref()?
-            .credentials
-            .as_ref()
+        self.recording.as_ref()?.upload.as_ref()?.credentials.as_ref()
     }
 
     fn credentials_mut(&mut self) -> Option<&mut RecordingCredentials> {
-        self.recording
-            .as_mut()?
-            .upload
-            .as_mut()?
-            .credentials
-            .as_mut()
+        self.recording.as_mut()?.upload.as_mut()?.credentials.as_mut()
     }
 
     /// Responses never show `secretKey`, so a client posting back what it fetched sends the
@@ -563,14 +553,8 @@ pub struct Plugins {
 
 impl Plugins {
     fn role_lists_mut(&mut self) -> impl Iterator<Item = &mut Vec<String>> {
-        let whiteboard = self
-            .whiteboard
-            .iter_mut()
-            .filter_map(|w| w.permissions.as_mut());
-        let transcriptions = self
-            .transcriptions
-            .iter_mut()
-            .filter_map(|t| t.permissions.as_mut());
+        let whiteboard = self.whiteboard.iter_mut().filter_map(|w| w.permissions.as_mut());
+        let transcriptions = self.transcriptions.iter_mut().filter_map(|t| t.permissions.as_mut());
         whiteboard
             .chain(transcriptions)
             .flat_map(|p| [&mut p.admin, &mut p.writer, &mut p.reader])
@@ -767,9 +751,7 @@ impl TemplateParams {
             name: self.name.unwrap_or_else(|| current.name.clone()),
             roles: build_roles(&mut problems, roles),
             settings,
-            destinations: self
-                .destinations
-                .unwrap_or_else(|| current.destinations.clone()),
+            destinations: self.destinations.unwrap_or_else(|| current.destinations.clone()),
             plugins: self.plugins.or_else(|| current.plugins.clone()),
             recordings: current.recordings.clone(),
         };
@@ -861,10 +843,7 @@ impl VideoParams {
     }
 }
 
-fn build_roles(
-    problems: &mut Problems,
-    mut params: IndexMap<String, RoleParams>,
-) -> IndexMap<String, Role> {
+fn build_roles(problems: &mut Problems, mut params: IndexMap<String, RoleParams>) -> IndexMap<String, Role> {
     fill_names(problems, "roles", &mut params);
     let names: Vec<String> = params.keys().cloned().collect();
     params
@@ -909,11 +888,7 @@ impl TemplateBody {
     /// the body leaves out). A body `name` other than `path_name` renames the role, in place
     /// and in every reference to it; that fails when the name is taken. Returns the role as
     /// stored; on error nothing changes.
-    pub fn upsert_role(
-        &mut self,
-        path_name: &str,
-        params: RoleParams,
-    ) -> Result<Role, Vec<String>> {
+    pub fn upsert_role(&mut self, path_name: &str, params: RoleParams) -> Result<Role, Vec<String>> {
         let name = params.name.clone().unwrap_or_else(|| path_name.to_owned());
         let renaming = name != path_name;
         if renaming && self.roles.contains_key(&name) {
@@ -960,10 +935,7 @@ impl TemplateBody {
         Ok(())
     }
 
-    pub fn replace_destinations(
-        &mut self,
-        mut destinations: Destinations,
-    ) -> Result<(), Vec<String>> {
+    pub fn replace_destinations(&mut self, mut destinations: Destinations) -> Result<(), Vec<String>> {
         let mut problems = Problems::default();
         destinations.fill_names(&mut problems);
         check_destinations(&mut problems, &destinations, &self.roles);
@@ -972,10 +944,7 @@ impl TemplateBody {
     }
 
     /// 100ms accepts exactly one recording config per template, for now.
-    pub fn replace_recordings(
-        &mut self,
-        recordings: Vec<RecordingConfig>,
-    ) -> Result<(), Vec<String>> {
+    pub fn replace_recordings(&mut self, recordings: Vec<RecordingConfig>) -> Result<(), Vec<String>> {
         let mut problems = Problems::default();
         if recordings.len() != 1 {
             problems.add(format!(
@@ -984,12 +953,7 @@ impl TemplateBody {
             ));
         }
         for (index, recording) in recordings.iter().enumerate() {
-            check_recording(
-                &mut problems,
-                &format!("recordings[{index}]"),
-                recording,
-                &self.roles,
-            );
+            check_recording(&mut problems, &format!("recordings[{index}]"), recording, &self.roles);
         }
         self.recordings = problems.finish(recordings)?;
         Ok(())
@@ -1135,19 +1099,10 @@ impl Problems {
     }
 
     fn finish<T>(self, value: T) -> Result<T, Vec<String>> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.0)
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(self.0) }
     }
 
-    fn range<T: PartialOrd + Display>(
-        &mut self,
-        path: &str,
-        value: Option<T>,
-        limits: RangeInclusive<T>,
-    ) {
+    fn range<T: PartialOrd + Display>(&mut self, path: &str, value: Option<T>, limits: RangeInclusive<T>) {
         if let Some(value) = value
             && !limits.contains(&value)
         {
@@ -1161,10 +1116,7 @@ impl Problems {
 
     fn one_of(&mut self, path: &str, value: &str, allowed: &[&str]) {
         if !allowed.contains(&value) {
-            self.add(format!(
-                "{path} must be one of {} (got {value:?})",
-                allowed.join(", ")
-            ));
+            self.add(format!("{path} must be one of {} (got {value:?})", allowed.join(", ")));
         }
     }
 
@@ -1217,11 +1169,7 @@ fn check_role(problems: &mut Problems, role: &Role, roles: &Roles) {
             "{path}: role names must be 1 to 100 characters of a-z, A-Z, 0-9, _ and -"
         ));
     }
-    check_publish(
-        problems,
-        &format!("{path}.publishParams"),
-        &role.publish_params,
-    );
+    check_publish(problems, &format!("{path}.publishParams"), &role.publish_params);
     check_subscribe(
         problems,
         &format!("{path}.subscribeParams"),
@@ -1242,20 +1190,12 @@ fn check_publish(problems: &mut Problems, path: &str, params: &PublishParams) {
             &["audio", "video", "screen", "simulcast"],
         );
     }
-    problems.range(
-        &format!("{path}.audio.bitRate"),
-        params.audio.bit_rate,
-        16..=128,
-    );
+    problems.range(&format!("{path}.audio.bitRate"), params.audio.bit_rate, 16..=128);
     if let Some(codec) = &params.audio.codec {
         problems.one_of(&format!("{path}.audio.codec"), codec, &["opus"]);
     }
     let video = format!("{path}.video");
-    problems.range(
-        &format!("{video}.bitRate"),
-        params.video.bit_rate,
-        30..=2000,
-    );
+    problems.range(&format!("{video}.bitRate"), params.video.bit_rate, 30..=2000);
     check_video(problems, &video, &params.video, 50..=1920, 50..=1080);
     let screen = format!("{path}.screen");
     if params.screen.bit_rate.is_some_and(|rate| rate < 500) {
@@ -1265,11 +1205,7 @@ fn check_publish(problems: &mut Problems, path: &str, params: &PublishParams) {
     if let Some(simulcast) = &params.simulcast {
         for (track, layers) in [("video", &simulcast.video), ("screen", &simulcast.screen)] {
             if let Some(layers) = layers {
-                check_layers(
-                    problems,
-                    &format!("{path}.simulcast.{track}.layers"),
-                    &layers.layers,
-                );
+                check_layers(problems, &format!("{path}.simulcast.{track}.layers"), &layers.layers);
             }
         }
     }
@@ -1303,16 +1239,8 @@ fn check_layers(problems: &mut Problems, path: &str, layers: &[SimulcastLayer]) 
         problems.one_of(&format!("{at}.rid"), &layer.rid, &RIDS);
         let scale = Some(layer.scale_resolution_down_by);
         problems.range(&format!("{at}.scaleResolutionDownBy"), scale, 1.0..=12.0);
-        problems.range(
-            &format!("{at}.maxBitrate"),
-            Some(layer.max_bitrate),
-            0..=2000,
-        );
-        problems.range(
-            &format!("{at}.maxFramerate"),
-            Some(layer.max_framerate),
-            1..=30,
-        );
+        problems.range(&format!("{at}.maxBitrate"), Some(layer.max_bitrate), 0..=2000);
+        problems.range(&format!("{at}.maxFramerate"), Some(layer.max_framerate), 1..=30);
         let rid_known = RIDS.contains(&layer.rid.as_str());
         match previous {
             None => {
@@ -1320,18 +1248,13 @@ fn check_layers(problems: &mut Problems, path: &str, layers: &[SimulcastLayer]) 
                     problems.add(format!("{at}.rid must be f in the first layer"));
                 }
                 if layer.scale_resolution_down_by != 1.0 {
-                    problems.add(format!(
-                        "{at}.scaleResolutionDownBy must be 1 in the first layer"
-                    ));
+                    problems.add(format!("{at}.scaleResolutionDownBy must be 1 in the first layer"));
                 }
             }
             Some(previous) => {
                 // "f" < "h" < "q" as strings, which is exactly the required order.
                 if rid_known && layer.rid <= previous.rid {
-                    problems.add(format!(
-                        "{at}.rid must come after {:?} (order f, h, q)",
-                        previous.rid
-                    ));
+                    problems.add(format!("{at}.rid must come after {:?} (order f, h, q)", previous.rid));
                 }
                 if layer.scale_resolution_down_by <= previous.scale_resolution_down_by {
                     problems.add(format!(
@@ -1370,15 +1293,10 @@ fn check_subscribe(problems: &mut Problems, path: &str, params: &SubscribeParams
 }
 
 fn check_settings(problems: &mut Problems, settings: &Settings) {
-    problems.one_of(
-        "settings.region",
-        &settings.region,
-        &["in", "us", "eu", "auto"],
-    );
+    problems.one_of("settings.region", &settings.region, &["in", "us", "eu", "auto"]);
     let interval = settings.room_state.message_interval;
     if !(5..=3600).contains(&interval) || interval % 5 != 0 {
-        problems
-            .add("settings.roomState.messageInterval must be a multiple of 5 between 5 and 3600");
+        problems.add("settings.roomState.messageInterval must be a multiple of 5 between 5 and 3600");
     }
     if let Some(upload) = settings.recording.as_ref().and_then(|r| r.upload.as_ref()) {
         check_upload(problems, upload);
@@ -1394,10 +1312,7 @@ fn check_upload(problems: &mut Problems, upload: &RecordingUpload) {
     problems.required(&format!("{path}.location"), Some(&upload.location));
     if let Some(credentials) = &upload.credentials {
         problems.required(&format!("{path}.credentials.key"), Some(&credentials.key));
-        problems.required(
-            &format!("{path}.credentials.secretKey"),
-            Some(&credentials.secret_key),
-        );
+        problems.required(&format!("{path}.credentials.secretKey"), Some(&credentials.secret_key));
     }
 }
 
@@ -1410,11 +1325,7 @@ fn check_destinations(problems: &mut Problems, destinations: &Destinations, role
         }
     }
     for (key, hls) in destinations.hls_destinations.iter().flatten() {
-        check_hls(
-            problems,
-            &format!("destinations.hlsDestinations.{key}"),
-            hls,
-        );
+        check_hls(problems, &format!("destinations.hlsDestinations.{key}"), hls);
     }
     for (key, transcription) in destinations.transcriptions.iter().flatten() {
         let path = format!("destinations.transcriptions.{key}");
@@ -1449,8 +1360,7 @@ fn check_hls_layers(problems: &mut Problems, path: &str, layers: &[HlsLayer]) {
             }
         }
         if let (Some(width), Some(height)) = (layer.width, layer.height)
-            && (!(144..=1080).contains(&width.min(height))
-                || !(192..=1920).contains(&width.max(height)))
+            && (!(144..=1080).contains(&width.min(height)) || !(192..=1920).contains(&width.max(height)))
         {
             problems.add(format!(
                 "{at}: the shorter side must be 144 to 1080 px and the longer side 192 to 1920 px"
@@ -1459,31 +1369,13 @@ fn check_hls_layers(problems: &mut Problems, path: &str, layers: &[HlsLayer]) {
     }
 }
 
-fn check_transcription(
-    problems: &mut Problems,
-    path: &str,
-    transcription: &TranscriptionDestination,
-    roles: &Roles,
-) {
-    check_role_ref(
-        problems,
-        &format!("{path}.role"),
-        transcription.role.as_deref(),
-        roles,
-    );
+fn check_transcription(problems: &mut Problems, path: &str, transcription: &TranscriptionDestination, roles: &Roles) {
+    check_role_ref(problems, &format!("{path}.role"), transcription.role.as_deref(), roles);
     for mode in transcription.modes.iter().flatten() {
-        problems.one_of(
-            &format!("{path}.modes"),
-            mode,
-            &["recorded", "live", "caption"],
-        );
+        problems.one_of(&format!("{path}.modes"), mode, &["recorded", "live", "caption"]);
     }
     for mode in transcription.output_modes.iter().flatten() {
-        problems.one_of(
-            &format!("{path}.outputModes"),
-            mode,
-            &["txt", "srt", "json"],
-        );
+        problems.one_of(&format!("{path}.outputModes"), mode, &["txt", "srt", "json"]);
     }
     if let Some(summary) = &transcription.summary {
         check_summary(problems, &format!("{path}.summary"), summary);
@@ -1494,11 +1386,7 @@ fn check_summary(problems: &mut Problems, path: &str, summary: &TranscriptionSum
     if let Some(context) = &summary.context {
         problems.at_most_chars(&format!("{path}.context"), context, 300);
     }
-    problems.range(
-        &format!("{path}.temperature"),
-        summary.temperature,
-        0.1..=1.0,
-    );
+    problems.range(&format!("{path}.temperature"), summary.temperature, 0.1..=1.0);
     let sections = summary.sections.as_deref().unwrap_or_default();
     if sections.len() > 6 {
         problems.add(format!("{path}.sections must hold at most 6 sections"));
@@ -1517,28 +1405,15 @@ fn check_summary(problems: &mut Problems, path: &str, summary: &TranscriptionSum
 }
 
 fn check_plugins(problems: &mut Problems, plugins: &Plugins) {
-    let mode = plugins
-        .transcriptions
-        .as_ref()
-        .and_then(|t| t.mode.as_deref());
+    let mode = plugins.transcriptions.as_ref().and_then(|t| t.mode.as_deref());
     if let Some(mode) = mode {
         problems.one_of("plugins.transcriptions.mode", mode, &["caption"]);
     }
 }
 
-fn check_recording(
-    problems: &mut Problems,
-    path: &str,
-    recording: &RecordingConfig,
-    roles: &Roles,
-) {
+fn check_recording(problems: &mut Problems, path: &str, recording: &RecordingConfig, roles: &Roles) {
     problems.required(&format!("{path}.name"), Some(&recording.name));
-    check_role_ref(
-        problems,
-        &format!("{path}.role"),
-        Some(&recording.role),
-        roles,
-    );
+    check_role_ref(problems, &format!("{path}.role"), Some(&recording.role), roles);
 }
 
 #[cfg(test)]
@@ -1607,8 +1482,7 @@ mod tests {
 
     #[test]
     fn given_publish_params_keep_allowed_as_sent() {
-        let body =
-            body(json!({"roles": {"viewer": {"publishParams": {"video": {"bitRate": 500}}}}}));
+        let body = body(json!({"roles": {"viewer": {"publishParams": {"video": {"bitRate": 500}}}}}));
         assert_eq!(
             serde_json::to_value(&body.roles["viewer"].publish_params).unwrap(),
             json!({
@@ -1622,8 +1496,7 @@ mod tests {
     #[test]
     fn permissions_show_moderation_only_when_granted() {
         let permissions: Permissions =
-            serde_json::from_value(json!({"endRoom": true, "mute": false, "hlsStreaming": false}))
-                .unwrap();
+            serde_json::from_value(json!({"endRoom": true, "mute": false, "hlsStreaming": false})).unwrap();
         assert_eq!(
             serde_json::to_value(&permissions).unwrap(),
             json!({
@@ -1707,9 +1580,7 @@ mod tests {
                 format!("{layers}[0].scaleResolutionDownBy must be 1 in the first layer"),
                 format!("{layers}[1].maxFramerate must be between 1 and 30"),
                 format!(r#"{layers}[1].rid must come after "h" (order f, h, q)"#),
-                format!(
-                    "{layers}[1].scaleResolutionDownBy must be greater than the previous layer's"
-                ),
+                format!("{layers}[1].scaleResolutionDownBy must be greater than the previous layer's"),
             ]
         );
     }
@@ -1745,23 +1616,14 @@ mod tests {
             .upsert_role("viewer", role_params(json!({"publishParams": {}})))
             .unwrap();
         assert!(viewer.publish_params.allowed.is_empty());
-        assert_eq!(
-            viewer.subscribe_params.subscribe_to_roles,
-            ["host", "guest", "viewer"]
-        );
-        assert_eq!(
-            template.roles.keys().collect::<Vec<_>>(),
-            ["host", "guest", "viewer"]
-        );
+        assert_eq!(viewer.subscribe_params.subscribe_to_roles, ["host", "guest", "viewer"]);
+        assert_eq!(template.roles.keys().collect::<Vec<_>>(), ["host", "guest", "viewer"]);
 
         let host = template
             .upsert_role("host", role_params(json!({"priority": 2})))
             .unwrap();
         assert_eq!(host.priority, 2);
-        assert!(
-            !host.permissions.end_room,
-            "a replaced role starts from the defaults"
-        );
+        assert!(!host.permissions.end_room, "a replaced role starts from the defaults");
 
         let presenter = template
             .upsert_role("host", role_params(json!({"name": "presenter"})))
@@ -1793,9 +1655,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             details,
-            [
-                r#"roles.guest.subscribeParams.subscribeToRoles names role "host", which does not exist in the template"#
-            ]
+            [r#"roles.guest.subscribeParams.subscribeToRoles names role "host", which does not exist in the template"#]
         );
         assert_eq!(template, before, "a refused upsert changes nothing");
     }
@@ -1806,18 +1666,13 @@ mod tests {
         assert!(template.delete_role("guest"));
         assert!(!template.delete_role("guest"));
         assert_eq!(template.roles.keys().collect::<Vec<_>>(), ["host"]);
-        assert_eq!(
-            template.roles["host"].subscribe_params.subscribe_to_roles,
-            ["host"]
-        );
+        assert_eq!(template.roles["host"].subscribe_params.subscribe_to_roles, ["host"]);
     }
 
     #[test]
     fn replacement_requires_roles_and_settings() {
         let current = TemplateBody::conferencing("conf".to_owned());
-        let details = params(json!({"name": "new"}))
-            .into_replacement(&current)
-            .unwrap_err();
+        let details = params(json!({"name": "new"})).into_replacement(&current).unwrap_err();
         assert_eq!(details, ["roles is required", "settings is required"]);
 
         let replaced = params(json!({"roles": {"host": {}}, "settings": {}}))
@@ -1857,10 +1712,7 @@ mod tests {
             .unwrap()
             .key = "OTHER".to_owned();
         let details = current.replace_settings(settings).unwrap_err();
-        assert_eq!(
-            details,
-            ["settings.recording.upload.credentials.secretKey is required"]
-        );
+        assert_eq!(details, ["settings.recording.upload.credentials.secretKey is required"]);
         assert_eq!(secret(&current), "s3cr3t");
     }
 
@@ -1872,15 +1724,7 @@ mod tests {
         assert!(serde_json::to_string(&body).unwrap().contains("s3cr3t"));
 
         let now = Timestamp::from_unix_millis(1_663_329_820_068);
-        let template = Template::new(
-            "6324661c4da877930beaecaa",
-            "627cda54",
-            "app",
-            true,
-            now,
-            now,
-            body,
-        );
+        let template = Template::new("6324661c4da877930beaecaa", "627cda54", "app", true, now, now, body);
         let output = serde_json::to_value(&template).unwrap();
         assert_eq!(
             output["settings"]["recording"]["upload"]["credentials"],

@@ -106,3 +106,99 @@ mod tests {
         assert!(Timestamp::parse("yesterday").is_none());
     }
 }
+
+/// A point in time with nanosecond precision, as the active-room API writes it: RFC 3339
+/// in UTC with exactly nine fractional digits (`2022-10-04T12:10:28.939011796Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PreciseTime(OffsetDateTime);
+
+impl PreciseTime {
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc())
+    }
+
+    pub fn from_unix_nanos(nanos: i128) -> Self {
+        Self(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    }
+
+    pub fn unix_nanos(self) -> i128 {
+        self.0.unix_timestamp_nanos()
+    }
+
+    /// Whole seconds from `self` to `later`, rounded down.
+    pub fn seconds_until(self, later: PreciseTime) -> i64 {
+        ((later.unix_nanos() - self.unix_nanos()) / 1_000_000_000) as i64
+    }
+
+    /// The same time at the millisecond precision of the sessions API.
+    pub fn to_millis(self) -> Timestamp {
+        Timestamp::from_unix_millis(unix_millis(self.0))
+    }
+
+    /// RFC 3339 with the trailing zeros of the fraction dropped (Go's `RFC3339Nano`), the
+    /// form of times inside webhook payloads.
+    pub fn to_trimmed_string(self) -> String {
+        let full = self.to_string();
+        let (head, fraction) = full.trim_end_matches('Z').split_once('.').expect("nine digits");
+        match fraction.trim_end_matches('0') {
+            "" => format!("{head}Z"),
+            digits => format!("{head}.{digits}Z"),
+        }
+    }
+
+    /// RFC 3339 to the second, the form of a webhook envelope's `timestamp`.
+    pub fn to_seconds_string(self) -> String {
+        let full = self.to_string();
+        format!("{}Z", full.split_once('.').expect("nine digits").0)
+    }
+}
+
+impl std::fmt::Display for PreciseTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond()
+        )
+    }
+}
+
+impl Serialize for PreciseTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PreciseTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .map(Self)
+            .map_err(|_| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+    }
+}
+
+#[cfg(test)]
+mod precise_tests {
+    use super::*;
+
+    #[test]
+    fn formats_nine_digits_trimmed_and_seconds() {
+        let t = PreciseTime::from_unix_nanos(1_638_277_129_972_912_470);
+        assert_eq!(t.to_string(), "2021-11-30T12:58:49.972912470Z");
+        assert_eq!(t.to_trimmed_string(), "2021-11-30T12:58:49.97291247Z");
+        assert_eq!(t.to_seconds_string(), "2021-11-30T12:58:49Z");
+        assert_eq!(
+            PreciseTime::from_unix_nanos(1_638_277_129_000_000_000).to_trimmed_string(),
+            "2021-11-30T12:58:49Z"
+        );
+        assert_eq!(t.to_millis().to_string(), "2021-11-30T12:58:49.972Z");
+    }
+}

@@ -10,11 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "hms",
-    version,
-    about = "openhms: the 100ms server-side API, self-hosted"
-)]
+#[command(name = "hms", version, about = "openhms: the 100ms server-side API, self-hosted")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_token_lifetime_secs: Option<i64>,
+    /// Serve the peer simulator under `/v2/simulate` (for tests of your own backend).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    simulate_peers: bool,
     /// TOML configuration file (also `HMS_CONFIG`).
     #[arg(long, env = "HMS_CONFIG")]
     #[serde(skip)]
@@ -52,7 +56,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 9] = [
     "listen",
     "data_dir",
     "durability",
@@ -61,6 +65,7 @@ const ENV_KEYS: [&str; 8] = [
     "app_token_validity_secs",
     "max_body_bytes",
     "credentials_refresh_ms",
+    "simulate_peers",
 ];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -81,10 +86,7 @@ fn load_config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
     let mut figment = Figment::from(Serialized::defaults(ServerConfig::default()));
     if let Some(path) = &args.config {
         if !path.exists() {
-            return Err(CliError::new(format!(
-                "config file {} does not exist",
-                path.display()
-            )));
+            return Err(CliError::new(format!("config file {} does not exist", path.display())));
         }
         figment = figment.merge(Toml::file(path));
     }
@@ -98,12 +100,10 @@ fn load_config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
 /// `HMS_ACCESS_KEY` and `HMS_SECRET`, used for the default workspace on first start.
 fn initial_credentials() -> Result<Option<InitialCredentials>, CliError> {
     match (std::env::var("HMS_ACCESS_KEY"), std::env::var("HMS_SECRET")) {
-        (Ok(access_key), Ok(secret)) if !access_key.is_empty() && !secret.is_empty() => {
-            Ok(Some(InitialCredentials {
-                access_key,
-                secret: AppSecret::new(secret),
-            }))
-        }
+        (Ok(access_key), Ok(secret)) if !access_key.is_empty() && !secret.is_empty() => Ok(Some(InitialCredentials {
+            access_key,
+            secret: AppSecret::new(secret),
+        })),
         _ => Ok(None),
     }
 }
@@ -135,8 +135,8 @@ fn init_logging(json: bool) {
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("can listen for SIGTERM");
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("can listen for SIGTERM");
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}

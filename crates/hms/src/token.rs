@@ -56,16 +56,10 @@ pub fn run(command: TokenCommand) -> Result<(), CliError> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     match command {
-        TokenCommand::Management {
-            credentials,
-            validity,
-        } => {
+        TokenCommand::Management { credentials, validity } => {
             check_validity(validity)?;
             let claims = Claims::management(&credentials.access_key, now, validity);
-            println!(
-                "{}",
-                hms_auth::mint(&claims, &AppSecret::new(credentials.secret))
-            );
+            println!("{}", hms_auth::mint(&claims, &AppSecret::new(credentials.secret)));
         }
         TokenCommand::App {
             credentials,
@@ -76,18 +70,8 @@ pub fn run(command: TokenCommand) -> Result<(), CliError> {
         } => {
             check_validity(validity)?;
             let user_id = user_id.unwrap_or_else(hms_server::ids::uuid);
-            let claims = Claims::app(
-                &credentials.access_key,
-                &room_id,
-                &role,
-                &user_id,
-                now,
-                validity,
-            );
-            println!(
-                "{}",
-                hms_auth::mint(&claims, &AppSecret::new(credentials.secret))
-            );
+            let claims = Claims::app(&credentials.access_key, &room_id, &role, &user_id, now, validity);
+            println!("{}", hms_auth::mint(&claims, &AppSecret::new(credentials.secret)));
         }
         TokenCommand::Decode { token, secret } => decode(&token, secret, now)?,
     }
@@ -112,12 +96,9 @@ fn decode(token: &str, secret: Option<String>, now: i64) -> Result<(), CliError>
     let bytes = URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| CliError::new("the token's payload is not base64url"))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|_| CliError::new("the token's payload is not JSON"))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&claims).expect("JSON value")
-    );
+    let claims: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| CliError::new("the token's payload is not JSON"))?;
+    println!("{}", serde_json::to_string_pretty(&claims).expect("JSON value"));
     if let Some(exp) = claims.get("exp").and_then(|e| e.as_i64()) {
         let state = if exp > now {
             format!("valid for {} more s", exp - now)
@@ -139,9 +120,7 @@ fn decode(token: &str, secret: Option<String>, now: i64) -> Result<(), CliError>
     match hms_auth::verify(token, |_| Some(vec![AppSecret::new(secret)]), &policy, now) {
         Ok(_) => println!("signature: verifies with the given secret"),
         Err(error) => {
-            return Err(CliError::new(format!(
-                "signature or claims do not verify: {error}"
-            )));
+            return Err(CliError::new(format!("signature or claims do not verify: {error}")));
         }
     }
     Ok(())

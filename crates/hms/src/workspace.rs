@@ -76,15 +76,11 @@ pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            let initial = access_key
-                .zip(secret)
-                .map(|(access_key, secret)| InitialCredentials {
-                    access_key,
-                    secret: AppSecret::new(secret),
-                });
-            let created = workspaces::create(&store, &name, initial)
-                .await
-                .map_err(describe)?;
+            let initial = access_key.zip(secret).map(|(access_key, secret)| InitialCredentials {
+                access_key,
+                secret: AppSecret::new(secret),
+            });
+            let created = workspaces::create(&store, &name, initial).await.map_err(describe)?;
             println!("HMS_ACCESS_KEY={}", created.workspace.access_key);
             println!("HMS_SECRET={}", created.secret.expose());
             println!("HMS_MANAGEMENT_TOKEN={}", created.management_token);
@@ -121,10 +117,7 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
         SecretCommand::List { workspace, data } => {
             let store = open(&data).await?;
             println!("{:<12}  {:<24}  {}", "ID", "CREATED", "RETIRED");
-            for secret in workspaces::secrets(&store, &workspace)
-                .await
-                .map_err(describe)?
-            {
+            for secret in workspaces::secrets(&store, &workspace).await.map_err(describe)? {
                 let retired = secret
                     .retired_at
                     .map(|t| t.to_string())

@@ -11,7 +11,12 @@ use serde_json::json;
 
 /// Creates rooms from `writers` concurrent tasks until told to stop; answers the ids of
 /// every room whose creation was acknowledged with 200.
-async fn write_burst(base: String, token: String, writers: usize, stop: tokio::sync::watch::Receiver<bool>) -> Vec<String> {
+async fn write_burst(
+    base: String,
+    token: String,
+    writers: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<String> {
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let tasks: Vec<_> = (0..writers)
         .map(|writer| {
@@ -32,8 +37,13 @@ async fn write_burst(base: String, token: String, writers: usize, stop: tokio::s
                     if response.status() != StatusCode::OK {
                         break;
                     }
-                    let Ok(room) = response.json::<serde_json::Value>().await else { break };
-                    acknowledged.lock().unwrap().push(room["id"].as_str().unwrap().to_owned());
+                    let Ok(room) = response.json::<serde_json::Value>().await else {
+                        break;
+                    };
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(room["id"].as_str().unwrap().to_owned());
                 }
             })
         })
@@ -61,7 +71,11 @@ async fn acknowledged_writes_survive_sigkill() {
     server.kill();
     let _ = stop_tx.send(true);
     let acknowledged = burst.await.unwrap();
-    assert!(acknowledged.len() > 20, "the burst wrote too little to prove anything: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "the burst wrote too little to prove anything: {}",
+        acknowledged.len()
+    );
 
     let restarted = TestServer::start_in(dir.path(), &[]);
     assert_all_present(&restarted, &acknowledged).await;
@@ -96,13 +110,22 @@ async fn state_survives_a_restart_and_the_workspace_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start_in(dir.path(), &[]);
     let (_, room) = server.post("/v2/rooms", json!({"name": "kept"})).await;
-    let (_, codes) = server.post(&format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()), json!({})).await;
+    let (_, codes) = server
+        .post(
+            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert!(server.terminate().success());
 
     let restarted = TestServer::start_in(dir.path(), &[]);
-    let (status, again) = restarted.get(&format!("/v2/rooms/{}", room["id"].as_str().unwrap())).await;
+    let (status, again) = restarted
+        .get(&format!("/v2/rooms/{}", room["id"].as_str().unwrap()))
+        .await;
     assert_eq!((status, &again), (StatusCode::OK, &room));
-    let (status, listed) = restarted.get(&format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap())).await;
+    let (status, listed) = restarted
+        .get(&format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["data"], codes["data"]);
 }

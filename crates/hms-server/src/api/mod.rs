@@ -1,9 +1,12 @@
 //! HTTP handlers: one module per resource, named as the API names it. Handlers only
 //! translate between HTTP and the services.
 
+mod active_rooms;
 mod health;
 mod room_codes;
 mod rooms;
+mod sessions;
+mod simulate;
 mod templates;
 mod token_exchange;
 
@@ -23,12 +26,18 @@ pub struct PathParams<T>(pub T);
 
 /// The whole HTTP surface of the server.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .merge(health::routes())
         .merge(rooms::routes())
         .merge(room_codes::routes())
         .merge(templates::routes())
-        .merge(token_exchange::routes())
+        .merge(sessions::routes())
+        .merge(active_rooms::routes())
+        .merge(token_exchange::routes());
+    if state.config.simulate_peers {
+        router = router.merge(simulate::routes());
+    }
+    router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(CatchPanicLayer::custom(|_| {
@@ -44,9 +53,6 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
 }
 
 async fn wrong_method(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "Method not allowed",
-    )
-    .with_detail(format!("{method} is not allowed on {}", uri.path()))
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        .with_detail(format!("{method} is not allowed on {}", uri.path()))
 }

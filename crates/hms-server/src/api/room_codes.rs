@@ -13,14 +13,8 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/v2/room-codes/room/{room_id}",
-            get(list).post(create_for_all_roles),
-        )
-        .route(
-            "/v2/room-codes/room/{room_id}/role/{role}",
-            post(create_for_role),
-        )
+        .route("/v2/room-codes/room/{room_id}", get(list).post(create_for_all_roles))
+        .route("/v2/room-codes/room/{room_id}/role/{role}", post(create_for_role))
         .route("/v2/room-codes/code", post(update))
         .route("/v2/room-codes/code/{code}", post(update_by_path))
 }
@@ -57,23 +51,14 @@ async fn list(
 }
 
 /// `POST /v2/room-codes/code` with the code in the body, as the Node SDK sends it.
-async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    request: Request,
-) -> ApiResult<Json<RoomCode>> {
+async fn update(State(state): State<AppState>, caller: Caller, request: Request) -> ApiResult<Json<RoomCode>> {
     let body = update_body(&state, request).await?;
-    let code = body.code.ok_or_else(|| {
-        ApiError::bad_request("Invalid body parameter").with_detail("code is required")
-    })?;
-    room_codes::set_enabled(
-        state.store.as_ref(),
-        caller.workspace(),
-        &code,
-        body.enabled,
-    )
-    .await
-    .map(Json)
+    let code = body
+        .code
+        .ok_or_else(|| ApiError::bad_request("Invalid body parameter").with_detail("code is required"))?;
+    room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled)
+        .await
+        .map(Json)
 }
 
 /// `POST /v2/room-codes/code/{code}`, as other clients send it.
@@ -85,17 +70,13 @@ async fn update_by_path(
 ) -> ApiResult<Json<RoomCode>> {
     let body = update_body(&state, request).await?;
     if body.code.as_ref().is_some_and(|in_body| *in_body != code) {
-        return Err(ApiError::bad_request("Invalid body parameter")
-            .with_detail("code in the body differs from the path"));
+        return Err(
+            ApiError::bad_request("Invalid body parameter").with_detail("code in the body differs from the path")
+        );
     }
-    room_codes::set_enabled(
-        state.store.as_ref(),
-        caller.workspace(),
-        &code,
-        body.enabled,
-    )
-    .await
-    .map(Json)
+    room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled)
+        .await
+        .map(Json)
 }
 
 /// This endpoint alone refuses unknown fields, with its own documented message.

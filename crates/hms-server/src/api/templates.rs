@@ -2,9 +2,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use hms_types::template::{
-    Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams,
-};
+use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
 use hms_types::{Page, PageQuery};
 
 use super::PathParams;
@@ -59,11 +57,7 @@ async fn list(
         .map(Json)
 }
 
-async fn retrieve(
-    State(s): State<AppState>,
-    caller: Caller,
-    PathParams(id): Id,
-) -> ApiResult<Json<Template>> {
+async fn retrieve(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Template>> {
     templates::get(s.store.as_ref(), caller.workspace(), &id)
         .await
         .map(Json)
@@ -80,11 +74,7 @@ async fn replace(
         .map(Json)
 }
 
-async fn role(
-    State(s): State<AppState>,
-    caller: Caller,
-    PathParams((id, role)): IdAndRole,
-) -> ApiResult<Json<Role>> {
+async fn role(State(s): State<AppState>, caller: Caller, PathParams((id, role)): IdAndRole) -> ApiResult<Json<Role>> {
     templates::role(s.store.as_ref(), caller.workspace(), &id, &role)
         .await
         .map(Json)
@@ -110,11 +100,7 @@ async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn settings(
-    State(s): State<AppState>,
-    caller: Caller,
-    PathParams(id): Id,
-) -> ApiResult<Json<Settings>> {
+async fn settings(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Settings>> {
     templates::settings(s.store.as_ref(), caller.workspace(), &id)
         .await
         .map(Json)
@@ -131,11 +117,7 @@ async fn replace_settings(
         .map(Json)
 }
 
-async fn destinations(
-    State(s): State<AppState>,
-    caller: Caller,
-    PathParams(id): Id,
-) -> ApiResult<Json<Destinations>> {
+async fn destinations(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Destinations>> {
     templates::destinations(s.store.as_ref(), caller.workspace(), &id)
         .await
         .map(Json)

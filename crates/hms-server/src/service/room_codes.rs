@@ -17,11 +17,7 @@ fn code_not_found() -> ApiError {
 }
 
 /// A room that exists and is enabled, with the roles its template has now.
-async fn usable_room(
-    store: &dyn Store,
-    workspace: &Workspace,
-    room_id: &str,
-) -> ApiResult<(RoomView, Vec<String>)> {
+async fn usable_room(store: &dyn Store, workspace: &Workspace, room_id: &str) -> ApiResult<(RoomView, Vec<String>)> {
     let view = store
         .room(&workspace.id, room_id)
         .await?
@@ -40,11 +36,7 @@ async fn usable_room(
 /// `POST /v2/room-codes/room/{room_id}`: one enabled code per current role, codes of
 /// roles that left the template disabled, and every code of the room answered. Calling
 /// it again changes nothing.
-pub async fn create_for_all_roles(
-    store: &dyn Store,
-    workspace: &Workspace,
-    room_id: &str,
-) -> ApiResult<RoomCodeList> {
+pub async fn create_for_all_roles(store: &dyn Store, workspace: &Workspace, room_id: &str) -> ApiResult<RoomCodeList> {
     let (view, roles) = usable_room(store, workspace, room_id).await?;
     let data = store
         .reconcile_room_codes(&view.room.id, &roles, &ids::room_code, Timestamp::now())
@@ -72,9 +64,7 @@ pub async fn create_for_role(
 
 fn too_many_codes(error: StoreError) -> ApiError {
     match error {
-        StoreError::TooManyCodes => {
-            ApiError::bad_request("Room code limit reached").with_detail(error.to_string())
-        }
+        StoreError::TooManyCodes => ApiError::bad_request("Room code limit reached").with_detail(error.to_string()),
         other => other.into(),
     }
 }
@@ -87,11 +77,7 @@ pub async fn list(
     filter: RoomCodeFilter,
 ) -> ApiResult<Page<RoomCode>> {
     let (view, roles) = usable_room(store, workspace, room_id).await?;
-    if filter
-        .role
-        .as_ref()
-        .is_some_and(|role| !roles.contains(role))
-    {
+    if filter.role.as_ref().is_some_and(|role| !roles.contains(role)) {
         return Err(role_not_found());
     }
     let page = filter.page();
@@ -106,20 +92,12 @@ pub async fn list(
             },
         )
         .await?;
-    let last = data
-        .last()
-        .map(|code| code.code.clone())
-        .unwrap_or_default();
+    let last = data.last().map(|code| code.code.clone()).unwrap_or_default();
     Ok(Page { limit, data, last })
 }
 
 /// `POST /v2/room-codes/code[/{code}]`.
-pub async fn set_enabled(
-    store: &dyn Store,
-    workspace: &Workspace,
-    code: &str,
-    enabled: bool,
-) -> ApiResult<RoomCode> {
+pub async fn set_enabled(store: &dyn Store, workspace: &Workspace, code: &str, enabled: bool) -> ApiResult<RoomCode> {
     let binding = binding_in(store, workspace, code).await?;
     if enabled && !binding.template_roles.contains(&binding.code.role) {
         return Err(ApiError::forbidden(
@@ -135,11 +113,7 @@ pub async fn set_enabled(
         })
 }
 
-async fn binding_in(
-    store: &dyn Store,
-    workspace: &Workspace,
-    code: &str,
-) -> ApiResult<CodeBinding> {
+async fn binding_in(store: &dyn Store, workspace: &Workspace, code: &str) -> ApiResult<CodeBinding> {
     store
         .room_code(code)
         .await?

@@ -26,11 +26,7 @@ fn template_not_found() -> ApiError {
 }
 
 /// `POST /v2/rooms`: a room named like an existing one (in any case) updates that room.
-pub async fn create(
-    store: &dyn Store,
-    workspace: &Workspace,
-    params: RoomParams,
-) -> ApiResult<Room> {
+pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams) -> ApiResult<Room> {
     refuse_legacy_template(&params)?;
     validate(&params)?;
     if let Some(name) = &params.name {
@@ -89,17 +85,10 @@ pub async fn create(
 
 /// `GET /v2/rooms/{id}`; a value that is no room id is tried as a room name.
 pub async fn get(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<Room> {
-    Ok(to_wire(
-        workspace,
-        &find(store, workspace, id_or_name).await?,
-    ))
+    Ok(to_wire(workspace, &find(store, workspace, id_or_name).await?))
 }
 
-pub async fn find(
-    store: &dyn Store,
-    workspace: &Workspace,
-    id_or_name: &str,
-) -> ApiResult<RoomView> {
+pub async fn find(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<RoomView> {
     if let Some(view) = store.room(&workspace.id, id_or_name).await? {
         return Ok(view);
     }
@@ -112,11 +101,7 @@ pub async fn find(
 /// `GET /v2/rooms`. Only enabled rooms unless `enabled` says otherwise, as documented;
 /// but a lookup by `name` finds the room whatever its state, because the Node SDK's
 /// `retrieveByName` sends the name alone.
-pub async fn list(
-    store: &dyn Store,
-    workspace: &Workspace,
-    mut filter: RoomFilter,
-) -> ApiResult<Page<Room>> {
+pub async fn list(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilter) -> ApiResult<Page<Room>> {
     if filter.name.is_none() {
         filter.enabled.get_or_insert(true);
     }
@@ -138,36 +123,16 @@ pub async fn list(
 }
 
 /// `POST /v2/rooms/{id}`: applies the given fields, enabling or disabling included.
-pub async fn update(
-    store: &dyn Store,
-    workspace: &Workspace,
-    id: &str,
-    params: RoomParams,
-) -> ApiResult<Room> {
+pub async fn update(store: &dyn Store, workspace: &Workspace, id: &str, params: RoomParams) -> ApiResult<Room> {
     refuse_legacy_template(&params)?;
     validate(&params)?;
-    let existing = store
-        .room(&workspace.id, id)
-        .await?
-        .ok_or_else(room_not_found)?;
+    let existing = store.room(&workspace.id, id).await?.ok_or_else(room_not_found)?;
     update_view(store, workspace, existing, params).await
 }
 
-async fn update_view(
-    store: &dyn Store,
-    workspace: &Workspace,
-    view: RoomView,
-    params: RoomParams,
-) -> ApiResult<Room> {
-    let RoomView {
-        mut room,
-        mut template,
-    } = view;
-    if let Some(template_id) = params
-        .template_id
-        .clone()
-        .filter(|id| *id != room.template_id)
-    {
+async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> ApiResult<Room> {
+    let RoomView { mut room, mut template } = view;
+    if let Some(template_id) = params.template_id.clone().filter(|id| *id != room.template_id) {
         let new_template = store
             .template(&workspace.id, &template_id)
             .await?
@@ -178,16 +143,11 @@ async fn update_view(
     apply(&mut room, params);
     room.updated_at = Timestamp::now();
     check_size(&room)?;
-    store
-        .update_room(&room)
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict(_) => {
-                ApiError::invalid_body(format!("a room named {} already exists", room.name))
-            }
-            StoreError::NotFound => room_not_found(),
-            other => other.into(),
-        })?;
+    store.update_room(&room).await.map_err(|error| match error {
+        StoreError::Conflict(_) => ApiError::invalid_body(format!("a room named {} already exists", room.name)),
+        StoreError::NotFound => room_not_found(),
+        other => other.into(),
+    })?;
     Ok(to_wire(workspace, &RoomView { room, template }))
 }
 
@@ -227,9 +187,7 @@ fn set<T>(field: &mut T, value: Option<T>) {
 
 fn refuse_legacy_template(params: &RoomParams) -> ApiResult<()> {
     match params.template {
-        Some(_) => Err(ApiError::bad_request(
-            "Invalid body param: template. Use template_id",
-        )),
+        Some(_) => Err(ApiError::bad_request("Invalid body param: template. Use template_id")),
         None => Ok(()),
     }
 }
@@ -293,11 +251,9 @@ fn check_size(room: &RoomRecord) -> ApiResult<()> {
         Some(size) if size > MAX_SIZE => Err(ApiError::invalid_body(format!(
             "Invalid body param: room size greater than {MAX_SIZE}"
         ))),
-        Some(size) if size > MAX_SMALL_ROOM_SIZE && !room.large_room => {
-            Err(ApiError::invalid_body(format!(
-                "Invalid body param: room size greater than {MAX_SMALL_ROOM_SIZE}, set large_room flag as true"
-            )))
-        }
+        Some(size) if size > MAX_SMALL_ROOM_SIZE && !room.large_room => Err(ApiError::invalid_body(format!(
+            "Invalid body param: room size greater than {MAX_SMALL_ROOM_SIZE}, set large_room flag as true"
+        ))),
         _ => Ok(()),
     }
 }

@@ -2,8 +2,7 @@
 
 use hms_store::{PageRequest, Store, StoreError, TemplateRecord, Workspace};
 use hms_types::template::{
-    Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateBody,
-    TemplateParams,
+    Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateBody, TemplateParams,
 };
 use hms_types::{Page, PageQuery, Timestamp};
 
@@ -22,17 +21,12 @@ fn invalid(details: Vec<String>) -> ApiError {
 }
 
 fn overwrite_error(name: &str) -> ApiError {
-    ApiError::conflict("Overwrite error")
-        .with_detail(format!("a template named {name} already exists"))
+    ApiError::conflict("Overwrite error").with_detail(format!("a template named {name} already exists"))
 }
 
 /// `POST /v2/templates`: a template named like an existing one overwrites it, keeping
 /// its id, since rooms point at templates by id.
-pub async fn create(
-    store: &dyn Store,
-    workspace: &Workspace,
-    params: TemplateParams,
-) -> ApiResult<Template> {
+pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplateParams) -> ApiResult<Template> {
     let name = params
         .name
         .clone()
@@ -64,11 +58,7 @@ pub async fn create(
     Err(changed_concurrently())
 }
 
-async fn insert(
-    store: &dyn Store,
-    workspace: &Workspace,
-    body: TemplateBody,
-) -> Result<TemplateRecord, StoreError> {
+async fn insert(store: &dyn Store, workspace: &Workspace, body: TemplateBody) -> Result<TemplateRecord, StoreError> {
     let now = Timestamp::now();
     let record = TemplateRecord {
         id: ids::object_id(),
@@ -83,11 +73,7 @@ async fn insert(
     Ok(record)
 }
 
-pub async fn list(
-    store: &dyn Store,
-    workspace: &Workspace,
-    page: PageQuery,
-) -> ApiResult<Page<Template>> {
+pub async fn list(store: &dyn Store, workspace: &Workspace, page: PageQuery) -> ApiResult<Page<Template>> {
     let limit = page.effective_limit();
     let records = store
         .templates(
@@ -98,10 +84,7 @@ pub async fn list(
             },
         )
         .await?;
-    let data: Vec<Template> = records
-        .iter()
-        .map(|record| to_wire(workspace, record))
-        .collect();
+    let data: Vec<Template> = records.iter().map(|record| to_wire(workspace, record)).collect();
     let last = data.last().map(|t| t.id.clone()).unwrap_or_default();
     Ok(Page { limit, data, last })
 }
@@ -125,12 +108,7 @@ pub async fn replace(
     Ok(to_wire(workspace, &record))
 }
 
-pub async fn role(
-    store: &dyn Store,
-    workspace: &Workspace,
-    id: &str,
-    role: &str,
-) -> ApiResult<Role> {
+pub async fn role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> ApiResult<Role> {
     let template = get(store, workspace, id).await?;
     template
         .roles
@@ -157,12 +135,7 @@ pub async fn upsert_role(
 /// `DELETE /v2/templates/{id}/roles/{role}`. Codes of the role stop working at once,
 /// since the exchange checks that the role still exists; the next create-codes call
 /// disables them.
-pub async fn delete_role(
-    store: &dyn Store,
-    workspace: &Workspace,
-    id: &str,
-    role: &str,
-) -> ApiResult<()> {
+pub async fn delete_role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> ApiResult<()> {
     modify(store, workspace, id, |body| {
         if body.delete_role(role) {
             Ok(())
@@ -191,11 +164,7 @@ pub async fn replace_settings(
     Ok(record.body.settings.redacted())
 }
 
-pub async fn destinations(
-    store: &dyn Store,
-    workspace: &Workspace,
-    id: &str,
-) -> ApiResult<Destinations> {
+pub async fn destinations(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Destinations> {
     Ok(get(store, workspace, id).await?.destinations)
 }
 
@@ -206,18 +175,13 @@ pub async fn replace_destinations(
     destinations: Destinations,
 ) -> ApiResult<Destinations> {
     let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_destinations(destinations.clone())
-            .map_err(invalid)
+        body.replace_destinations(destinations.clone()).map_err(invalid)
     })
     .await?;
     Ok(to_wire(workspace, &record).destinations)
 }
 
-pub async fn recordings(
-    store: &dyn Store,
-    workspace: &Workspace,
-    id: &str,
-) -> ApiResult<Vec<RecordingConfig>> {
+pub async fn recordings(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Vec<RecordingConfig>> {
     Ok(record(store, workspace, id).await?.body.recordings)
 }
 
@@ -235,10 +199,7 @@ pub async fn replace_recordings(
 }
 
 async fn record(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<TemplateRecord> {
-    store
-        .template(&workspace.id, id)
-        .await?
-        .ok_or_else(template_not_found)
+    store.template(&workspace.id, id).await?.ok_or_else(template_not_found)
 }
 
 /// Applies `change` to the stored template and writes it back, starting over when
@@ -263,11 +224,7 @@ async fn modify<R>(
     Err(changed_concurrently())
 }
 
-async fn write(
-    store: &dyn Store,
-    current: TemplateRecord,
-    body: TemplateBody,
-) -> Result<TemplateRecord, StoreError> {
+async fn write(store: &dyn Store, current: TemplateRecord, body: TemplateBody) -> Result<TemplateRecord, StoreError> {
     let expected = current.revision;
     let record = TemplateRecord {
         body,
@@ -288,8 +245,7 @@ fn map_write_error(error: StoreError, name: &str) -> ApiError {
 }
 
 fn changed_concurrently() -> ApiError {
-    ApiError::conflict("Template changed concurrently")
-        .with_detail("the template kept changing; retry the request")
+    ApiError::conflict("Template changed concurrently").with_detail("the template kept changing; retry the request")
 }
 
 fn to_wire(workspace: &Workspace, record: &TemplateRecord) -> Template {

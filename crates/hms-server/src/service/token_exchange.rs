@@ -38,10 +38,7 @@ pub async fn exchange(
         tracing::error!(workspace = %binding.workspace_id, "workspace has no live secret");
         ApiError::internal()
     })?;
-    let user_id = request
-        .user_id
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(ids::uuid);
+    let user_id = request.user_id.filter(|id| !id.is_empty()).unwrap_or_else(ids::uuid);
     let now = Timestamp::now().unix_seconds();
     let claims = Claims::app(
         &workspace.workspace.access_key,

@@ -1,9 +1,7 @@
 //! Workspaces and their app secrets: created on first start and by admin commands.
 
 use hms_auth::{AppSecret, Claims};
-use hms_store::{
-    NewWorkspace, SecretRecord, Store, StoreError, StoreResult, TemplateRecord, Workspace,
-};
+use hms_store::{NewWorkspace, SecretRecord, Store, StoreError, StoreResult, TemplateRecord, Workspace};
 use hms_types::Timestamp;
 use hms_types::template::TemplateBody;
 
@@ -76,8 +74,7 @@ pub async fn create(
         default_template,
     };
     let workspace = store.create_workspace(&new).await?;
-    let management_token =
-        management_token(&workspace.access_key, &secret, PRINTED_TOKEN_VALIDITY_SECS);
+    let management_token = management_token(&workspace.access_key, &secret, PRINTED_TOKEN_VALIDITY_SECS);
     Ok(CreatedWorkspace {
         workspace,
         secret,
@@ -86,11 +83,7 @@ pub async fn create(
 }
 
 /// Adds a secret (the given one or a generated one) to the workspace named `name`.
-pub async fn add_secret(
-    store: &dyn Store,
-    name: &str,
-    secret: Option<AppSecret>,
-) -> StoreResult<SecretRecord> {
+pub async fn add_secret(store: &dyn Store, name: &str, secret: Option<AppSecret>) -> StoreResult<SecretRecord> {
     let workspace = named(store, name).await?;
     let record = new_secret_record(secret.unwrap_or_else(generate_secret), Timestamp::now());
     store.add_secret(&workspace.id, &record).await?;
@@ -104,16 +97,11 @@ pub async fn secrets(store: &dyn Store, name: &str) -> StoreResult<Vec<SecretRec
 
 pub async fn retire_secret(store: &dyn Store, name: &str, secret_id: &str) -> StoreResult<()> {
     let workspace = named(store, name).await?;
-    store
-        .retire_secret(&workspace.id, secret_id, Timestamp::now())
-        .await
+    store.retire_secret(&workspace.id, secret_id, Timestamp::now()).await
 }
 
 pub async fn named(store: &dyn Store, name: &str) -> StoreResult<Workspace> {
-    store
-        .workspace_by_name(name)
-        .await?
-        .ok_or(StoreError::NotFound)
+    store.workspace_by_name(name).await?.ok_or(StoreError::NotFound)
 }
 
 pub fn management_token(access_key: &str, secret: &AppSecret, validity_secs: i64) -> String {

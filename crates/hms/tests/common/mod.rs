@@ -61,14 +61,8 @@ impl TestServer {
     }
 
     /// Sends `body` (JSON) to `path` with a valid management token; answers status and JSON.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        self.call_with(method, path, body, Some(&self.token()))
-            .await
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_with(method, path, body, Some(&self.token())).await
     }
 
     pub async fn call_with(
@@ -113,10 +107,7 @@ impl TestServer {
     /// Asks the server to stop (SIGTERM) and waits for it.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         self.child.wait().expect("server exits")
     }
 
@@ -136,10 +127,7 @@ pub fn management_token(access_key: &str, secret: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    hms_auth::mint(
-        &Claims::management(access_key, now, 3600),
-        &AppSecret::new(secret),
-    )
+    hms_auth::mint(&Claims::management(access_key, now, 3600), &AppSecret::new(secret))
 }
 
 pub fn client() -> reqwest::Client {
@@ -168,4 +156,202 @@ fn wait_for_address(child: &mut Child) -> String {
     receiver
         .recv_timeout(Duration::from_secs(30))
         .expect("server starts listening within 30 s")
+}
+
+/// A whole answer: status, headers and the body parsed as JSON (a JSON string holding
+/// the text when it is no JSON, `null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestServer {
+    /// A request to `path` without any authorization, to be completed by the caller.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        client().request(method, self.url(path))
+    }
+
+    /// Sends `body` as it is, with `content_type` (none when `None`) and a valid
+    /// management token.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.request(method, path).bearer_auth(self.token()).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        let reply = send(request).await;
+        (reply.status, reply.body)
+    }
+
+    /// Runs `hms <args> --data-dir <this server's data dir>`.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_hms"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env_remove("HMS_ACCESS_KEY")
+            .env_remove("HMS_SECRET")
+            .env_remove("HMS_DATA_DIR")
+            .output()
+            .expect("hms binary runs")
+    }
+
+    /// Creates a workspace with the CLI while the server runs, and waits until the server
+    /// accepts its management token.
+    pub async fn create_workspace(&self, name: &str, access_key: &str, secret: &str) {
+        let output = self.cli(&[
+            "workspace",
+            "create",
+            name,
+            "--access-key",
+            access_key,
+            "--secret",
+            secret,
+        ]);
+        assert!(
+            output.status.success(),
+            "workspace create failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let token = management_token(access_key, secret);
+        assert!(
+            self.wait_for_token(&token, true, Duration::from_secs(5)).await,
+            "the server never accepted the new workspace's token"
+        );
+    }
+
+    /// Polls `GET /v2/rooms` with `token` until it is accepted (or refused, as `accepted`
+    /// says) or `within` has passed; answers whether that happened.
+    pub async fn wait_for_token(&self, token: &str, accepted: bool, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let (status, _) = self.call_with(Method::GET, "/v2/rooms", None, Some(token)).await;
+            if (status == StatusCode::OK) == accepted {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Sends a prepared request and reads the whole answer.
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request reaches the server");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply { status, headers, body }
+}
+
+/// The error envelope `{"code", "message", "details"}`.
+pub fn envelope(code: u16, message: &str, details: &[&str]) -> Value {
+    serde_json::json!({ "code": code, "message": message, "details": details })
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Whether `text` is a 24-character lowercase hex id.
+pub fn is_object_id(text: &str) -> bool {
+    text.len() == 24 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `text` is a lowercase UUID v4 (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`).
+pub fn is_uuid_v4(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        && groups[2].starts_with('4')
+        && matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b')
+}
+
+/// Parses an API timestamp (`YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`) into Unix milliseconds;
+/// `None` when it has any other shape.
+pub fn timestamp_millis(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (main, fraction) = match text.split_once('.') {
+        Some((main, fraction)) => (main, Some(fraction)),
+        None => (text, None),
+    };
+    let b = main.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = &main[range];
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let millis = match fraction {
+        None => 0,
+        Some(f) if (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{f:0<3}")[..3].parse::<i64>().ok()?
+        }
+        Some(_) => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+/// Formats Unix seconds as the API writes a whole-second timestamp.
+pub fn format_unix_secs(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }

@@ -1,0 +1,60 @@
+//! Sessions: list and retrieve. Sessions are written by the room runtime.
+
+use hms_store::{PageRequest, SessionRecord, Store, Workspace};
+use hms_types::Page;
+use hms_types::session::{Session, SessionFilter, SessionPeer};
+
+use crate::error::{ApiError, ApiResult};
+
+/// `GET /v2/sessions`. Without `active`, sessions of both states are listed: the docs'
+/// own examples do so, although their text says the filter defaults to `true`.
+pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilter) -> ApiResult<Page<Session>> {
+    let page = filter.page();
+    let limit = page.effective_limit();
+    let records = store
+        .sessions(
+            &workspace.id,
+            &filter,
+            &PageRequest {
+                limit,
+                start: page.start,
+            },
+        )
+        .await?;
+    let data: Vec<Session> = records.iter().map(|record| to_wire(workspace, record)).collect();
+    let last = data.last().map(|session| session.id.clone()).unwrap_or_default();
+    Ok(Page { limit, data, last })
+}
+
+pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Session> {
+    let record = store
+        .session(&workspace.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Session not found"))?;
+    Ok(to_wire(workspace, &record))
+}
+
+fn to_wire(workspace: &Workspace, record: &SessionRecord) -> Session {
+    let peers = record.peers.iter().map(|peer| {
+        let wire = SessionPeer {
+            id: peer.id.clone(),
+            session_id: record.id.clone(),
+            name: peer.name.clone(),
+            role: peer.role.clone(),
+            user_id: peer.user_id.clone(),
+            joined_at: peer.joined_at.to_millis(),
+            left_at: peer.left_at.map(|at| at.to_millis()),
+        };
+        (peer.id.clone(), wire)
+    });
+    Session {
+        id: record.id.clone(),
+        room_id: record.room_id.clone(),
+        customer_id: workspace.customer_id.clone(),
+        app_id: workspace.app_id.clone(),
+        active: record.active,
+        peers: peers.collect(),
+        created_at: record.started_at.to_millis(),
+        updated_at: record.updated_at.to_millis(),
+    }
+}
