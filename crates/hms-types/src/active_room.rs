@@ -2,10 +2,11 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 use crate::PreciseTime;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActiveRoom {
     pub id: String,
     pub name: String,
@@ -13,7 +14,7 @@ pub struct ActiveRoom {
     pub session: ActiveSession,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActiveSession {
     pub id: String,
     pub created_at: PreciseTime,
@@ -22,7 +23,7 @@ pub struct ActiveSession {
 }
 
 /// A connected peer. `tracks` is present only where one peer is answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivePeer {
     pub id: String,
     pub name: String,
@@ -34,7 +35,7 @@ pub struct ActivePeer {
     pub tracks: Option<IndexMap<String, Track>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Track {
     pub id: String,
     pub stream_id: String,
@@ -47,13 +48,13 @@ pub struct Track {
 }
 
 /// Answer of `GET /v2/active-rooms/{room_id}/peers`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PeerList {
     pub peers: IndexMap<String, ActivePeer>,
 }
 
 /// Query of `GET /v2/active-rooms/{room_id}/peers`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -62,7 +63,7 @@ pub struct PeerFilter {
 }
 
 /// Body of `POST /v2/active-rooms/{room_id}/peers/{peer_id}`: the fields to change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -74,7 +75,7 @@ pub struct PeerUpdate {
 
 /// Body of `POST /v2/active-rooms/{room_id}/send-message`. A peer id wins over a role;
 /// neither means everyone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessage {
     pub message: String,
     /// The Node SDK sends `peerId`; other clients `peer_id`.
@@ -87,7 +88,7 @@ pub struct SendMessage {
 }
 
 /// Body of `POST /v2/active-rooms/{room_id}/remove-peers`: a peer id, or a role.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemovePeers {
     #[serde(default, alias = "peerId", skip_serializing_if = "Option::is_none")]
     pub peer_id: Option<String>,
@@ -98,7 +99,7 @@ pub struct RemovePeers {
 }
 
 /// Body of `POST /v2/active-rooms/{room_id}/end-room`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndRoom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -108,7 +109,7 @@ pub struct EndRoom {
 }
 
 /// The acknowledgement the active-room actions answer with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub message: String,
 }

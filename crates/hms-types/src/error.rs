@@ -1,8 +1,9 @@
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 /// The error envelope every failed call answers with. `code` always equals the HTTP
 /// status: client SDKs read it from the body, not from the status line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: u16,
     pub message: String,

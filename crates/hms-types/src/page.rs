@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 /// Smallest and largest page sizes the API hands out; requests outside are clamped.
 pub const MIN_LIMIT: u32 = 10;
@@ -7,7 +8,7 @@ pub const DEFAULT_LIMIT: u32 = 10;
 
 /// One page of a list endpoint. `last` is the cursor of the last item in `data`, to be
 /// passed back as `start` (exclusive) for the next page; it is empty when `data` is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub limit: u32,
     pub data: Vec<T>,
@@ -16,7 +17,7 @@ pub struct Page<T> {
 }
 
 /// The pagination part of a list request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,

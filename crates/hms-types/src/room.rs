@@ -2,11 +2,12 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 use crate::{PageQuery, Timestamp};
 
 /// A room as the API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Room {
     pub id: String,
     pub name: String,
@@ -37,7 +38,7 @@ pub struct Room {
 }
 
 /// Recording settings of a room (`recording_info`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordingInfo {
     #[serde(default)]
     pub enabled: bool,
@@ -46,7 +47,7 @@ pub struct RecordingInfo {
 }
 
 /// Where a room's recordings are uploaded.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UploadInfo {
     #[serde(rename = "type", default)]
     pub kind: String,
@@ -60,20 +61,20 @@ pub struct UploadInfo {
     pub credentials: Option<UploadCredentials>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UploadOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UploadCredentials {
     pub key: String,
     pub secret: String,
 }
 
 /// A room's own webhook endpoint, used instead of the workspace's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoomWebhook {
     pub url: String,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -82,7 +83,7 @@ pub struct RoomWebhook {
 
 /// Body of `POST /v2/rooms` (create or upsert by name) and `POST /v2/rooms/{id}`
 /// (update, enable, disable). Every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoomParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -112,7 +113,7 @@ pub struct RoomParams {
 }
 
 /// Query of `GET /v2/rooms`: filters and pagination.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoomFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,

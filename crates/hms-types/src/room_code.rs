@@ -1,11 +1,12 @@
 //! Room codes: `/v2/room-codes`.
 
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 use crate::{PageQuery, Timestamp};
 
 /// A short code bound to one room and role, exchanged by client apps for an auth token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomCode {
     pub code: String,
     pub room_id: String,
@@ -16,14 +17,14 @@ pub struct RoomCode {
 }
 
 /// Answer of `POST /v2/room-codes/room/{room_id}`: every code of the room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomCodeList {
     pub data: Vec<RoomCode>,
 }
 
 /// Body of `POST /v2/room-codes/code` and `POST /v2/room-codes/code/{code}`. The only
 /// endpoint of the API that refuses fields it does not know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomCodeUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,7 +33,7 @@ pub struct RoomCodeUpdate {
 }
 
 /// Query of `GET /v2/room-codes/room/{room_id}`: filters and pagination.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomCodeFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,

@@ -2,10 +2,11 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 use crate::{PageQuery, Timestamp};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     pub room_id: String,
@@ -18,7 +19,7 @@ pub struct Session {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionPeer {
     pub id: String,
     pub session_id: String,
@@ -32,7 +33,7 @@ pub struct SessionPeer {
 }
 
 /// Query of `GET /v2/sessions`: filters and pagination.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_id: Option<String>,

@@ -2,12 +2,13 @@
 //! the same room runtime as real peers, so that a backend's tests can drive sessions.
 
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 use serde_json::Value;
 
 use crate::PreciseTime;
 
 /// Body of `POST /v2/simulate/rooms/{room_id}/peers`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimulatedJoin {
     pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19,7 +20,7 @@ pub struct SimulatedJoin {
 }
 
 /// What a peer received, in the order it received it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// `message`, `removed`, `role_changed`, `name_changed`, `metadata_changed` or
     /// `room_ended`.
@@ -32,13 +33,13 @@ pub struct Delivery {
 }
 
 /// Answer of `GET /v2/simulate/rooms/{room_id}/peers/{peer_id}/messages`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Deliveries {
     pub messages: Vec<Delivery>,
 }
 
 /// Query of `GET /v2/simulate/events`: the event log of the workspace, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventLogQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_id: Option<String>,
@@ -52,7 +53,7 @@ pub struct EventLogQuery {
 }
 
 /// Answer of `GET /v2/simulate/events`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventLog {
     pub events: Vec<crate::webhook::WebhookEvent>,
     /// Position of the last event answered, to pass as `after`; absent when none was.

@@ -13,13 +13,14 @@ use std::ops::RangeInclusive;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
 use crate::Timestamp;
 
 /// A template as the API returns it. Built by [`Template::new`], so it never carries
 /// storage secrets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Template {
     pub id: String,
@@ -77,7 +78,7 @@ impl Template {
 }
 
 /// A role: what its peers may publish, whom they receive and what they may do.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Role {
     pub name: String,
@@ -90,7 +91,7 @@ pub struct Role {
     pub max_peer_count: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishParams {
     /// Empty means the role publishes nothing; 100ms then leaves the key out, never `[]`.
@@ -106,7 +107,7 @@ pub struct PublishParams {
     pub simulcast: Option<Simulcast>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudioParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,7 +118,7 @@ pub struct AudioParams {
 
 /// Camera (`video`) or screen-share (`screen`) settings. Every field is filled once a role
 /// is stored, except `bitRate` of `screen`, which 100ms leaves out unless it was given.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +133,7 @@ pub struct VideoParams {
     pub height: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Simulcast {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<SimulcastLayers>,
@@ -140,13 +141,13 @@ pub struct Simulcast {
     pub screen: Option<SimulcastLayers>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimulcastLayers {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<SimulcastLayer>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SimulcastLayer {
     /// `f`, `h` or `q`.
@@ -156,7 +157,7 @@ pub struct SimulcastLayer {
     pub max_framerate: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscribeParams {
     pub subscribe_to_roles: Vec<String>,
@@ -176,7 +177,7 @@ impl Default for SubscribeParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscribeDegradation {
     pub packet_loss_threshold: i64,
@@ -196,7 +197,7 @@ impl Default for SubscribeDegradation {
 
 /// What peers of a role may do. 100ms always writes the last six and writes the
 /// moderation ones only when granted; clients treat a missing one as `false`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Permissions {
     #[serde(skip_serializing_if = "is_false")]
@@ -235,7 +236,7 @@ impl Default for Permissions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     /// `in`, `us`, `eu` or `auto`.
@@ -291,7 +292,7 @@ impl Settings {
 }
 
 /// `settings.recording`: where SFU recordings go.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TemplateRecording {
     /// Deprecated SFU-recording switch, replaced by the recordings API.
     #[serde(default)]
@@ -300,7 +301,7 @@ pub struct TemplateRecording {
     pub upload: Option<RecordingUpload>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordingUpload {
     /// `s3`, `gs`, `oss` or `azure`.
     #[serde(rename = "type", default)]
@@ -316,13 +317,13 @@ pub struct RecordingUpload {
     pub credentials: Option<RecordingCredentials>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordingUploadOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordingCredentials {
     #[serde(default)]
@@ -333,7 +334,7 @@ pub struct RecordingCredentials {
     pub secret_key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RoomState {
     /// Seconds; a multiple of 5 in 5–3600.
@@ -355,7 +356,7 @@ impl Default for RoomState {
 }
 
 /// Where a session's media goes besides the peers. Each map is keyed by destination name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Destinations {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,7 +370,7 @@ pub struct Destinations {
     pub browser_recordings: Option<IndexMap<String, BrowserRecordingDestination>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RtmpDestination {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -388,7 +389,7 @@ pub struct RtmpDestination {
     pub auto_stop_timeout: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct HlsDestination {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -417,7 +418,7 @@ pub struct HlsDestination {
     pub role: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct HlsLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -430,7 +431,7 @@ pub struct HlsLayer {
     pub audio_bitrate: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct HlsRecording {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -447,7 +448,7 @@ pub struct HlsRecording {
     pub presign_duration: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Thumbnails {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -462,7 +463,7 @@ pub struct Thumbnails {
     pub fps: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TranscriptionDestination {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -484,7 +485,7 @@ pub struct TranscriptionDestination {
     pub translation: Option<TranscriptionTranslation>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TranscriptionSummary {
     /// The docs' table spells it `enable`, every example `enabled`.
@@ -498,7 +499,7 @@ pub struct TranscriptionSummary {
     pub sections: Option<Vec<SummarySection>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SummarySection {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -508,7 +509,7 @@ pub struct SummarySection {
     pub format: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TranscriptionTranslation {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -518,7 +519,7 @@ pub struct TranscriptionTranslation {
     pub role_languages: Option<IndexMap<String, String>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BrowserRecordingDestination {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -542,7 +543,7 @@ pub struct BrowserRecordingDestination {
     pub auto_stop_timeout: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Plugins {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -562,14 +563,14 @@ impl Plugins {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WhiteboardPlugin {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<PluginPermissions>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TranscriptionPlugin {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -580,7 +581,7 @@ pub struct TranscriptionPlugin {
 }
 
 /// Role names per plugin capability.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PluginPermissions {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -593,7 +594,7 @@ pub struct PluginPermissions {
 
 /// One element of `/v2/templates/{id}/recordings`. Like 100ms, responses leave out `false`
 /// booleans but keep the objects that held them (`"trackRecording": {}`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordingConfig {
     #[serde(default)]
@@ -615,7 +616,7 @@ pub struct RecordingConfig {
     pub stream_recording: Option<StreamRecording>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CompositeRecording {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -624,7 +625,7 @@ pub struct CompositeRecording {
     pub custom_composite: Option<RecordingToggle>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BrowserComposite {
     /// Not in the request schema, but 100ms shows it in responses.
@@ -641,14 +642,14 @@ pub struct BrowserComposite {
 }
 
 /// `customComposite` and `trackRecording`: a bare on/off switch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RecordingToggle {
     #[serde(skip_serializing_if = "is_false")]
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StreamRecording {
     #[serde(skip_serializing_if = "is_false")]
@@ -665,7 +666,7 @@ fn is_false(value: &bool) -> bool {
 
 /// A template as stored: everything but the bookkeeping of [`Template`], plus the
 /// recording configs and the storage secrets that responses never show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateBody {
     pub name: String,
@@ -682,7 +683,7 @@ pub struct TemplateBody {
 
 /// Body of `POST /v2/templates` (create, or overwrite by name) and
 /// `POST /v2/templates/{id}` (full replace).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TemplateParams {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -699,7 +700,7 @@ pub struct TemplateParams {
 
 /// A role as clients send it, in a template or to `POST …/roles/{role_name}`; every field
 /// left out takes its default, so `{}` is a complete role.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RoleParams {
     #[serde(skip_serializing_if = "Option::is_none")]

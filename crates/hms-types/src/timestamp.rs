@@ -202,3 +202,33 @@ mod precise_tests {
         assert_eq!(t.to_millis().to_string(), "2021-11-30T12:58:49.972Z");
     }
 }
+
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC, millisecond precision",
+            "examples": ["2022-09-09T11:41:08.082Z"]
+        })
+    }
+}
+
+impl schemars::JsonSchema for PreciseTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PreciseTime".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC, nanosecond precision",
+            "examples": ["2022-10-04T12:10:28.939011796Z"]
+        })
+    }
+}

@@ -1,11 +1,12 @@
 //! The room-code exchange, `POST /v2/token`.
 
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 
 use crate::Timestamp;
 
 /// What a client app sends: its room code and, optionally, its own user id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRequest {
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13,7 +14,7 @@ pub struct TokenRequest {
 }
 
 /// An app token for the code's room and role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub token: String,
     pub expires_at: Timestamp,

@@ -1,10 +1,11 @@
 //! Webhook events: the envelope 100ms posts and the payloads of the events openhms emits.
 
 use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 use serde_json::Value;
 
 /// The envelope of every webhook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEvent {
     pub version: String,
     pub id: String,
@@ -46,7 +47,7 @@ pub mod leave_reason {
 }
 
 /// Fields shared by the events of one room's session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionData {
     pub room_id: String,
     pub room_name: String,
@@ -60,7 +61,7 @@ pub struct SessionData {
 }
 
 /// `peer.join.success` and `peer.leave.success`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerData {
     pub room_id: String,
     pub room_name: String,
@@ -86,7 +87,7 @@ pub struct PeerData {
 }
 
 /// `peer.join.failure`: no session fields, since the peer never got into one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerJoinFailureData {
     pub room_id: String,
     pub room_name: String,
@@ -103,7 +104,7 @@ pub struct PeerJoinFailureData {
 }
 
 /// `room.end.success`. The peer fields name who ended the room: empty when the API did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomEndData {
     pub room_id: String,
     pub room_name: String,
@@ -120,7 +121,7 @@ pub struct RoomEndData {
 }
 
 /// `role.change.success`. `role_change_requested_by` is absent when the API asked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleChangeData {
     pub room_id: String,
     pub room_name: String,

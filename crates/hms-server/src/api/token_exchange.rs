@@ -1,5 +1,5 @@
 use axum::extract::State;
-use axum::http::{Method, header};
+use axum::http::{Method, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
 use hms_types::token::{TokenRequest, TokenResponse};
@@ -23,7 +23,9 @@ pub fn routes() -> Router<AppState> {
             header::USER_AGENT,
         ])
         .max_age(std::time::Duration::from_secs(3600));
-    Router::new().route("/v2/token", post(exchange)).layer(cors)
+    // The CORS layer answers preflights itself; the OPTIONS route only makes the path
+    // accept the method, which the router would otherwise refuse before the layer ran.
+    Router::new().route("/v2/token", post(exchange).options(|| async { StatusCode::NO_CONTENT })).layer(cors)
 }
 
 async fn exchange(
