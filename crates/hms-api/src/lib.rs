@@ -1,0 +1,256 @@
+//! The catalogue of operations.
+//!
+//! Every operation the server offers is described here once: its name, method and path,
+//! the schemas of its input and output, and what it does to state. The six surfaces
+//! through which people reach the operations — the REST routes, the Rust client, the CLI,
+//! the MCP tools, the OpenAPI document and the Postman collection — are derived from this
+//! list or checked against it, so that a new endpoint appears everywhere at once.
+
+mod catalogue;
+
+pub use catalogue::OPERATIONS;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value};
+
+/// Makes the JSON Schema of a type in a given generator (which decides inlining and
+/// where definitions go).
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The schema function of `T`.
+pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// The API groups, as 100ms's docs and Postman collection name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    Rooms,
+    RoomCodes,
+    Templates,
+    Roles,
+    Sessions,
+    ActiveRooms,
+    Auth,
+    Simulator,
+}
+
+impl Group {
+    /// Folder name in the Postman collection and tag in the OpenAPI document.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Rooms => "Room APIs",
+            Group::RoomCodes => "Room Code APIs",
+            Group::Templates => "Policy APIs",
+            Group::Roles => "Role APIs",
+            Group::Sessions => "Session APIs",
+            Group::ActiveRooms => "Active Room APIs",
+            Group::Auth => "Auth APIs",
+            Group::Simulator => "Peer Simulator APIs",
+        }
+    }
+
+    /// Subcommand of the `hms` CLI.
+    pub fn command(self) -> &'static str {
+        match self {
+            Group::Rooms => "rooms",
+            Group::RoomCodes => "room-codes",
+            Group::Templates => "templates",
+            Group::Roles => "roles",
+            Group::Sessions => "sessions",
+            Group::ActiveRooms => "active-rooms",
+            Group::Auth => "auth",
+            Group::Simulator => "simulate",
+        }
+    }
+}
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <management token>`.
+    Management,
+    /// No credential: the room-code exchange, where the code is the credential.
+    None,
+}
+
+/// What an operation takes as its body.
+#[derive(Clone, Copy)]
+pub enum Body {
+    None,
+    /// A JSON body of this schema.
+    Json(SchemaFn),
+    /// A body the operation always sends, such as `{"enabled": false}` for disabling a room.
+    Fixed(fn() -> Value),
+}
+
+/// What an operation answers on success.
+#[derive(Clone, Copy)]
+pub enum Response {
+    /// 200 with a JSON body of this schema.
+    Json(SchemaFn),
+    /// 204 with no body.
+    NoContent,
+}
+
+/// One operation of the API.
+#[derive(Clone, Copy)]
+pub struct Operation {
+    /// Kebab-case name: the MCP tool is `hms-<name>`, the OpenAPI `operationId` is it.
+    pub name: &'static str,
+    pub group: Group,
+    /// Verb of the CLI within its group: `hms <group> <command>`.
+    pub command: &'static str,
+    pub method: Method,
+    /// Path with `{param}` placeholders, from the server's root.
+    pub path: &'static str,
+    /// One line, for lists and menus.
+    pub summary: &'static str,
+    /// What it does and when to use it, for people and models that must choose it.
+    pub description: &'static str,
+    pub auth: Auth,
+    pub query: Option<SchemaFn>,
+    pub body: Body,
+    pub response: Response,
+    /// Answers a `{limit, data, last}` page and takes `limit` and `start`.
+    pub paginated: bool,
+    /// Only reads.
+    pub read_only: bool,
+    /// Destroys or disables something (ending a room, removing peers, deleting a role).
+    pub destructive: bool,
+    /// Repeating it with the same input changes nothing more.
+    pub idempotent: bool,
+    /// An example body, for documentation and the Postman collection.
+    pub example: Option<fn() -> Value>,
+    /// The name of the operation this one is another spelling of (another path the server
+    /// also accepts). Aliases are documented but are not offered as tools or commands.
+    pub alias_of: Option<&'static str>,
+    /// Served only when the peer simulator is on.
+    pub simulator: bool,
+}
+
+impl Operation {
+    /// Names of the path's `{param}` placeholders, in order.
+    pub fn path_params(&self) -> Vec<&'static str> {
+        self.path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect()
+    }
+
+    /// The path with its placeholders replaced by `values` (percent-encoded).
+    pub fn fill_path(&self, values: &Map<String, Value>) -> Result<String, String> {
+        let mut path = String::new();
+        for segment in self.path.split('/').skip(1) {
+            path.push('/');
+            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) => {
+                    let value = match values.get(param) {
+                        Some(Value::String(text)) if !text.is_empty() => text.clone(),
+                        Some(Value::Number(number)) => number.to_string(),
+                        _ => return Err(format!("{param} is required")),
+                    };
+                    path.push_str(&encode_segment(&value));
+                }
+                None => path.push_str(segment),
+            }
+        }
+        Ok(path)
+    }
+
+    /// The `hms-` name of the operation's MCP tool.
+    pub fn tool_name(&self) -> String {
+        format!("hms-{}", self.name)
+    }
+}
+
+/// Percent-encodes what may not stand in a path segment.
+fn encode_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b':') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The operation named `name`.
+pub fn find(name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|op| op.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_commands_are_unique() {
+        let names: HashSet<_> = OPERATIONS.iter().map(|op| op.name).collect();
+        assert_eq!(names.len(), OPERATIONS.len());
+        let commands: HashSet<_> =
+            OPERATIONS.iter().filter(|op| op.alias_of.is_none()).map(|op| (op.group, op.command)).collect();
+        assert_eq!(commands.len(), OPERATIONS.iter().filter(|op| op.alias_of.is_none()).count());
+    }
+
+    #[test]
+    fn aliases_name_real_operations() {
+        for op in OPERATIONS.iter().filter_map(|op| op.alias_of) {
+            assert!(find(op).is_some(), "{op}");
+        }
+    }
+
+    #[test]
+    fn hints_are_consistent() {
+        for op in OPERATIONS {
+            assert_eq!(op.read_only, op.method == Method::Get, "{}", op.name);
+            assert!(!(op.read_only && op.destructive), "{}", op.name);
+            assert!(!op.paginated || op.read_only, "{}", op.name);
+        }
+    }
+
+    #[test]
+    fn fills_paths() {
+        let op = find("create-room-code-for-role").unwrap();
+        assert_eq!(op.path_params(), vec!["room_id", "role"]);
+        let values = serde_json::json!({"room_id": "abc", "role": "a b"});
+        assert_eq!(op.fill_path(values.as_object().unwrap()).unwrap(), "/v2/room-codes/room/abc/role/a%20b");
+        assert_eq!(op.fill_path(&Map::new()).unwrap_err(), "room_id is required");
+    }
+
+    #[test]
+    fn every_schema_generates() {
+        let mut generator = SchemaGenerator::default();
+        for op in OPERATIONS {
+            if let Some(query) = op.query {
+                query(&mut generator);
+            }
+            if let Body::Json(body) = op.body {
+                body(&mut generator);
+            }
+            if let Response::Json(response) = op.response {
+                response(&mut generator);
+            }
+        }
+    }
+}
