@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON body, parsed whatever its `Content-Type` says: the web SDK sends the
+/// A JSON object body, parsed whatever its `Content-Type` says: the web SDK sends the
 /// room-code exchange as `text/plain`, and the Node SDK sends `{}` where no body is due.
 /// An empty body counts as `{}`.
 pub struct JsonBody<T>(pub T);
@@ -18,8 +18,28 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
-        parse_json(&bytes, "Invalid body param").map(JsonBody)
+        parse_json(&bytes, Shape::Object, "Invalid body param").map(JsonBody)
     }
+}
+
+/// A JSON array body (the recording configs of a template).
+pub struct JsonArrayBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonArrayBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
+        parse_json(&bytes, Shape::Array, "Invalid body param").map(JsonArrayBody)
+    }
+}
+
+/// The JSON value a body must be. Checked before parsing, because serde also reads a
+/// struct from an array of its fields, which no client means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Object,
+    Array,
 }
 
 /// Reads a whole body, refusing it with 413 beyond `limit` bytes.
@@ -36,12 +56,15 @@ pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiErro
         })
 }
 
-/// Parses `bytes` as JSON into `T`; a failure names the offending field under `message`.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], message: &str) -> Result<T, ApiError> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        bytes
+/// Parses `bytes` as a JSON value of `shape` into `T`; a failure names the offending
+/// field under `message`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], shape: Shape, message: &str) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let bytes = match (first, shape) {
+        (None, Shape::Object) => b"{}".as_slice(),
+        (Some(b'{'), Shape::Object) | (Some(b'['), Shape::Array) => bytes,
+        (_, Shape::Object) => return Err(ApiError::bad_request(message).with_detail("the body must be a JSON object")),
+        (_, Shape::Array) => return Err(ApiError::bad_request(message).with_detail("the body must be a JSON array")),
     };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {

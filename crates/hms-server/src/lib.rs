@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod ids;
+pub mod keyed_lock;
 pub mod runtime;
 pub mod service;
 pub mod state;

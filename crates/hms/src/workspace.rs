@@ -87,7 +87,7 @@ pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
         }
         WorkspaceCommand::List { data } => {
             let store = open(&data).await?;
-            println!("{:<24}  {:<24}  {}", "NAME", "ACCESS KEY", "CREATED");
+            println!("{:<24}  {:<24}  CREATED", "NAME", "ACCESS KEY");
             for workspace in store.workspaces().await.map_err(describe)? {
                 println!(
                     "{:<24}  {:<24}  {}",
@@ -116,7 +116,7 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
         }
         SecretCommand::List { workspace, data } => {
             let store = open(&data).await?;
-            println!("{:<12}  {:<24}  {}", "ID", "CREATED", "RETIRED");
+            println!("{:<12}  {:<24}  RETIRED", "ID", "CREATED");
             for secret in workspaces::secrets(&store, &workspace).await.map_err(describe)? {
                 let retired = secret
                     .retired_at

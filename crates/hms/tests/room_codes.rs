@@ -477,7 +477,7 @@ async fn codes_are_enabled_and_disabled_by_body_or_by_path() {
             envelope(
                 400,
                 "Invalid body parameter",
-                &["x: unknown field `x`, expected `code` or `enabled` at line 1 column 42"]
+                &["x: unknown field `x`, expected `code` or `enabled` at line 1 column 41"]
             )
         )
     );
@@ -651,4 +651,72 @@ async fn codes_and_rooms_of_another_workspace_are_not_found() {
         all_codes(&server, &room_id).await,
         created["data"].as_array().unwrap().clone()
     );
+}
+
+#[tokio::test]
+async fn moving_a_room_to_a_template_without_its_roles_orphans_its_codes() {
+    let server = TestServer::start();
+    let room_id = create_room(&server, "codes-moved").await;
+    let created = create_all(&server, &room_id).await;
+    let (status, template) = server.post("/v2/templates", json!({ "name": "empty-template" })).await;
+    assert_eq!(status, StatusCode::OK, "{template}");
+    let (status, room) = server
+        .post(
+            &format!("/v2/rooms/{room_id}"),
+            json!({ "template_id": template["id"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{room}");
+
+    // The new template has no roles: every code is disabled, none is made.
+    let all = create_all(&server, &room_id).await;
+    assert_eq!(codes(&all), codes(&created));
+    for (code, role) in all["data"].as_array().unwrap().iter().zip(["host", "guest"]) {
+        check_code(code, &room_id, role, false);
+    }
+    let (status, answer) = server
+        .post(
+            "/v2/room-codes/code",
+            json!({ "code": all["data"][0]["code"], "enabled": true }),
+        )
+        .await;
+    assert_eq!(
+        (status, answer),
+        (
+            StatusCode::FORBIDDEN,
+            envelope(403, "Code can not be enabled (role/room does not exist)", &[])
+        )
+    );
+    let (status, answer) = server
+        .post(&format!("/v2/room-codes/room/{room_id}/role/host"), json!({}))
+        .await;
+    assert_eq!(
+        (status, answer),
+        (StatusCode::NOT_FOUND, envelope(404, "Role not found", &[]))
+    );
+}
+
+/// The update body is a JSON object: an array that serde could read as the fields in
+/// order (`[code, enabled]`) is an invalid body, and changes nothing.
+#[tokio::test]
+async fn a_json_array_is_no_code_update_body() {
+    let server = TestServer::start();
+    let room_id = create_room(&server, "codes-array").await;
+    let created = create_all(&server, &room_id).await;
+    let code = code_of(&created["data"][0]);
+    for (path, raw) in [
+        ("/v2/room-codes/code".to_owned(), format!(r#"["{code}",false]"#)),
+        (format!("/v2/room-codes/code/{code}"), "[null,false]".to_owned()),
+    ] {
+        let (status, answer) = server
+            .send_raw(Method::POST, &path, Some("application/json"), raw.clone())
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {raw}: {answer}");
+        assert_eq!(answer["message"], "Invalid body parameter", "{answer}");
+        assert_eq!(
+            all_codes(&server, &room_id).await,
+            created["data"].as_array().unwrap().clone(),
+            "unchanged after {raw}"
+        );
+    }
 }

@@ -605,7 +605,7 @@ async fn roles_are_retrieved_created_replaced_renamed_and_deleted() {
             &format!("{roles}/viewer"),
             json!({
                 "publishParams": {"allowed": ["audio"], "video": {"bitRate": 500}},
-                "permissions": {"endRoom": true, "hlsStreaming": false},
+                "permissions": {"endRoom": true, "mute": false, "hlsStreaming": false},
                 "priority": 2,
                 "maxPeerCount": -1
             }),
@@ -1068,6 +1068,17 @@ async fn destinations_are_validated_and_round_trip() {
         400,
         "Invalid body param",
         &[r#"destinations.hlsDestinations.hls.playlistType must be one of event, live (got "vod")"#],
+    );
+    assert_error(
+        server
+            .post(
+                &path,
+                json!({"hlsDestinations": {"hls": {"playlistType": "live", "numPlaylistSegments": 2}}}),
+            )
+            .await,
+        400,
+        "Invalid body param",
+        &["destinations.hlsDestinations.hls.numPlaylistSegments must be between 3 and 150"],
     );
     assert_error(
         server

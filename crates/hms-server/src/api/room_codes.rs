@@ -7,7 +7,7 @@ use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdat
 use super::PathParams;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{QueryParams, parse_json, read_body};
+use crate::extract::{QueryParams, Shape, parse_json, read_body};
 use crate::service::room_codes;
 use crate::state::AppState;
 
@@ -82,5 +82,5 @@ async fn update_by_path(
 /// This endpoint alone refuses unknown fields, with its own documented message.
 async fn update_body(state: &AppState, request: Request) -> ApiResult<RoomCodeUpdate> {
     let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
-    parse_json(&bytes, "Invalid body parameter")
+    parse_json(&bytes, Shape::Object, "Invalid body parameter")
 }

@@ -8,7 +8,7 @@ use hms_types::{Page, PageQuery};
 use super::PathParams;
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
 use crate::service::templates;
 use crate::state::AppState;
 
@@ -148,7 +148,7 @@ async fn replace_recordings(
     State(s): State<AppState>,
     caller: Caller,
     PathParams(id): Id,
-    JsonBody(recordings): JsonBody<Vec<RecordingConfig>>,
+    JsonArrayBody(recordings): JsonArrayBody<Vec<RecordingConfig>>,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
     templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings)
         .await

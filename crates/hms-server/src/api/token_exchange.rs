@@ -25,7 +25,9 @@ pub fn routes() -> Router<AppState> {
         .max_age(std::time::Duration::from_secs(3600));
     // The CORS layer answers preflights itself; the OPTIONS route only makes the path
     // accept the method, which the router would otherwise refuse before the layer ran.
-    Router::new().route("/v2/token", post(exchange).options(|| async { StatusCode::NO_CONTENT })).layer(cors)
+    Router::new()
+        .route("/v2/token", post(exchange).options(|| async { StatusCode::NO_CONTENT }))
+        .layer(cors)
 }
 
 async fn exchange(

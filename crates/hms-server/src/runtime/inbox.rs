@@ -32,10 +32,10 @@ impl Inboxes {
     /// Opens the inbox of a peer that just joined `room_id`.
     pub fn open(&self, peer_id: &str, room_id: &str) {
         let mut inner = self.inner.lock().expect("inbox lock");
-        if inner.arrival.len() >= MAX_PEERS {
-            if let Some(oldest) = inner.arrival.pop_front() {
-                inner.by_peer.remove(&oldest);
-            }
+        if inner.arrival.len() >= MAX_PEERS
+            && let Some(oldest) = inner.arrival.pop_front()
+        {
+            inner.by_peer.remove(&oldest);
         }
         inner.arrival.push_back(peer_id.to_owned());
         inner.by_peer.insert(

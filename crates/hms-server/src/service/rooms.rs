@@ -29,10 +29,10 @@ fn template_not_found() -> ApiError {
 pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams) -> ApiResult<Room> {
     refuse_legacy_template(&params)?;
     validate(&params)?;
-    if let Some(name) = &params.name {
-        if let Some(existing) = store.room_by_name(&workspace.id, name).await? {
-            return update_view(store, workspace, existing, params).await;
-        }
+    if let Some(name) = &params.name
+        && let Some(existing) = store.room_by_name(&workspace.id, name).await?
+    {
+        return update_view(store, workspace, existing, params).await;
     }
     let template = match &params.template_id {
         Some(id) => store.template(&workspace.id, id).await?,

@@ -1,5 +1,7 @@
 //! Templates (policies), their roles, settings, destinations and recording configs.
 
+use std::sync::LazyLock;
+
 use hms_store::{PageRequest, Store, StoreError, TemplateRecord, Workspace};
 use hms_types::template::{
     Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateBody, TemplateParams,
@@ -8,9 +10,14 @@ use hms_types::{Page, PageQuery, Timestamp};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::keyed_lock::KeyedLocks;
 
-/// Read-modify-write attempts before giving up on a template that keeps changing.
-const MAX_ATTEMPTS: usize = 5;
+/// Read-modify-write attempts before giving up on a template that keeps changing. Within
+/// one server, writers of a template queue on [`WRITERS`]; retries only happen when
+/// several servers write the same template.
+const MAX_ATTEMPTS: usize = 10;
+
+static WRITERS: LazyLock<KeyedLocks> = LazyLock::new(KeyedLocks::default);
 
 pub fn template_not_found() -> ApiError {
     ApiError::not_found("Template not found")
@@ -210,6 +217,7 @@ async fn modify<R>(
     id: &str,
     mut change: impl FnMut(&mut TemplateBody) -> ApiResult<R>,
 ) -> ApiResult<(R, TemplateRecord)> {
+    let _writer = WRITERS.lock(&format!("{}/{id}", workspace.id)).await;
     for _ in 0..MAX_ATTEMPTS {
         let current = record(store, workspace, id).await?;
         let mut body = current.body.clone();
