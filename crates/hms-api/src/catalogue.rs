@@ -9,13 +9,20 @@ use hms_types::session::{Session, SessionFilter};
 use hms_types::simulate::{Deliveries, EventLog, EventLogQuery, SimulatedJoin};
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
 use hms_types::token::{TokenRequest, TokenResponse};
+use hms_types::webhook::{ReplayRequest, ReplayStarted, ReplayStatus, WebhookHistory, WebhookHistoryQuery};
 use hms_types::{Page, PageQuery};
 use serde_json::json;
 
 use crate::{Auth, Body, Group, Method, Operation, Response, schema};
 
 /// The defaults every entry starts from: a management-token read with no input.
-const fn base(name: &'static str, group: Group, command: &'static str, method: Method, path: &'static str) -> Operation {
+const fn base(
+    name: &'static str,
+    group: Group,
+    command: &'static str,
+    method: Method,
+    path: &'static str,
+) -> Operation {
     Operation {
         name,
         group,
@@ -73,7 +80,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Room>),
         idempotent: true,
         example: Some(|| json!({"description": "Renamed standup"})),
-        ..base("update-room", Group::Rooms, "update", Method::Post, "/v2/rooms/{room_id}")
+        ..base(
+            "update-room",
+            Group::Rooms,
+            "update",
+            Method::Post,
+            "/v2/rooms/{room_id}",
+        )
     },
     Operation {
         summary: "Enable a room",
@@ -81,7 +94,13 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Fixed(|| json!({"enabled": true})),
         response: Response::Json(schema::<Room>),
         idempotent: true,
-        ..base("enable-room", Group::Rooms, "enable", Method::Post, "/v2/rooms/{room_id}")
+        ..base(
+            "enable-room",
+            Group::Rooms,
+            "enable",
+            Method::Post,
+            "/v2/rooms/{room_id}",
+        )
     },
     Operation {
         summary: "Disable a room",
@@ -91,7 +110,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Room>),
         idempotent: true,
         destructive: true,
-        ..base("disable-room", Group::Rooms, "disable", Method::Post, "/v2/rooms/{room_id}")
+        ..base(
+            "disable-room",
+            Group::Rooms,
+            "disable",
+            Method::Post,
+            "/v2/rooms/{room_id}",
+        )
     },
     // Room codes.
     Operation {
@@ -100,7 +125,13 @@ pub static OPERATIONS: &[Operation] = &[
                       ones), disables codes of roles no longer in the template, and answers every code of the room.",
         response: Response::Json(schema::<RoomCodeList>),
         idempotent: true,
-        ..base("create-room-codes", Group::RoomCodes, "create", Method::Post, "/v2/room-codes/room/{room_id}")
+        ..base(
+            "create-room-codes",
+            Group::RoomCodes,
+            "create",
+            Method::Post,
+            "/v2/room-codes/room/{room_id}",
+        )
     },
     Operation {
         summary: "Create a room code for one role",
@@ -121,7 +152,13 @@ pub static OPERATIONS: &[Operation] = &[
         query: Some(schema::<RoomCodeFilter>),
         response: Response::Json(schema::<Page<RoomCode>>),
         paginated: true,
-        ..base("get-room-codes", Group::RoomCodes, "list", Method::Get, "/v2/room-codes/room/{room_id}")
+        ..base(
+            "get-room-codes",
+            Group::RoomCodes,
+            "list",
+            Method::Get,
+            "/v2/room-codes/room/{room_id}",
+        )
     },
     Operation {
         summary: "Enable or disable a room code",
@@ -131,7 +168,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<RoomCode>),
         idempotent: true,
         example: Some(|| json!({"enabled": false})),
-        ..base("update-room-code", Group::RoomCodes, "update", Method::Post, "/v2/room-codes/code/{code}")
+        ..base(
+            "update-room-code",
+            Group::RoomCodes,
+            "update",
+            Method::Post,
+            "/v2/room-codes/code/{code}",
+        )
     },
     Operation {
         summary: "Enable or disable a room code (code in the body)",
@@ -141,7 +184,13 @@ pub static OPERATIONS: &[Operation] = &[
         idempotent: true,
         alias_of: Some("update-room-code"),
         example: Some(|| json!({"code": "abc-defg-hij", "enabled": false})),
-        ..base("update-room-code-by-body", Group::RoomCodes, "update-by-body", Method::Post, "/v2/room-codes/code")
+        ..base(
+            "update-room-code-by-body",
+            Group::RoomCodes,
+            "update-by-body",
+            Method::Post,
+            "/v2/room-codes/code",
+        )
     },
     Operation {
         summary: "Exchange a room code for an app token",
@@ -162,7 +211,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Template>),
         idempotent: true,
         example: Some(|| json!({"name": "webinar", "roles": {"host": {}, "viewer": {}}})),
-        ..base("create-template", Group::Templates, "create", Method::Post, "/v2/templates")
+        ..base(
+            "create-template",
+            Group::Templates,
+            "create",
+            Method::Post,
+            "/v2/templates",
+        )
     },
     Operation {
         summary: "List templates",
@@ -176,7 +231,13 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Retrieve a template",
         description: "Answers the whole template: roles, settings, destinations.",
         response: Response::Json(schema::<Template>),
-        ..base("get-template", Group::Templates, "get", Method::Get, "/v2/templates/{template_id}")
+        ..base(
+            "get-template",
+            Group::Templates,
+            "get",
+            Method::Get,
+            "/v2/templates/{template_id}",
+        )
     },
     Operation {
         summary: "Replace a template",
@@ -187,13 +248,25 @@ pub static OPERATIONS: &[Operation] = &[
         idempotent: true,
         destructive: true,
         example: Some(|| json!({"roles": {"host": {}, "guest": {}}, "settings": {"region": "eu"}})),
-        ..base("update-template", Group::Templates, "update", Method::Post, "/v2/templates/{template_id}")
+        ..base(
+            "update-template",
+            Group::Templates,
+            "update",
+            Method::Post,
+            "/v2/templates/{template_id}",
+        )
     },
     Operation {
         summary: "Retrieve a role",
         description: "Answers one role of a template: what it may publish, subscribe to and do.",
         response: Response::Json(schema::<Role>),
-        ..base("get-role", Group::Roles, "get", Method::Get, "/v2/templates/{template_id}/roles/{role}")
+        ..base(
+            "get-role",
+            Group::Roles,
+            "get",
+            Method::Get,
+            "/v2/templates/{template_id}/roles/{role}",
+        )
     },
     Operation {
         summary: "Create or replace a role",
@@ -203,7 +276,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Role>),
         idempotent: true,
         example: Some(|| json!({"publishParams": {"allowed": ["audio", "video"]}, "maxPeerCount": 10})),
-        ..base("upsert-role", Group::Roles, "upsert", Method::Post, "/v2/templates/{template_id}/roles/{role}")
+        ..base(
+            "upsert-role",
+            Group::Roles,
+            "upsert",
+            Method::Post,
+            "/v2/templates/{template_id}/roles/{role}",
+        )
     },
     Operation {
         summary: "Delete a role",
@@ -211,13 +290,25 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::NoContent,
         idempotent: true,
         destructive: true,
-        ..base("delete-role", Group::Roles, "delete", Method::Delete, "/v2/templates/{template_id}/roles/{role}")
+        ..base(
+            "delete-role",
+            Group::Roles,
+            "delete",
+            Method::Delete,
+            "/v2/templates/{template_id}/roles/{role}",
+        )
     },
     Operation {
         summary: "Retrieve a template's settings",
         description: "Answers region, recording storage and room-state settings.",
         response: Response::Json(schema::<Settings>),
-        ..base("get-template-settings", Group::Templates, "get-settings", Method::Get, "/v2/templates/{template_id}/settings")
+        ..base(
+            "get-template-settings",
+            Group::Templates,
+            "get-settings",
+            Method::Get,
+            "/v2/templates/{template_id}/settings",
+        )
     },
     Operation {
         summary: "Replace a template's settings",
@@ -225,7 +316,9 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Json(schema::<Settings>),
         response: Response::Json(schema::<Settings>),
         idempotent: true,
-        example: Some(|| json!({"region": "eu", "roomState": {"messageInterval": 5, "sendPeerList": false, "enabled": true}})),
+        example: Some(
+            || json!({"region": "eu", "roomState": {"messageInterval": 5, "sendPeerList": false, "enabled": true}}),
+        ),
         ..base(
             "update-template-settings",
             Group::Templates,
@@ -302,7 +395,13 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Retrieve a session",
         description: "Answers a session with every peer's join and leave times.",
         response: Response::Json(schema::<Session>),
-        ..base("get-session", Group::Sessions, "get", Method::Get, "/v2/sessions/{session_id}")
+        ..base(
+            "get-session",
+            Group::Sessions,
+            "get",
+            Method::Get,
+            "/v2/sessions/{session_id}",
+        )
     },
     // Active rooms.
     Operation {
@@ -310,20 +409,38 @@ pub static OPERATIONS: &[Operation] = &[
         description: "Answers the running session of a room and the ids of its connected peers; 404 when nobody \
                       is in the room.",
         response: Response::Json(schema::<ActiveRoom>),
-        ..base("get-active-room", Group::ActiveRooms, "get", Method::Get, "/v2/active-rooms/{room_id}")
+        ..base(
+            "get-active-room",
+            Group::ActiveRooms,
+            "get",
+            Method::Get,
+            "/v2/active-rooms/{room_id}",
+        )
     },
     Operation {
         summary: "List the peers of an active room",
         description: "Lists the connected peers of a room, optionally only those of a user_id or role.",
         query: Some(schema::<PeerFilter>),
         response: Response::Json(schema::<PeerList>),
-        ..base("list-active-room-peers", Group::ActiveRooms, "peers", Method::Get, "/v2/active-rooms/{room_id}/peers")
+        ..base(
+            "list-active-room-peers",
+            Group::ActiveRooms,
+            "peers",
+            Method::Get,
+            "/v2/active-rooms/{room_id}/peers",
+        )
     },
     Operation {
         summary: "Retrieve a peer of an active room",
         description: "Answers a connected peer with its tracks.",
         response: Response::Json(schema::<ActivePeer>),
-        ..base("get-active-room-peer", Group::ActiveRooms, "peer", Method::Get, "/v2/active-rooms/{room_id}/peers/{peer_id}")
+        ..base(
+            "get-active-room-peer",
+            Group::ActiveRooms,
+            "peer",
+            Method::Get,
+            "/v2/active-rooms/{room_id}/peers/{peer_id}",
+        )
     },
     Operation {
         summary: "Update a peer of an active room",
@@ -347,7 +464,13 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Json(schema::<SendMessage>),
         response: Response::Json(schema::<Acknowledgement>),
         example: Some(|| json!({"message": "The session ends in 5 minutes", "type": "chat"})),
-        ..base("send-message", Group::ActiveRooms, "send-message", Method::Post, "/v2/active-rooms/{room_id}/send-message")
+        ..base(
+            "send-message",
+            Group::ActiveRooms,
+            "send-message",
+            Method::Post,
+            "/v2/active-rooms/{room_id}/send-message",
+        )
     },
     Operation {
         summary: "Remove peers from an active room",
@@ -357,7 +480,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Acknowledgement>),
         destructive: true,
         example: Some(|| json!({"role": "guest", "reason": "The session is over"})),
-        ..base("remove-peers", Group::ActiveRooms, "remove-peers", Method::Post, "/v2/active-rooms/{room_id}/remove-peers")
+        ..base(
+            "remove-peers",
+            Group::ActiveRooms,
+            "remove-peers",
+            Method::Post,
+            "/v2/active-rooms/{room_id}/remove-peers",
+        )
     },
     Operation {
         summary: "End an active room",
@@ -367,7 +496,48 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Acknowledgement>),
         destructive: true,
         example: Some(|| json!({"reason": "Time is up", "lock": false})),
-        ..base("end-active-room", Group::ActiveRooms, "end", Method::Post, "/v2/active-rooms/{room_id}/end-room")
+        ..base(
+            "end-active-room",
+            Group::ActiveRooms,
+            "end",
+            Method::Post,
+            "/v2/active-rooms/{room_id}/end-room",
+        )
+    },
+    // Webhook history and replays.
+    Operation {
+        summary: "List webhook deliveries",
+        description: "Lists webhook deliveries newest first, by page number: each event sent to each endpoint, \
+                      whether it succeeded, failed for good, or is still being retried, and why it failed. Filter \
+                      by time window (start_time within the last 30 days, at most 14 days wide), room_id, status \
+                      (all, failed, success) and event_names.",
+        query: Some(schema::<WebhookHistoryQuery>),
+        response: Response::Json(schema::<WebhookHistory>),
+        ..base("list-webhook-deliveries", Group::Analytics, "history", Method::Get, "/v2/analytics/webhooks")
+    },
+    Operation {
+        summary: "Replay webhooks",
+        description: "Sends past events again, marked is_replay, to the endpoints configured now, at a bounded \
+                      rate; by default the failed deliveries of the last 24 hours. The same filters while a replay \
+                      of them runs answer that replay (status already_running).",
+        body: Body::Json(schema::<ReplayRequest>),
+        response: Response::Json(schema::<ReplayStarted>),
+        idempotent: true,
+        example: Some(|| json!({"status": "failed", "event_names": ["peer.join.success", "peer.leave.success"]})),
+        ..base("replay-webhooks", Group::Analytics, "replay", Method::Post, "/v2/analytics/webhooks/replay")
+    },
+    Operation {
+        summary: "Retrieve a webhook replay",
+        description: "Answers the progress of a replay: how many events it re-sends, how many arrived and which \
+                      failed.",
+        response: Response::Json(schema::<ReplayStatus>),
+        ..base(
+            "get-webhook-replay",
+            Group::Analytics,
+            "replay-status",
+            Method::Get,
+            "/v2/analytics/webhooks/replay/{workflow_id}",
+        )
     },
     // The peer simulator.
     Operation {
@@ -378,7 +548,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<ActivePeer>),
         simulator: true,
         example: Some(|| json!({"role": "host", "name": "Ann", "user_id": "ann"})),
-        ..base("simulate-peer-join", Group::Simulator, "join", Method::Post, "/v2/simulate/rooms/{room_id}/peers")
+        ..base(
+            "simulate-peer-join",
+            Group::Simulator,
+            "join",
+            Method::Post,
+            "/v2/simulate/rooms/{room_id}/peers",
+        )
     },
     Operation {
         summary: "Make a simulated peer leave",
@@ -414,6 +590,12 @@ pub static OPERATIONS: &[Operation] = &[
         query: Some(schema::<EventLogQuery>),
         response: Response::Json(schema::<EventLog>),
         simulator: true,
-        ..base("list-events", Group::Simulator, "events", Method::Get, "/v2/simulate/events")
+        ..base(
+            "list-events",
+            Group::Simulator,
+            "events",
+            Method::Get,
+            "/v2/simulate/events",
+        )
     },
 ];

@@ -49,6 +49,7 @@ pub enum Group {
     Sessions,
     ActiveRooms,
     Auth,
+    Analytics,
     Simulator,
 }
 
@@ -63,6 +64,7 @@ impl Group {
             Group::Sessions => "Session APIs",
             Group::ActiveRooms => "Active Room APIs",
             Group::Auth => "Auth APIs",
+            Group::Analytics => "Analytics APIs",
             Group::Simulator => "Peer Simulator APIs",
         }
     }
@@ -77,6 +79,7 @@ impl Group {
             Group::Sessions => "sessions",
             Group::ActiveRooms => "active-rooms",
             Group::Auth => "auth",
+            Group::Analytics => "webhooks",
             Group::Simulator => "simulate",
         }
     }
@@ -208,9 +211,15 @@ mod tests {
     fn names_and_commands_are_unique() {
         let names: HashSet<_> = OPERATIONS.iter().map(|op| op.name).collect();
         assert_eq!(names.len(), OPERATIONS.len());
-        let commands: HashSet<_> =
-            OPERATIONS.iter().filter(|op| op.alias_of.is_none()).map(|op| (op.group, op.command)).collect();
-        assert_eq!(commands.len(), OPERATIONS.iter().filter(|op| op.alias_of.is_none()).count());
+        let commands: HashSet<_> = OPERATIONS
+            .iter()
+            .filter(|op| op.alias_of.is_none())
+            .map(|op| (op.group, op.command))
+            .collect();
+        assert_eq!(
+            commands.len(),
+            OPERATIONS.iter().filter(|op| op.alias_of.is_none()).count()
+        );
     }
 
     #[test]
@@ -234,7 +243,10 @@ mod tests {
         let op = find("create-room-code-for-role").unwrap();
         assert_eq!(op.path_params(), vec!["room_id", "role"]);
         let values = serde_json::json!({"room_id": "abc", "role": "a b"});
-        assert_eq!(op.fill_path(values.as_object().unwrap()).unwrap(), "/v2/room-codes/room/abc/role/a%20b");
+        assert_eq!(
+            op.fill_path(values.as_object().unwrap()).unwrap(),
+            "/v2/room-codes/room/abc/role/a%20b"
+        );
         assert_eq!(op.fill_path(&Map::new()).unwrap_err(), "room_id is required");
     }
 

@@ -94,3 +94,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
             .map_err(|error| ApiError::invalid_query(format!("{}: {}", error.path(), error.inner())))
     }
 }
+
+/// Parses a query string into `T`, except the keys in `lists`, which may repeat and are
+/// answered as lists (`event_names=a&event_names=b`).
+pub fn parse_query_with_lists<T: DeserializeOwned>(
+    query: Option<&str>,
+    lists: &[&str],
+) -> Result<(T, std::collections::HashMap<String, Vec<String>>), ApiError> {
+    let mut collected: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if lists.contains(&key.as_ref()) {
+            collected.entry(key.into_owned()).or_default().push(value.into_owned());
+        } else {
+            rest.append_pair(&key, &value);
+        }
+    }
+    let rest = rest.finish();
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(rest.as_bytes()));
+    let parsed = serde_path_to_error::deserialize(deserializer)
+        .map_err(|error| ApiError::invalid_query(format!("{}: {}", error.path(), error.inner())))?;
+    Ok((parsed, collected))
+}

@@ -11,7 +11,7 @@ pub use records::*;
 pub use sqlite::{Durability, SqliteStore};
 
 use async_trait::async_trait;
-use hms_types::Timestamp;
+use hms_types::{PreciseTime, Timestamp};
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
 use hms_types::session::SessionFilter;
@@ -119,4 +119,41 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions still open, of every workspace: after a restart they are owed a close.
     async fn open_sessions(&self) -> StoreResult<Vec<SessionRecord>>;
     async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>>;
+
+    // Webhooks.
+
+    async fn set_workspace_webhook(&self, webhook: &WorkspaceWebhook) -> StoreResult<()>;
+    /// Removes a workspace's webhook; false when it had none.
+    async fn clear_workspace_webhook(&self, workspace_id: &str) -> StoreResult<bool>;
+    async fn workspace_webhooks(&self) -> StoreResult<Vec<WorkspaceWebhook>>;
+    /// Events not yet turned into deliveries, oldest first, with the planner's position.
+    async fn unplanned_events(&self, limit: u32) -> StoreResult<(i64, Vec<LoggedEvent>)>;
+    /// Queues `deliveries` and moves the planner from `from_seq` to `to_seq`; `Stale` when
+    /// another planner moved it first.
+    async fn plan_deliveries(&self, deliveries: &[NewDelivery], from_seq: i64, to_seq: i64) -> StoreResult<()>;
+    /// Leases up to `limit` deliveries that are due and first in their lane, skipping the
+    /// endpoints in `busy_urls`.
+    async fn claim_deliveries(
+        &self,
+        now: PreciseTime,
+        lease_until: PreciseTime,
+        limit: u32,
+        busy_urls: &[String],
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()>;
+    /// Gives back leased deliveries that will not be attempted now.
+    async fn release_deliveries(&self, delivery_ids: &[i64]) -> StoreResult<()>;
+    /// A page of deliveries, newest first, and how many match in all.
+    async fn deliveries(
+        &self,
+        workspace_id: &str,
+        filter: &DeliveryFilter,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<DeliveryRecord>, u64)>;
+    /// Creates a replay with its deliveries.
+    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()>;
+    async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>>;
+    /// A replay of the workspace with exactly these filters that still has pending deliveries.
+    async fn running_replay(&self, workspace_id: &str, filters: &str) -> StoreResult<Option<ReplayRecord>>;
 }

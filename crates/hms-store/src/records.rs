@@ -214,3 +214,116 @@ pub struct SessionClosed {
     pub session_id: String,
     pub at: PreciseTime,
 }
+
+/// Where a workspace's events go when their room has no webhook of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceWebhook {
+    pub workspace_id: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// Key of the `x-100ms-signature` HMAC; deliveries are unsigned without one.
+    pub signing_secret: Option<AppSecret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "failed" => Some(DeliveryState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery about to be queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub event_seq: i64,
+    pub workspace_id: String,
+    pub room_id: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub replay_id: Option<String>,
+    pub next_attempt_at: PreciseTime,
+    /// After this, a failing delivery is given up.
+    pub deadline: PreciseTime,
+    pub created_at: PreciseTime,
+}
+
+/// A queued delivery with the event it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub event_seq: i64,
+    pub event: EventRecord,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub replay_id: Option<String>,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub deadline: PreciseTime,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: PreciseTime,
+    pub finished_at: Option<PreciseTime>,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered { status: u16 },
+    /// Try again at `next_attempt_at`.
+    Retry { status: Option<u16>, error: String, next_attempt_at: PreciseTime },
+    /// Out of time: the delivery is marked failed.
+    GiveUp { status: Option<u16>, error: String },
+}
+
+/// Which deliveries of a workspace to read or replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub created_from: Option<PreciseTime>,
+    pub created_to: Option<PreciseTime>,
+    pub room_id: Option<String>,
+    /// Only deliveries in one of these states (all when empty).
+    pub states: Vec<DeliveryState>,
+    /// Only events of these types (all when empty).
+    pub kinds: Vec<String>,
+    /// Originals only (replays excluded).
+    pub originals_only: bool,
+}
+
+/// A replay job: its filters (as the API echoes them) and when it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayRecord {
+    pub id: String,
+    pub workspace_id: String,
+    pub filters: String,
+    pub started_at: PreciseTime,
+}
+
+/// How far a replay got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayProgress {
+    pub total: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub failed_event_ids: Vec<String>,
+    /// When its last delivery finished, once none is pending.
+    pub finished_at: Option<PreciseTime>,
+}

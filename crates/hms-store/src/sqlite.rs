@@ -849,7 +849,365 @@ impl Store for SqliteStore {
             .map(logged_event_from)
             .collect()
     }
+    async fn set_workspace_webhook(&self, webhook: &WorkspaceWebhook) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO workspace_webhooks (workspace_id, url, headers, signing_secret) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (workspace_id) DO UPDATE SET url = excluded.url, headers = excluded.headers, \
+             signing_secret = excluded.signing_secret",
+        )
+        .bind(&webhook.workspace_id)
+        .bind(&webhook.url)
+        .bind(to_json(&webhook.headers))
+        .bind(webhook.signing_secret.as_ref().map(AppSecret::expose))
+        .execute(&mut *tx)
+        .await?;
+        bump_credentials_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_workspace_webhook(&self, workspace_id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let removed = sqlx::query("DELETE FROM workspace_webhooks WHERE workspace_id = ?")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        bump_credentials_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(removed > 0)
+    }
+
+    async fn workspace_webhooks(&self) -> StoreResult<Vec<WorkspaceWebhook>> {
+        sqlx::query("SELECT * FROM workspace_webhooks ORDER BY workspace_id")
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|row| {
+                let secret: Option<String> = row.try_get("signing_secret")?;
+                Ok(WorkspaceWebhook {
+                    workspace_id: row.try_get("workspace_id")?,
+                    url: row.try_get("url")?,
+                    headers: from_json(row.try_get("headers")?)?,
+                    signing_secret: secret.map(AppSecret::new),
+                })
+            })
+            .collect()
+    }
+
+    async fn unplanned_events(&self, limit: u32) -> StoreResult<(i64, Vec<LoggedEvent>)> {
+        let cursor: i64 = sqlx::query_scalar("SELECT last_seq FROM webhook_planner WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await?;
+        let events = sqlx::query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(cursor)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(logged_event_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((cursor, events))
+    }
+
+    async fn plan_deliveries(&self, deliveries: &[NewDelivery], from_seq: i64, to_seq: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let moved = sqlx::query("UPDATE webhook_planner SET last_seq = ? WHERE id = 1 AND last_seq = ?")
+            .bind(to_seq)
+            .bind(from_seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if moved == 0 {
+            return Err(StoreError::Stale);
+        }
+        insert_deliveries_in(&mut tx, deliveries).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: PreciseTime,
+        lease_until: PreciseTime,
+        limit: u32,
+        busy_urls: &[String],
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut tx = self.begin().await?;
+        let mut heads = QueryBuilder::<Sqlite>::new(
+            "SELECT d.id FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_ns <= ",
+        );
+        heads.push_bind(nanos(now)).push(" AND d.lease_until_ns <= ").push_bind(nanos(now)).push(
+            " AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q WHERE q.lane = d.lane AND q.state = 'pending')",
+        );
+        if !busy_urls.is_empty() {
+            heads.push(" AND d.url NOT IN (");
+            let mut urls = heads.separated(", ");
+            for url in busy_urls {
+                urls.push_bind(url);
+            }
+            heads.push(")");
+        }
+        heads.push(" ORDER BY d.next_attempt_ns, d.id LIMIT ").push_bind(i64::from(limit));
+        let ids: Vec<i64> = heads.build_query_scalar().fetch_all(&mut *tx).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lease = QueryBuilder::<Sqlite>::new("UPDATE webhook_deliveries SET lease_until_ns = ");
+        lease.push_bind(nanos(lease_until)).push(" WHERE id IN (");
+        let mut list = lease.separated(", ");
+        for id in &ids {
+            list.push_bind(id);
+        }
+        lease.push(")");
+        lease.build().execute(&mut *tx).await?;
+        let mut select = QueryBuilder::<Sqlite>::new(DELIVERY_SELECT);
+        select.push(" WHERE d.id IN (");
+        let mut list = select.separated(", ");
+        for id in &ids {
+            list.push_bind(id);
+        }
+        select.push(") ORDER BY d.id");
+        let claimed =
+            select.build().fetch_all(&mut *tx).await?.iter().map(delivery_from).collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()> {
+        let (state, status, error, next_attempt) = match outcome {
+            AttemptOutcome::Delivered { status } => (DeliveryState::Delivered, Some(*status), None, None),
+            AttemptOutcome::Retry { status, error, next_attempt_at } => {
+                (DeliveryState::Pending, *status, Some(error.as_str()), Some(*next_attempt_at))
+            }
+            AttemptOutcome::GiveUp { status, error } => (DeliveryState::Failed, *status, Some(error.as_str()), None),
+        };
+        let finished = (state != DeliveryState::Pending).then(|| nanos(now));
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?, \
+             next_attempt_ns = COALESCE(?, next_attempt_ns), lease_until_ns = 0, finished_ns = ? \
+             WHERE id = ? AND state = 'pending'",
+        )
+        .bind(state.as_str())
+        .bind(status.map(i64::from))
+        .bind(error)
+        .bind(next_attempt.map(nanos))
+        .bind(finished)
+        .bind(delivery_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_deliveries(&self, delivery_ids: &[i64]) -> StoreResult<()> {
+        if delivery_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        let mut release = QueryBuilder::<Sqlite>::new("UPDATE webhook_deliveries SET lease_until_ns = 0 WHERE id IN (");
+        let mut list = release.separated(", ");
+        for id in delivery_ids {
+            list.push_bind(id);
+        }
+        release.push(") AND state = 'pending'");
+        release.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        workspace_id: &str,
+        filter: &DeliveryFilter,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
+        let mut count = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq",
+        );
+        push_delivery_filter(&mut count, workspace_id, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
+        let mut page = QueryBuilder::<Sqlite>::new(DELIVERY_SELECT);
+        push_delivery_filter(&mut page, workspace_id, filter);
+        page.push(" ORDER BY d.id DESC LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let records =
+            page.build().fetch_all(&self.reader).await?.iter().map(delivery_from).collect::<StoreResult<Vec<_>>>()?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO webhook_replays (id, workspace_id, filters, started_ns) VALUES (?, ?, ?, ?)")
+            .bind(&replay.id)
+            .bind(&replay.workspace_id)
+            .bind(&replay.filters)
+            .bind(nanos(replay.started_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_violation(e, "a replay with this id"))?;
+        insert_deliveries_in(&mut tx, deliveries).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
+        let row = sqlx::query("SELECT * FROM webhook_replays WHERE workspace_id = ? AND id = ?")
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let replay = ReplayRecord {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            filters: row.try_get("filters")?,
+            started_at: precise(&row, "started_ns")?,
+        };
+        let counts = sqlx::query(
+            "SELECT COUNT(*) AS total, \
+             COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
+             COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed, \
+             MAX(finished_ns) AS finished FROM webhook_deliveries WHERE replay_id = ?",
+        )
+        .bind(id)
+        .fetch_one(&self.reader)
+        .await?;
+        let failed_event_ids: Vec<String> = sqlx::query_scalar(
+            "SELECT e.id FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq \
+             WHERE d.replay_id = ? AND d.state = 'failed' ORDER BY d.id",
+        )
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        let total: i64 = counts.try_get("total")?;
+        let delivered: i64 = counts.try_get("delivered")?;
+        let failed: i64 = counts.try_get("failed")?;
+        let finished: Option<i64> = counts.try_get("finished")?;
+        let done = delivered + failed == total;
+        let progress = ReplayProgress {
+            total,
+            delivered,
+            failed,
+            failed_event_ids,
+            finished_at: if done { Some(finished.map_or(replay.started_at, |ns| PreciseTime::from_unix_nanos(i128::from(ns)))) } else { None },
+        };
+        Ok(Some((replay, progress)))
+    }
+
+    async fn running_replay(&self, workspace_id: &str, filters: &str) -> StoreResult<Option<ReplayRecord>> {
+        let row = sqlx::query(
+            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.filters = ? AND EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
+        )
+        .bind(workspace_id)
+        .bind(filters)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(ReplayRecord {
+                id: row.try_get("id")?,
+                workspace_id: row.try_get("workspace_id")?,
+                filters: row.try_get("filters")?,
+                started_at: precise(&row, "started_ns")?,
+            })
+        })
+        .transpose()
+    }
 }
+
+const DELIVERY_SELECT: &str = "SELECT d.*, e.id AS event_id, e.workspace_id AS event_workspace_id, \
+     e.room_id AS event_room_id, e.kind, e.payload, e.created_ns AS event_created_ns \
+     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
+
+fn push_delivery_filter(query: &mut QueryBuilder<Sqlite>, workspace_id: &str, filter: &DeliveryFilter) {
+    query.push(" WHERE d.workspace_id = ").push_bind(workspace_id.to_owned());
+    if let Some(from) = filter.created_from {
+        query.push(" AND d.created_ns >= ").push_bind(nanos(from));
+    }
+    if let Some(to) = filter.created_to {
+        query.push(" AND d.created_ns <= ").push_bind(nanos(to));
+    }
+    if let Some(room_id) = &filter.room_id {
+        query.push(" AND d.room_id = ").push_bind(room_id.clone());
+    }
+    if filter.originals_only {
+        query.push(" AND d.replay_id IS NULL");
+    }
+    if !filter.states.is_empty() {
+        query.push(" AND d.state IN (");
+        let mut states = query.separated(", ");
+        for state in &filter.states {
+            states.push_bind(state.as_str());
+        }
+        query.push(")");
+    }
+    if !filter.kinds.is_empty() {
+        query.push(" AND e.kind IN (");
+        let mut kinds = query.separated(", ");
+        for kind in &filter.kinds {
+            kinds.push_bind(kind.clone());
+        }
+        query.push(")");
+    }
+}
+
+async fn insert_deliveries_in(tx: &mut Transaction<'static, Sqlite>, deliveries: &[NewDelivery]) -> StoreResult<()> {
+    for delivery in deliveries {
+        let lane = format!("{} {} {}", delivery.url, delivery.room_id, delivery.replay_id.as_deref().unwrap_or(""));
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
+             attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?)",
+        )
+        .bind(delivery.event_seq)
+        .bind(&delivery.workspace_id)
+        .bind(&delivery.room_id)
+        .bind(&delivery.url)
+        .bind(to_json(&delivery.headers))
+        .bind(&delivery.replay_id)
+        .bind(lane)
+        .bind(nanos(delivery.next_attempt_at))
+        .bind(nanos(delivery.deadline))
+        .bind(nanos(delivery.created_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn delivery_from(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
+    let state: String = row.try_get("state")?;
+    let finished: Option<i64> = row.try_get("finished_ns")?;
+    Ok(DeliveryRecord {
+        id: row.try_get("id")?,
+        event_seq: row.try_get("event_seq")?,
+        event: EventRecord {
+            id: row.try_get("event_id")?,
+            workspace_id: row.try_get("event_workspace_id")?,
+            room_id: row.try_get("event_room_id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+            created_at: precise(row, "event_created_ns")?,
+        },
+        url: row.try_get("url")?,
+        headers: from_json(row.try_get("headers")?)?,
+        replay_id: row.try_get("replay_id")?,
+        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
+        attempts: row.try_get("attempts")?,
+        deadline: precise(row, "deadline_ns")?,
+        last_status: row.try_get("last_status")?,
+        last_error: row.try_get("last_error")?,
+        created_at: precise(row, "created_ns")?,
+        finished_at: finished.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
+    })
+}
+
 
 impl SqliteStore {
     /// Loads the peers of `sessions` with one query.

@@ -125,6 +125,11 @@ impl PreciseTime {
         self.0.unix_timestamp_nanos()
     }
 
+    /// Parses RFC 3339 (any offset, any fraction length).
+    pub fn parse(text: &str) -> Option<Self> {
+        OffsetDateTime::parse(text, &Rfc3339).ok().map(Self)
+    }
+
     /// Whole seconds from `self` to `later`, rounded down.
     pub fn seconds_until(self, later: PreciseTime) -> i64 {
         ((later.unix_nanos() - self.unix_nanos()) / 1_000_000_000) as i64

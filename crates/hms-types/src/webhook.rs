@@ -1,7 +1,7 @@
 //! Webhook events: the envelope 100ms posts and the payloads of the events openhms emits.
 
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The envelope of every webhook.
@@ -138,4 +138,147 @@ pub struct RoleChangeData {
     pub role_changed_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_change_requested_by: Option<String>,
+}
+
+/// Query of `GET /v2/analytics/webhooks`, the delivery history. `event_names` may repeat.
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookHistoryQuery {
+    /// RFC 3339; default 24 hours ago, at most 30 days ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// RFC 3339; default now, at most 14 days after `start_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    /// `all` (default), `failed` or `success`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Only these event types (repeat the parameter for several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_names: Vec<String>,
+    /// 1 to 100, default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// 1-based page number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+}
+
+/// Answer of `GET /v2/analytics/webhooks`.
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookHistory {
+    pub events: Vec<DeliveryReport>,
+    pub pagination: PageNumbers,
+    pub summary: HistorySummary,
+}
+
+/// One delivery of one event to one endpoint.
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    pub event_id: String,
+    /// `reporter.webhook.delivery.success`, `.failed`, or `.pending` while it is retried.
+    pub event_name: String,
+    pub room_id: String,
+    pub event_timestamp: String,
+    pub payload: DeliveryPayload,
+}
+
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryPayload {
+    /// The ids the event carries (session, peer, user), where it has them.
+    pub event_data: serde_json::Map<String, Value>,
+    pub webhook_url: String,
+    pub original_event_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_reason: Option<String>,
+    pub attempts: i64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_replay: bool,
+}
+
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageNumbers {
+    pub current_page: u32,
+    pub page_size: u32,
+    pub total_pages: u64,
+    pub total_items: u64,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySummary {
+    pub total_events: u64,
+}
+
+/// Body of `POST /v2/analytics/webhooks/replay`.
+#[derive(JsonSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_names: Vec<String>,
+    /// At most 50 000 (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    /// `failed` (default), `success` or `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// The filters of a replay as the API echoes them.
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayFilters {
+    pub start_time: String,
+    pub end_time: String,
+    pub room_id: String,
+    pub event_types: Vec<String>,
+    pub limit: u32,
+    pub offset: u32,
+    pub status: String,
+}
+
+/// Answer of `POST /v2/analytics/webhooks/replay`.
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayStarted {
+    pub workflow_id: String,
+    /// `started`, or `already_running` when the same filters are being replayed.
+    pub status: String,
+    pub message: String,
+    pub filters: ReplayFilters,
+}
+
+/// Answer of `GET /v2/analytics/webhooks/replay/{workflow_id}`.
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayStatus {
+    pub workflow_id: String,
+    /// `Running`, `completed` or `completed_with_failures`.
+    pub status: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    pub filters: ReplayFilters,
+    pub progress: ReplayCounts,
+    pub result: Option<ReplayResult>,
+}
+
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayCounts {
+    pub total: i64,
+    pub completed: i64,
+    pub failed: i64,
+}
+
+#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayResult {
+    pub total: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub failed_events: Vec<String>,
 }

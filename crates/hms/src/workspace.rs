@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use hms_auth::AppSecret;
+use hms_server::service::webhooks;
 use hms_server::service::workspaces::{self, InitialCredentials};
 use hms_store::{Durability, SqliteStore, Store, StoreError};
 
@@ -39,6 +40,44 @@ pub enum WorkspaceCommand {
     /// Manage the app secrets of a workspace.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Manage the workspace-level webhook (rooms with their own `webhook` use theirs).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCommand {
+    /// Send the workspace's events to URL.
+    Set {
+        workspace: String,
+        #[arg(long)]
+        url: String,
+        /// A custom header sent with every delivery, as `Name: value` (repeatable).
+        #[arg(long = "header", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
+        /// Sign deliveries: `x-100ms-signature` is the hex HMAC-SHA256 of the body with it.
+        #[arg(long, env = "HMS_WEBHOOK_SIGNING_SECRET", hide_env_values = true)]
+        signing_secret: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show the workspace's webhook (the signing secret is not shown).
+    Show {
+        workspace: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Stop sending the workspace's events (rooms with their own webhook still get theirs).
+    Clear {
+        workspace: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once(':').ok_or("write a header as `Name: value`")?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
 }
 
 #[derive(Subcommand)]
@@ -96,6 +135,7 @@ pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
             }
         }
         WorkspaceCommand::Secret(command) => run_secret(command).await?,
+        WorkspaceCommand::Webhook(command) => run_webhook(command).await?,
     }
     Ok(())
 }
@@ -135,6 +175,42 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
                 .await
                 .map_err(describe)?;
             println!("retired secret {secret_id}");
+        }
+    }
+    Ok(())
+}
+
+async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
+    match command {
+        WebhookCommand::Set { workspace, url, headers, signing_secret, data } => {
+            let store = open(&data).await?;
+            let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
+            let secret = signing_secret.map(AppSecret::new);
+            webhooks::set_workspace_webhook(&store, &workspace, &url, headers, secret)
+                .await
+                .map_err(|error| CliError::new(error.body()))?;
+            println!("events of workspace {} now go to {url}", workspace.name);
+        }
+        WebhookCommand::Show { workspace, data } => {
+            let store = open(&data).await?;
+            let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
+            let hooks = store.workspace_webhooks().await.map_err(describe)?;
+            match hooks.into_iter().find(|hook| hook.workspace_id == workspace.id) {
+                None => println!("workspace {} has no webhook", workspace.name),
+                Some(hook) => {
+                    println!("url: {}", hook.url);
+                    for (name, value) in &hook.headers {
+                        println!("header: {name}: {value}");
+                    }
+                    println!("signed: {}", if hook.signing_secret.is_some() { "yes" } else { "no" });
+                }
+            }
+        }
+        WebhookCommand::Clear { workspace, data } => {
+            let store = open(&data).await?;
+            let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
+            let removed = store.clear_workspace_webhook(&workspace.id).await.map_err(describe)?;
+            println!("{}", if removed { "webhook removed" } else { "the workspace had no webhook" });
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use hms_types::{Page, Timestamp};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::service::webhooks;
 
 const REGIONS: [&str; 4] = ["in", "us", "eu", "auto"];
 const UPLOAD_TYPES: [&str; 4] = ["s3", "gs", "oss", "azure"];
@@ -280,16 +281,9 @@ fn validate_recording(recording: &RecordingInfo) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn validate_webhook(webhook: &RoomWebhook) -> ApiResult<()> {
-    let valid = url::Url::parse(&webhook.url)
-        .ok()
-        .is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-    if !valid {
-        return Err(ApiError::invalid_body(
-            "webhook.url must be an absolute http or https URL",
-        ));
-    }
-    Ok(())
+fn validate_webhook(webhook: &RoomWebhook) -> ApiResult<()> {
+    webhooks::validate_url(&webhook.url)?;
+    webhooks::validate_headers(&webhook.headers)
 }
 
 /// The API form of a room. Upload credentials are never sent back.

@@ -1,0 +1,42 @@
+//! The webhook history and replays of the analytics API.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hms_types::webhook::{ReplayRequest, ReplayStarted, ReplayStatus, WebhookHistory, WebhookHistoryQuery};
+
+use super::PathParams;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{JsonBody, parse_query_with_lists};
+use crate::service::webhooks;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/analytics/webhooks", get(history))
+        .route("/v2/analytics/webhooks/replay", post(replay))
+        .route("/v2/analytics/webhooks/replay/{workflow_id}", get(replay_status))
+}
+
+async fn history(State(s): State<AppState>, caller: Caller, RawQuery(query): RawQuery) -> ApiResult<Json<WebhookHistory>> {
+    let (mut parsed, mut lists) = parse_query_with_lists::<WebhookHistoryQuery>(query.as_deref(), &["event_names"])?;
+    parsed.event_names = lists.remove("event_names").unwrap_or_default();
+    webhooks::history(s.store.as_ref(), caller.workspace(), parsed).await.map(Json)
+}
+
+async fn replay(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<ReplayRequest>,
+) -> ApiResult<Json<ReplayStarted>> {
+    webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request).await.map(Json)
+}
+
+async fn replay_status(
+    State(s): State<AppState>,
+    caller: Caller,
+    PathParams(workflow_id): PathParams<String>,
+) -> ApiResult<Json<ReplayStatus>> {
+    webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id).await.map(Json)
+}
