@@ -55,8 +55,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$DATA_DIR/data"
-echo "conformance: starting $HMS_BIN serve --listen 127.0.0.1:$PORT --data-dir $DATA_DIR/data"
-"$HMS_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR/data" >"$LOG" 2>&1 &
+# --simulate-peers serves /v2/simulate (simulated peers join/leave rooms and record what
+# they receive), which the sessions / active-rooms tests need to put peers in a room.
+echo "conformance: starting $HMS_BIN serve --listen 127.0.0.1:$PORT --data-dir $DATA_DIR/data --simulate-peers"
+"$HMS_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR/data" --simulate-peers >"$LOG" 2>&1 &
 SERVER_PID=$!
 
 BASE="http://127.0.0.1:$PORT"
