@@ -21,6 +21,10 @@ CREATE TABLE session_peers (
     role TEXT NOT NULL,
     user_id TEXT NOT NULL,
     metadata TEXT NOT NULL,
+    -- What the peer is now (the API shows the join values; recovery needs these).
+    current_name TEXT NOT NULL,
+    current_role TEXT NOT NULL,
+    current_metadata TEXT NOT NULL,
     joined_ns BIGINT NOT NULL,
     left_ns BIGINT
 );

@@ -158,6 +158,23 @@ pub struct SessionPeerRecord {
     pub metadata: String,
     pub joined_at: PreciseTime,
     pub left_at: Option<PreciseTime>,
+    /// The peer's name, role and metadata now, changed by updates after the join.
+    pub current: PeerProfile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerProfile {
+    pub name: String,
+    pub role: String,
+    pub metadata: String,
+}
+
+/// A connected peer's new profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerChanged {
+    pub session_id: String,
+    pub peer_id: String,
+    pub profile: PeerProfile,
 }
 
 /// A webhook event as logged: its envelope, serialised once.
@@ -195,6 +212,7 @@ pub struct LiveWrite {
     /// A session that opens (written without peers; they come in `joined`).
     pub opened: Option<SessionRecord>,
     pub joined: Vec<SessionPeerRecord>,
+    pub changed: Vec<PeerChanged>,
     pub left: Vec<PeerLeft>,
     pub closed: Option<SessionClosed>,
     /// A room disabled by the same change (ending a room with `lock`).

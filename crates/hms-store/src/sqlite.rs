@@ -712,8 +712,8 @@ impl Store for SqliteStore {
         }
         for peer in &write.joined {
             sqlx::query(
-                "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, joined_ns, left_ns) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
+                 current_role, current_metadata, joined_ns, left_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             )
             .bind(&peer.id)
             .bind(&peer.session_id)
@@ -721,10 +721,26 @@ impl Store for SqliteStore {
             .bind(&peer.role)
             .bind(&peer.user_id)
             .bind(&peer.metadata)
+            .bind(&peer.current.name)
+            .bind(&peer.current.role)
+            .bind(&peer.current.metadata)
             .bind(nanos(peer.joined_at))
             .execute(&mut *tx)
             .await?;
             touch_session(&mut tx, &peer.session_id, peer.joined_at).await?;
+        }
+        for changed in &write.changed {
+            sqlx::query(
+                "UPDATE session_peers SET current_name = ?, current_role = ?, current_metadata = ? \
+                 WHERE id = ? AND session_id = ?",
+            )
+            .bind(&changed.profile.name)
+            .bind(&changed.profile.role)
+            .bind(&changed.profile.metadata)
+            .bind(&changed.peer_id)
+            .bind(&changed.session_id)
+            .execute(&mut *tx)
+            .await?;
         }
         for left in &write.left {
             sqlx::query("UPDATE session_peers SET left_ns = ? WHERE id = ? AND session_id = ? AND left_ns IS NULL")
@@ -1276,6 +1292,11 @@ fn session_peer_from(row: &SqliteRow) -> StoreResult<SessionPeerRecord> {
         metadata: row.try_get("metadata")?,
         joined_at: precise(row, "joined_ns")?,
         left_at: left.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
+        current: PeerProfile {
+            name: row.try_get("current_name")?,
+            role: row.try_get("current_role")?,
+            metadata: row.try_get("current_metadata")?,
+        },
     })
 }
 

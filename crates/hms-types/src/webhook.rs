@@ -34,6 +34,7 @@ pub mod kind {
     pub const PEER_LEAVE: &str = "peer.leave.success";
     pub const ROOM_END: &str = "room.end.success";
     pub const ROLE_CHANGE: &str = "role.change.success";
+    pub const ROLE_CHANGE_FAILURE: &str = "role.change.failure";
 }
 
 /// `peer.leave.success` reasons.
@@ -136,6 +137,25 @@ pub struct RoleChangeData {
     pub joined_at: String,
     pub session_started_at: String,
     pub role_changed_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_change_requested_by: Option<String>,
+}
+
+/// `role.change.failure`: `role` is the role that was asked for.
+#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleChangeFailureData {
+    pub room_id: String,
+    pub room_name: String,
+    pub session_id: String,
+    pub template_id: String,
+    pub peer_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub user_data: String,
+    pub role: String,
+    pub joined_at: String,
+    pub session_started_at: String,
+    pub error_message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_change_requested_by: Option<String>,
 }

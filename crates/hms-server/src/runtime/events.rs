@@ -152,3 +152,23 @@ pub fn peer_join_failure(session: &LiveSession, peer: &LivePeer, error_message: 
     };
     event(session, kind::PEER_JOIN_FAILURE, PreciseTime::now(), data)
 }
+
+/// A role change through the API that the role's limit refused.
+pub fn role_change_failure(session: &LiveSession, peer: &LivePeer, role: &str, error_message: &str) -> EventRecord {
+    let data = hms_types::webhook::RoleChangeFailureData {
+        room_id: session.room_id.clone(),
+        room_name: session.room_name.clone(),
+        session_id: session.id.clone(),
+        template_id: session.template_id.clone(),
+        peer_id: peer.id.clone(),
+        user_id: peer.user_id.clone(),
+        user_name: peer.name.clone(),
+        user_data: peer.metadata.clone(),
+        role: role.to_owned(),
+        joined_at: peer.joined_at.to_trimmed_string(),
+        session_started_at: session.started_at.to_trimmed_string(),
+        error_message: error_message.to_owned(),
+        role_change_requested_by: None,
+    };
+    event(session, kind::ROLE_CHANGE_FAILURE, PreciseTime::now(), data)
+}

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hms_store::{
-    LiveWrite, PeerLeft, RoomView, SessionClosed, SessionRecord, Store, StoreError, TemplateRecord, Workspace,
+    LiveWrite, PeerChanged, PeerLeft, RoomView, SessionClosed, SessionRecord, Store, StoreError, TemplateRecord, Workspace,
 };
 use hms_types::PreciseTime;
 use hms_types::active_room::{
@@ -372,11 +372,13 @@ impl RoomRuntime {
                 .roles
                 .get(role_name)
                 .ok_or_else(|| RuntimeError::UnknownRole(role_name.clone()))?;
-            check_capacity(session, role, Some(peer_id))?;
+            if let Err(refusal) = check_capacity(session, role, Some(peer_id)) {
+                let event = events::role_change_failure(session, &current, role_name, "role limit reached");
+                self.store.record_live(&LiveWrite { events: vec![event], ..LiveWrite::default() }).await?;
+                return Err(refusal);
+            }
             updated.role = role.name.clone();
-            write
-                .events
-                .push(events::role_change(session, &updated, &current.role, now));
+            write.events.push(events::role_change(session, &updated, &current.role, now));
         }
         if let Some(name) = &update.name {
             updated.name = name.clone();
@@ -384,9 +386,12 @@ impl RoomRuntime {
         if let Some(metadata) = &update.metadata {
             updated.metadata = metadata.clone();
         }
-        if !write.events.is_empty() {
-            self.store.record_live(&write).await?;
-        }
+        write.changed.push(PeerChanged {
+            session_id: session.id.clone(),
+            peer_id: peer_id.to_owned(),
+            profile: updated.profile(),
+        });
+        self.store.record_live(&write).await?;
         self.tell_changes(&current, &updated, now);
         let session = live.session.as_mut().expect("live");
         session.peers.insert(peer_id.to_owned(), updated.clone());
@@ -697,13 +702,14 @@ fn session_record(session: &LiveSession) -> SessionRecord {
     }
 }
 
+/// A peer as it was when the server stopped.
 fn peer_from_record(peer: &hms_store::SessionPeerRecord) -> LivePeer {
     LivePeer {
         id: peer.id.clone(),
-        name: peer.name.clone(),
+        name: peer.current.name.clone(),
         user_id: peer.user_id.clone(),
-        role: peer.role.clone(),
-        metadata: peer.metadata.clone(),
+        role: peer.current.role.clone(),
+        metadata: peer.current.metadata.clone(),
         joined_at: peer.joined_at,
         tracks: IndexMap::new(),
     }

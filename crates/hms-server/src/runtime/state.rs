@@ -60,6 +60,15 @@ impl LivePeer {
             metadata: self.metadata.clone(),
             joined_at: self.joined_at,
             left_at: None,
+            current: self.profile(),
+        }
+    }
+
+    pub fn profile(&self) -> hms_store::PeerProfile {
+        hms_store::PeerProfile {
+            name: self.name.clone(),
+            role: self.role.clone(),
+            metadata: self.metadata.clone(),
         }
     }
 }

@@ -192,11 +192,14 @@ fn host_of(url: &str) -> String {
     url::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned)).unwrap_or_default()
 }
 
+/// An endpoint's URL and custom headers.
+pub type Endpoint = (String, Vec<(String, String)>);
+
 /// Where events go: a room's own webhook, else its workspace's.
 pub struct Endpoints<'a> {
     store: &'a dyn Store,
     workspaces: HashMap<String, WorkspaceWebhook>,
-    rooms: HashMap<String, Option<(String, Vec<(String, String)>)>>,
+    rooms: HashMap<String, Option<Endpoint>>,
 }
 
 impl<'a> Endpoints<'a> {
@@ -207,7 +210,7 @@ impl<'a> Endpoints<'a> {
     }
 
     /// The URL and custom headers for events of `room_id`, if any endpoint wants them.
-    pub async fn resolve(&mut self, workspace_id: &str, room_id: &str) -> StoreResult<Option<(String, Vec<(String, String)>)>> {
+    pub async fn resolve(&mut self, workspace_id: &str, room_id: &str) -> StoreResult<Option<Endpoint>> {
         if !self.rooms.contains_key(room_id) {
             let own = self.store.room(workspace_id, room_id).await?.and_then(|view| view.room.options.webhook);
             let own = own.map(|hook| (hook.url, hook.headers.into_iter().collect()));
