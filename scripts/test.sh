@@ -21,3 +21,12 @@ cargo test --workspace --locked
 step "conformance: the official Node server SDK against a live server"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 HMS_BIN="$PWD/target/debug/hms" bash conformance/run.sh
+
+step "conformance: the served Postman collection with newman"
+(cd conformance/newman && npm ci --no-audit --no-fund --loglevel=error)
+HMS_BIN="$PWD/target/debug/hms" bash conformance/newman/run.sh
+
+step "conformance: schemathesis against the served OpenAPI document"
+[ -x conformance/schemathesis/.venv/bin/python ] || python3 -m venv conformance/schemathesis/.venv
+conformance/schemathesis/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r conformance/schemathesis/requirements.txt
+HMS_BIN="$PWD/target/debug/hms" bash conformance/schemathesis/run.sh

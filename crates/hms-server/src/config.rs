@@ -28,6 +28,72 @@ pub struct ServerConfig {
     pub credentials_refresh_ms: u64,
     /// Serve the peer simulator under `/v2/simulate`.
     pub simulate_peers: bool,
+    /// Host names (or `host:port`) the MCP endpoint answers to besides the loopback names,
+    /// which it always answers to: the deployment's own hostnames. `*` allows any host.
+    /// A list, or one comma-separated string (as in `HMS_MCP_ALLOWED_HOSTS`).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub mcp_allowed_hosts: Vec<String>,
+    /// Offer only the MCP tools that only read.
+    pub mcp_read_only: bool,
+    /// Offer only these MCP tools (such as `hms-list-rooms`); empty offers all. A list, or
+    /// one comma-separated string.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub mcp_tools: Vec<String>,
+    /// Webhook delivery (`[webhooks]` in the file).
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhooks are delivered, and the workspace-level endpoints set from the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Delays before the first retries, in milliseconds: 100ms's own schedule.
+    pub retry_schedule_ms: Vec<u64>,
+    /// After the schedule, the delay doubles up to this, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// How long a failing delivery is retried before it is marked failed, in seconds.
+    pub retry_window_secs: u64,
+    /// Time limit of one attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts in flight to one endpoint at once.
+    pub per_endpoint_concurrency: usize,
+    /// Attempts in flight in all.
+    pub max_in_flight: usize,
+    /// How often the dispatcher looks for new events and due retries, in milliseconds.
+    pub poll_ms: u64,
+    /// Replayed events sent per second, per replay.
+    pub replay_per_sec: u32,
+    /// Workspace-level endpoints (`[[webhooks.workspaces]]`), applied at start.
+    pub workspaces: Vec<WorkspaceWebhookConfig>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            retry_schedule_ms: vec![1_000, 3_000, 10_000],
+            max_backoff_ms: 3_600_000,
+            retry_window_secs: 24 * 3600,
+            timeout_ms: 10_000,
+            per_endpoint_concurrency: 4,
+            max_in_flight: 64,
+            poll_ms: 100,
+            replay_per_sec: 10,
+            workspaces: Vec::new(),
+        }
+    }
+}
+
+/// A workspace's webhook as the config file sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceWebhookConfig {
+    /// The workspace's name.
+    pub workspace: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub signing_secret: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +108,10 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             credentials_refresh_ms: 1000,
             simulate_peers: false,
+            mcp_allowed_hosts: Vec::new(),
+            mcp_read_only: false,
+            mcp_tools: Vec::new(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -50,4 +120,23 @@ impl ServerConfig {
     pub fn credentials_refresh(&self) -> Duration {
         Duration::from_millis(self.credentials_refresh_ms.max(50))
     }
+}
+
+/// A list of strings, or one string of comma-separated items.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    let items = match ListOrCommas::deserialize(deserializer)? {
+        ListOrCommas::List(items) => items,
+        ListOrCommas::Commas(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
 }

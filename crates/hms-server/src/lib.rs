@@ -13,12 +13,15 @@ pub mod keyed_lock;
 pub mod runtime;
 pub mod service;
 pub mod state;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use hms_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use webhooks::Dispatcher;
 
 use auth::CredentialCache;
 pub use config::ServerConfig;
@@ -37,6 +40,8 @@ pub enum ServeError {
     },
     #[error("cannot close the sessions left open: {0}")]
     Recovery(runtime::RuntimeError),
+    #[error("invalid webhook configuration: {0}")]
+    Webhooks(error::ApiError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -66,6 +71,7 @@ impl Server {
         if closed > 0 {
             tracing::info!(sessions = closed, "closed the sessions a previous run left open");
         }
+        service::webhooks::apply_config(store.as_ref(), &config.webhooks.workspaces).await.map_err(ServeError::Webhooks)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Listen {
@@ -89,10 +95,15 @@ impl Server {
     /// the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let refresher = tokio::spawn(refresh_credentials(self.state.clone()));
+        let dispatcher = Arc::new(Dispatcher::new(self.state.store.clone(), self.state.config.webhooks.clone()));
+        let (stop_dispatcher, stopped) = watch::channel(false);
+        let dispatching = tokio::spawn(dispatcher.run(stopped));
         let app = api::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         refresher.abort();
+        let _ = stop_dispatcher.send(true);
+        let _ = dispatching.await;
         self.store.close().await;
         tracing::info!("openhms stopped");
         Ok(())

@@ -47,6 +47,9 @@ CREATE INDEX webhook_deliveries_replay ON webhook_deliveries (replay_id);
 CREATE TABLE webhook_replays (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    -- The request as sent, which identifies a replay while it runs.
+    request_key TEXT NOT NULL,
+    -- The filters as the API echoes them, defaults filled in.
     filters TEXT NOT NULL,
     started_ns BIGINT NOT NULL
 );

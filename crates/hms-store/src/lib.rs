@@ -131,13 +131,14 @@ pub trait Store: Send + Sync + 'static {
     /// Queues `deliveries` and moves the planner from `from_seq` to `to_seq`; `Stale` when
     /// another planner moved it first.
     async fn plan_deliveries(&self, deliveries: &[NewDelivery], from_seq: i64, to_seq: i64) -> StoreResult<()>;
-    /// Leases up to `limit` deliveries that are due and first in their lane, skipping the
-    /// endpoints in `busy_urls`.
+    /// Leases up to `limit` deliveries that are due and first in their lane, at most
+    /// `per_url` of one endpoint, skipping the endpoints in `busy_urls`.
     async fn claim_deliveries(
         &self,
         now: PreciseTime,
         lease_until: PreciseTime,
         limit: u32,
+        per_url: u32,
         busy_urls: &[String],
     ) -> StoreResult<Vec<DeliveryRecord>>;
     async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()>;
@@ -154,6 +155,6 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a replay with its deliveries.
     async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()>;
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>>;
-    /// A replay of the workspace with exactly these filters that still has pending deliveries.
-    async fn running_replay(&self, workspace_id: &str, filters: &str) -> StoreResult<Option<ReplayRecord>>;
+    /// A replay of the workspace made from the same request that still has pending deliveries.
+    async fn running_replay(&self, workspace_id: &str, request_key: &str) -> StoreResult<Option<ReplayRecord>>;
 }

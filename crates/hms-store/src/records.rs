@@ -331,6 +331,9 @@ pub struct DeliveryFilter {
 pub struct ReplayRecord {
     pub id: String,
     pub workspace_id: String,
+    /// The request as sent: a second request with the same key while this replay runs
+    /// is the same replay.
+    pub request_key: String,
     pub filters: String,
     pub started_at: PreciseTime,
 }

@@ -948,11 +948,16 @@ impl Store for SqliteStore {
         now: PreciseTime,
         lease_until: PreciseTime,
         limit: u32,
+        per_url: u32,
         busy_urls: &[String],
     ) -> StoreResult<Vec<DeliveryRecord>> {
         let mut tx = self.begin().await?;
+        // The heads of the lanes that are due, ranked within their endpoint, so that one
+        // endpoint with a large backlog cannot take every slot of a claim.
         let mut heads = QueryBuilder::<Sqlite>::new(
-            "SELECT d.id FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_ns <= ",
+            "SELECT id FROM (SELECT d.id, d.next_attempt_ns, \
+             ROW_NUMBER() OVER (PARTITION BY d.url ORDER BY d.next_attempt_ns, d.id) AS rank \
+             FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_ns <= ",
         );
         heads.push_bind(nanos(now)).push(" AND d.lease_until_ns <= ").push_bind(nanos(now)).push(
             " AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q WHERE q.lane = d.lane AND q.state = 'pending')",
@@ -965,7 +970,8 @@ impl Store for SqliteStore {
             }
             heads.push(")");
         }
-        heads.push(" ORDER BY d.next_attempt_ns, d.id LIMIT ").push_bind(i64::from(limit));
+        heads.push(") WHERE rank <= ").push_bind(i64::from(per_url));
+        heads.push(" ORDER BY next_attempt_ns, id LIMIT ").push_bind(i64::from(limit));
         let ids: Vec<i64> = heads.build_query_scalar().fetch_all(&mut *tx).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -1059,9 +1065,12 @@ impl Store for SqliteStore {
 
     async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO webhook_replays (id, workspace_id, filters, started_ns) VALUES (?, ?, ?, ?)")
+        sqlx::query(
+            "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES (?, ?, ?, ?, ?)",
+        )
             .bind(&replay.id)
             .bind(&replay.workspace_id)
+            .bind(&replay.request_key)
             .bind(&replay.filters)
             .bind(nanos(replay.started_at))
             .execute(&mut *tx)
@@ -1082,6 +1091,7 @@ impl Store for SqliteStore {
         let replay = ReplayRecord {
             id: row.try_get("id")?,
             workspace_id: row.try_get("workspace_id")?,
+            request_key: row.try_get("request_key")?,
             filters: row.try_get("filters")?,
             started_at: precise(&row, "started_ns")?,
         };
@@ -1116,19 +1126,20 @@ impl Store for SqliteStore {
         Ok(Some((replay, progress)))
     }
 
-    async fn running_replay(&self, workspace_id: &str, filters: &str) -> StoreResult<Option<ReplayRecord>> {
+    async fn running_replay(&self, workspace_id: &str, request_key: &str) -> StoreResult<Option<ReplayRecord>> {
         let row = sqlx::query(
-            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.filters = ? AND EXISTS \
+            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.request_key = ? AND EXISTS \
              (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
         )
         .bind(workspace_id)
-        .bind(filters)
+        .bind(request_key)
         .fetch_optional(&self.reader)
         .await?;
         row.map(|row| {
             Ok(ReplayRecord {
                 id: row.try_get("id")?,
                 workspace_id: row.try_get("workspace_id")?,
+                request_key: row.try_get("request_key")?,
                 filters: row.try_get("filters")?,
                 started_at: precise(&row, "started_ns")?,
             })

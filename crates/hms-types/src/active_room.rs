@@ -1,8 +1,8 @@
 //! Active rooms: `/v2/active-rooms`, the live state of a room with a running session.
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::PreciseTime;
 

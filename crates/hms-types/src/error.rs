@@ -1,5 +1,5 @@
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// The error envelope every failed call answers with. `code` always equals the HTTP
 /// status: client SDKs read it from the body, not from the status line.

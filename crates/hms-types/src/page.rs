@@ -1,5 +1,5 @@
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Smallest and largest page sizes the API hands out; requests outside are clamped.
 pub const MIN_LIMIT: u32 = 10;
@@ -9,6 +9,7 @@ pub const DEFAULT_LIMIT: u32 = 10;
 /// One page of a list endpoint. `last` is the cursor of the last item in `data`, to be
 /// passed back as `start` (exclusive) for the next page; it is empty when `data` is.
 #[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     pub limit: u32,
     pub data: Vec<T>,

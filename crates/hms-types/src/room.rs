@@ -1,8 +1,8 @@
 //! Rooms: `/v2/rooms`.
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::{PageQuery, Timestamp};
 

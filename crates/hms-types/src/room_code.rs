@@ -1,7 +1,7 @@
 //! Room codes: `/v2/room-codes`.
 
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::{PageQuery, Timestamp};
 

@@ -1,8 +1,8 @@
 //! Sessions: `/v2/sessions`. A session is one continuous call in a room.
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::{PageQuery, Timestamp};
 

@@ -1,8 +1,8 @@
 //! The peer simulator, `/v2/simulate`: peers that join and leave without media, through
 //! the same room runtime as real peers, so that a backend's tests can drive sessions.
 
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::PreciseTime;

@@ -12,8 +12,8 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Timestamp;

@@ -1,7 +1,7 @@
 //! The room-code exchange, `POST /v2/token`.
 
-use serde::{Deserialize, Serialize};
 use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 

@@ -37,6 +37,19 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     simulate_peers: bool,
+    /// A host name (or host:port) /mcp answers to besides the loopback names: the
+    /// deployment's own; repeat for several, `*` for any.
+    #[arg(long = "mcp-allowed-host")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mcp_allowed_hosts: Vec<String>,
+    /// Offer only the MCP tools that only read.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    mcp_read_only: bool,
+    /// Offer only these MCP tools (comma-separated, such as hms-list-rooms,hms-get-room-codes).
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mcp_tools: Vec<String>,
     /// TOML configuration file (also `HMS_CONFIG`).
     #[arg(long, env = "HMS_CONFIG")]
     #[serde(skip)]
@@ -56,7 +69,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 9] = [
+const ENV_KEYS: [&str; 12] = [
     "listen",
     "data_dir",
     "durability",
@@ -66,11 +79,15 @@ const ENV_KEYS: [&str; 9] = [
     "max_body_bytes",
     "credentials_refresh_ms",
     "simulate_peers",
+    "mcp_allowed_hosts",
+    "mcp_read_only",
+    "mcp_tools",
 ];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     init_logging(args.log_json);
     let config = load_config(&args)?;
+    hms_server::api::mcp::check_config(&config).map_err(|e| CliError::new(format!("invalid configuration: {e}")))?;
     let server = Server::bind(config, initial_credentials()?, print_first_start)
         .await
         .map_err(CliError::new)?;
@@ -79,7 +96,22 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         "openhms listening on http://{}",
         server.local_addr().map_err(CliError::new)?
     );
+    print_docs_addresses(server.local_addr().map_err(CliError::new)?);
     server.run(shutdown_signal()).await.map_err(CliError::new)
+}
+
+/// Where the API's documentation is, on the lines after the listening address.
+fn print_docs_addresses(addr: SocketAddr) {
+    let base = format!("http://{addr}");
+    println!("  API docs:           {base}/docs");
+    println!("  OpenAPI document:   {base}/openapi.json");
+    println!("  Postman collection: {base}/postman.json (set APP_ACCESS_KEY, APP_SECRET and BASE_URL)");
+    tracing::info!(
+        docs = %format!("{base}/docs"),
+        openapi = %format!("{base}/openapi.json"),
+        postman = %format!("{base}/postman.json"),
+        "API documentation"
+    );
 }
 
 fn load_config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
@@ -122,7 +154,7 @@ fn print_first_start(created: &CreatedWorkspace) {
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn,rmcp=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

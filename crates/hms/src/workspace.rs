@@ -182,7 +182,13 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
 
 async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
     match command {
-        WebhookCommand::Set { workspace, url, headers, signing_secret, data } => {
+        WebhookCommand::Set {
+            workspace,
+            url,
+            headers,
+            signing_secret,
+            data,
+        } => {
             let store = open(&data).await?;
             let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
             let secret = signing_secret.map(AppSecret::new);
@@ -210,7 +216,14 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
             let store = open(&data).await?;
             let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
             let removed = store.clear_workspace_webhook(&workspace.id).await.map_err(describe)?;
-            println!("{}", if removed { "webhook removed" } else { "the workspace had no webhook" });
+            println!(
+                "{}",
+                if removed {
+                    "webhook removed"
+                } else {
+                    "the workspace had no webhook"
+                }
+            );
         }
     }
     Ok(())

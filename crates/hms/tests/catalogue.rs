@@ -9,8 +9,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 fn dummy_path(op: &hms_api::Operation) -> String {
-    let values: Map<String, Value> =
-        op.path_params().into_iter().map(|param| (param.to_owned(), json!("0123456789abcdef01234567"))).collect();
+    let values: Map<String, Value> = op
+        .path_params()
+        .into_iter()
+        .map(|param| (param.to_owned(), json!("0123456789abcdef01234567")))
+        .collect();
     op.fill_path(&values).unwrap()
 }
 
@@ -29,7 +32,13 @@ async fn every_operation_is_routed_and_authenticated() {
                 op.method.as_str(),
                 op.path
             ),
-            Auth::None => assert_eq!(status, StatusCode::BAD_REQUEST, "{} {}: {body}", op.method.as_str(), op.path),
+            Auth::None => assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{} {}: {body}",
+                op.method.as_str(),
+                op.path
+            ),
         }
     }
 }
@@ -40,6 +49,11 @@ async fn simulator_operations_exist_only_with_the_simulator() {
     for op in OPERATIONS.iter().filter(|op| op.simulator) {
         let method = Method::from_bytes(op.method.as_str().as_bytes()).unwrap();
         let (status, body) = server.call(method, &dummy_path(op), None).await;
-        assert_eq!((status, body["message"].as_str()), (StatusCode::NOT_FOUND, Some("Not found")), "{}", op.path);
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (StatusCode::NOT_FOUND, Some("Not found")),
+            "{}",
+            op.path
+        );
     }
 }

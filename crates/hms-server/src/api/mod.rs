@@ -2,7 +2,10 @@
 //! translate between HTTP and the services.
 
 mod active_rooms;
+mod analytics;
+mod docs;
 mod health;
+pub mod mcp;
 mod room_codes;
 mod rooms;
 mod sessions;
@@ -24,15 +27,26 @@ use crate::state::AppState;
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct PathParams<T>(pub T);
 
-/// The whole HTTP surface of the server.
+/// The whole HTTP surface of the server: the REST API and `/mcp`, whose tools call the
+/// REST API.
 pub fn router(state: AppState) -> Router {
+    let rest = rest_router(state.clone());
+    mcp::routes(&state, rest.clone())
+        .merge(rest)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// The REST API: every operation of the catalogue, and the error envelope for the rest.
+fn rest_router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
+        .merge(docs::routes())
         .merge(rooms::routes())
         .merge(room_codes::routes())
         .merge(templates::routes())
         .merge(sessions::routes())
         .merge(active_rooms::routes())
+        .merge(analytics::routes())
         .merge(token_exchange::routes());
     if state.config.simulate_peers {
         router = router.merge(simulate::routes());
@@ -44,7 +58,6 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a handler panicked");
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 

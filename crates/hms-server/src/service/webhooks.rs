@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::config::{WebhookConfig, WorkspaceWebhookConfig};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-use crate::webhooks::{Endpoints, later};
+use crate::webhooks::{Endpoints, SIGNATURE_HEADER, later};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// How far back the history and replays reach, and the widest window they take.
@@ -29,9 +29,16 @@ pub fn validate_url(url: &str) -> ApiResult<()> {
     if valid { Ok(()) } else { Err(ApiError::invalid_body("webhook.url must be an absolute http or https URL")) }
 }
 
-/// Header names and values must be sendable as they are.
+/// Headers the server sets itself on every delivery: a custom header may not replace them.
+const RESERVED_HEADERS: [&str; 7] =
+    ["content-type", "content-length", "transfer-encoding", "host", "connection", "user-agent", SIGNATURE_HEADER];
+
+/// Header names and values must be sendable as they are, and not the server's own.
 pub fn validate_headers<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> ApiResult<()> {
     for (name, value) in headers {
+        if RESERVED_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
+            return Err(ApiError::invalid_body(format!("webhook header {name:?} is set by the server")));
+        }
         let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
             && axum::http::HeaderValue::from_str(value).is_ok();
         if !valid {
@@ -141,6 +148,7 @@ pub async fn replay(
     workspace: &Workspace,
     request: ReplayRequest,
 ) -> ApiResult<ReplayStarted> {
+    let request_key = serde_json::to_string(&request).expect("requests serialise");
     let (from, to) = time_range(request.start_time.as_deref(), request.end_time.as_deref())?;
     let status = request.status.unwrap_or_else(|| "failed".to_owned());
     let states = states_for(&status)?;
@@ -158,10 +166,13 @@ pub async fn replay(
         offset,
         status,
     };
-    let filters_json = serde_json::to_string(&filters).expect("filters serialise");
-    if let Some(running) = store.running_replay(&workspace.id, &filters_json).await? {
+    // The request as sent identifies a running replay: its default window moves with
+    // the clock, so the resolved filters of a repeat would never match.
+    if let Some(running) = store.running_replay(&workspace.id, &request_key).await? {
+        let filters = serde_json::from_str(&running.filters).unwrap_or(filters);
         return Ok(started(running.id, "already_running", filters));
     }
+    let filters_json = serde_json::to_string(&filters).expect("filters serialise");
     let filter = DeliveryFilter {
         created_from: Some(from),
         created_to: Some(to),
@@ -178,6 +189,7 @@ pub async fn replay(
     let record = ReplayRecord {
         id: id.clone(),
         workspace_id: workspace.id.clone(),
+        request_key,
         filters: filters_json,
         started_at: PreciseTime::now(),
     };

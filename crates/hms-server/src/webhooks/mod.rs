@@ -19,6 +19,7 @@ use hms_auth::AppSecret;
 use hms_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store, StoreError, StoreResult, WorkspaceWebhook};
 use hms_types::PreciseTime;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::config::WebhookConfig;
 pub use attempt::{SIGNATURE_HEADER, signature};
@@ -49,21 +50,28 @@ impl Dispatcher {
         Self { store, config, http, in_flight: Mutex::default() }
     }
 
-    /// Plans and sends until `shutdown` turns true. Attempts in flight then finish on
-    /// their own; those that cannot are sent again after a restart.
+    /// Plans and sends until `shutdown` turns true, then lets the attempts in flight
+    /// finish (within their time limit), so that a graceful stop sends nothing twice.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
+        let mut attempts = JoinSet::new();
         loop {
+            while attempts.try_join_next().is_some() {}
             if let Err(error) = self.plan().await {
                 tracing::warn!(%error, "could not plan webhook deliveries");
             }
-            if let Err(error) = self.dispatch().await {
+            if let Err(error) = self.dispatch(&mut attempts).await {
                 tracing::warn!(%error, "could not dispatch webhook deliveries");
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => break,
             }
+        }
+        let grace = Duration::from_millis(self.config.timeout_ms) + Duration::from_secs(1);
+        let drained = tokio::time::timeout(grace, async { while attempts.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("webhook attempts still in flight at shutdown will be sent again after a restart");
         }
     }
 
@@ -103,7 +111,7 @@ impl Dispatcher {
     }
 
     /// Starts an attempt for every due delivery there is room for.
-    async fn dispatch(self: &Arc<Self>) -> StoreResult<()> {
+    async fn dispatch(self: &Arc<Self>, attempts: &mut JoinSet<()>) -> StoreResult<()> {
         let (free, busy) = {
             let in_flight = self.in_flight.lock().expect("in-flight lock");
             let total: usize = in_flight.values().sum();
@@ -119,7 +127,8 @@ impl Dispatcher {
         }
         let now = PreciseTime::now();
         let lease_until = later(now, Duration::from_millis(self.config.timeout_ms) + LEASE_SLACK);
-        let claimed = self.store.claim_deliveries(now, lease_until, free as u32, &busy).await?;
+        let per_url = u32::try_from(self.config.per_endpoint_concurrency).unwrap_or(u32::MAX);
+        let claimed = self.store.claim_deliveries(now, lease_until, free as u32, per_url, &busy).await?;
         if claimed.is_empty() {
             return Ok(());
         }
@@ -132,7 +141,7 @@ impl Dispatcher {
             }
             let secret = secrets.get(&delivery.event.workspace_id).cloned();
             let dispatcher = self.clone();
-            tokio::spawn(async move { dispatcher.attempt(delivery, secret).await });
+            attempts.spawn(async move { dispatcher.attempt(delivery, secret).await });
         }
         self.store.release_deliveries(&release).await
     }

@@ -32,15 +32,26 @@ impl TestServer {
 
     /// Starts a server on `data_dir` with extra `serve` flags.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, extra, Stdio::inherit(), "warn")
+    }
+
+    /// Starts a server on `data_dir` with extra `serve` flags, its logs (stderr) going to
+    /// the file `log` at the `RUST_LOG` level `filter`.
+    pub fn start_logged(data_dir: &Path, extra: &[&str], log: &Path, filter: &str) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        Self::spawn(data_dir, extra, Stdio::from(file), filter)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], stderr: Stdio, filter: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hms"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("HMS_ACCESS_KEY", ACCESS_KEY)
             .env("HMS_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("hms binary starts");
         let base = wait_for_address(&mut child);

@@ -1,0 +1,101 @@
+//! The bulk loader: writes benchmark rooms straight into a stopped server's SQLite file,
+//! 100 000 rows per transaction, generated inside SQLite by one statement each, so that a
+//! million rooms take seconds instead of the minutes the API would need.
+//!
+//! Loaded rooms copy the workspace, template, region and options of a room created through
+//! the API beforehand; their ids are `65000000be0c000000` followed by their index in six hex
+//! digits (ObjectId-shaped, dated September 2023, so API-made rooms sort after them), their
+//! names `bench-load-<index>`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+const ID_PREFIX: &str = "65000000be0c000000";
+const CREATED_AT_MS: i64 = 0x6500_0000 * 1000;
+const ROWS_PER_TRANSACTION: u64 = 100_000;
+/// Six hex digits of index.
+pub const MAX_ROOMS: u64 = 1 << 24;
+
+/// The id of loaded room number `index`.
+pub fn room_id(index: u64) -> String {
+    format!("{ID_PREFIX}{index:06x}")
+}
+
+pub struct Loaded {
+    pub added: u64,
+    pub took: Duration,
+}
+
+/// Makes the data dir's store hold loaded rooms `0..count` (adding those missing). The
+/// server must be stopped, and must have created at least one room through the API.
+pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
+    if count > MAX_ROOMS {
+        return Err(format!("at most {MAX_ROOMS} rooms"));
+    }
+    let started = Instant::now();
+    let db = |e: sqlx::Error| format!("database: {e}");
+    let options = SqliteConnectOptions::new()
+        .filename(data_dir.join("openhms.db"))
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Off)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(db)?;
+    let model = sqlx::query(
+        "SELECT workspace_id, template_id, region, options FROM rooms WHERE id NOT LIKE '65000000be0c000000%' \
+         ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&pool)
+    .await
+    .map_err(db)?
+    .ok_or("create one room through the API first: loaded rooms copy its workspace and template")?;
+    let workspace_id: String = model.try_get("workspace_id").map_err(db)?;
+    let template_id: String = model.try_get("template_id").map_err(db)?;
+    let region: String = model.try_get("region").map_err(db)?;
+    let room_options: String = model.try_get("options").map_err(db)?;
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE id >= ? AND id < ?")
+        .bind(ID_PREFIX)
+        .bind(room_id(MAX_ROOMS - 1) + "z")
+        .fetch_one(&pool)
+        .await
+        .map_err(db)?;
+    let mut next = existing as u64;
+    while next < count {
+        let end = (next + ROWS_PER_TRANSACTION).min(count);
+        let mut tx = pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "WITH RECURSIVE seq(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?2) \
+             INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
+             large_room, options, created_at, updated_at) \
+             SELECT printf('65000000be0c000000%06x', i), ?3, 'bench-load-' || i, 'bench-load-' || i, 1, '', ?4, ?5, \
+             0, ?6, ?7 + i, ?7 + i FROM seq",
+        )
+        .bind(next as i64)
+        .bind(end as i64)
+        .bind(&workspace_id)
+        .bind(&template_id)
+        .bind(&region)
+        .bind(&room_options)
+        .bind(CREATED_AT_MS)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        next = end;
+    }
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .map_err(db)?;
+    pool.close().await;
+    Ok(Loaded {
+        added: count.saturating_sub(existing as u64),
+        took: started.elapsed(),
+    })
+}

@@ -1,0 +1,430 @@
+//! `hms-bench`: openhms's benchmark. `bench/run.sh` builds everything and runs
+//! `hms-bench run`, which starts the server (and the Node token server) on loopback ports,
+//! drives them, and prints one markdown report.
+
+mod client;
+mod histogram;
+mod load;
+mod loader;
+mod proc_stats;
+mod report;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use hms_auth::{AppSecret, Claims};
+use hyper::Method;
+use hyper::header::HeaderValue;
+use serde_json::{Value, json};
+
+use client::Conn;
+use load::{Op, Target, run_step};
+use report::{Footprint, GrowthRow, Report, Row};
+use server::{Credentials, Process};
+
+#[derive(Parser)]
+#[command(name = "hms-bench", about = "openhms's benchmark (run it with bench/run.sh)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole benchmark and print the report.
+    Run(RunArgs),
+    /// Add benchmark rooms straight into a stopped server's SQLite store.
+    LoadRooms {
+        /// The server's data dir, holding at least one room created through the API.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// How many loaded rooms the store should hold.
+        #[arg(long)]
+        count: u64,
+    },
+    /// Summarize criterion's results as a markdown table.
+    CriterionSummary {
+        /// criterion's output directory (target/criterion).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The `hms` binary to benchmark.
+    #[arg(long)]
+    hms: PathBuf,
+    /// Directory of the Node token server (its dependencies installed); none skips it.
+    #[arg(long)]
+    node_dir: Option<PathBuf>,
+    /// Measured seconds per step.
+    #[arg(long, env = "BENCH_SECONDS", default_value_t = 5.0)]
+    seconds: f64,
+    /// Unmeasured warm-up per step, in milliseconds.
+    #[arg(long, env = "BENCH_WARMUP_MS", default_value_t = 500)]
+    warmup_ms: u64,
+    /// Connection counts of each operation.
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16,64,256")]
+    concurrency: Vec<usize>,
+    /// Store sizes (rooms) of the growth part; empty skips it.
+    #[arg(long, env = "BENCH_GROWTH", value_delimiter = ',', default_value = "1000,100000,1000000")]
+    growth: Vec<u64>,
+    /// Connection counts of the growth part.
+    #[arg(long, env = "BENCH_GROWTH_CONCURRENCY", value_delimiter = ',', default_value = "1,64")]
+    growth_concurrency: Vec<usize>,
+    /// Where to keep the data dirs (a fresh temporary directory by default; removed after).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Also write the report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Rooms made for the main part: gets, codes, exchanges and peers spread over them.
+const ROOMS: usize = 100;
+
+fn main() {
+    let cli = Cli::parse();
+    let threads = std::env::var("BENCH_CLIENT_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::LoadRooms { data_dir, count } => loader::load_rooms(&data_dir, count).await.map(|loaded| {
+                println!("added {} rooms in {:.1} s", loaded.added, loaded.took.as_secs_f64());
+            }),
+            Command::CriterionSummary { dir } => criterion_summary(&dir).map(|table| print!("{table}")),
+        }
+    });
+    if let Err(error) = outcome {
+        eprintln!("hms-bench: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn credentials() -> Credentials {
+    Credentials {
+        access_key: "be0c00000000000000000001".into(),
+        secret: format!("bench-secret-{:x}-{}", now_secs(), std::process::id()),
+    }
+}
+
+fn management_auth(credentials: &Credentials) -> HeaderValue {
+    let claims = Claims::management(&credentials.access_key, now_secs() - 10, 24 * 3600);
+    let token = hms_auth::mint(&claims, &AppSecret::new(credentials.secret.clone()));
+    HeaderValue::from_str(&format!("Bearer {token}")).expect("a JWT is a valid header value")
+}
+
+fn progress(message: impl AsRef<str>) {
+    eprintln!("[hms-bench] {}", message.as_ref());
+}
+
+/// Sends one setup request and returns its JSON answer, which must be 2xx.
+async fn call(conn: &mut Conn, method: Method, path: &str, auth: &HeaderValue, body: Option<Value>) -> Result<Value, String> {
+    let answer = conn
+        .send(method.clone(), path, Some(auth), body.map(|b| Bytes::from(b.to_string())))
+        .await
+        .map_err(|e| format!("{method} {path}: {}", e.0))?;
+    if !answer.status.is_success() {
+        return Err(format!(
+            "{method} {path}: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    serde_json::from_slice(&answer.body).map_err(|e| format!("{method} {path}: {e}"))
+}
+
+/// Creates `count` rooms named `{prefix}-{i}` and returns their ids.
+async fn create_rooms(conn: &mut Conn, auth: &HeaderValue, prefix: &str, count: usize) -> Result<Vec<String>, String> {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let room = call(conn, Method::POST, "/v2/rooms", auth, Some(json!({ "name": format!("{prefix}-{i}") }))).await?;
+        ids.push(room["id"].as_str().ok_or("a room without id")?.to_owned());
+    }
+    Ok(ids)
+}
+
+fn seconds(seconds: f64) -> Duration {
+    Duration::from_secs_f64(seconds.max(0.1))
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    let (work, temporary) = match &args.work_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (std::env::temp_dir().join(format!("hms-bench-{}", std::process::id())), true),
+    };
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let outcome = run_in(&args, &work).await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    let report = outcome?;
+    let text = report.render();
+    print!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
+async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
+    let credentials = credentials();
+    let auth = management_auth(&credentials);
+    let duration = seconds(args.seconds);
+    let warmup = Duration::from_millis(args.warmup_ms);
+    let mut footprint = Footprint::default();
+    let mut rows = Vec::new();
+
+    progress("main: starting openhms on an empty data dir");
+    let hms = server::start_hms(&args.hms, &work.join("main"), &credentials).await?;
+    footprint.ready_fresh = hms.ready_in;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    footprint.idle_rss_kib = proc_stats::status_kib(hms.pid, "VmRSS").unwrap_or(0);
+
+    let mut setup = Conn::open(hms.addr).await.map_err(|e| e.0)?;
+    let room_ids = Arc::new(create_rooms(&mut setup, &auth, "bench-room", ROOMS).await?);
+    let mut codes = Vec::new();
+    for id in room_ids.iter() {
+        let answer = call(&mut setup, Method::POST, &format!("/v2/room-codes/room/{id}"), &auth, Some(json!({}))).await?;
+        for code in answer["data"].as_array().ok_or("room codes without data")? {
+            codes.push(code["code"].as_str().ok_or("a room code without code")?.to_owned());
+        }
+    }
+    let codes = Arc::new(codes);
+    drop(setup);
+
+    let node = match &args.node_dir {
+        Some(dir) => {
+            progress("main: starting the Node token server");
+            let node = server::start_node(dir, &credentials).await?;
+            footprint.node_ready = Some(node.ready_in);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            footprint.node_idle_kib = proc_stats::status_kib(node.pid, "VmRSS");
+            Some(node)
+        }
+        None => None,
+    };
+
+    let hms_target = Target {
+        addr: hms.addr,
+        auth: auth.clone(),
+        pid: hms.pid,
+    };
+    let mut plan: Vec<(&'static str, Arc<Op>, Option<&Process>)> = vec![
+        (
+            report::GET_ROOM,
+            Arc::new(Op::GetRoom {
+                room_ids: room_ids.clone(),
+            }),
+            None,
+        ),
+        (report::CREATE_ROOM, Arc::new(Op::CreateRoom { prefix: String::new() }), None),
+        (report::LIST_ROOMS, Arc::new(Op::ListRooms), None),
+        (
+            report::ROOM_CODES,
+            Arc::new(Op::RoomCodes {
+                room_ids: room_ids.clone(),
+            }),
+            None,
+        ),
+        (report::EXCHANGE, Arc::new(Op::Exchange { codes: codes.clone() }), None),
+    ];
+    if let Some(node) = &node {
+        plan.push((
+            report::NODE_TOKEN,
+            Arc::new(Op::NodeToken {
+                room_ids: room_ids.clone(),
+            }),
+            Some(node),
+        ));
+    }
+    plan.push((
+        report::PEER_JOIN_LEAVE,
+        Arc::new(Op::PeerJoinLeave {
+            room_ids: room_ids.clone(),
+        }),
+        None,
+    ));
+    for (operation, op, process) in plan {
+        for &concurrency in &args.concurrency {
+            progress(format!("main: {operation} at {concurrency} connections"));
+            let op = match &*op {
+                // Room names must be new at every step.
+                Op::CreateRoom { .. } => Arc::new(Op::CreateRoom {
+                    prefix: format!("bench-new-{concurrency}-{:x}", now_secs()),
+                }),
+                _ => op.clone(),
+            };
+            let target = match process {
+                Some(p) => Target {
+                    addr: p.addr,
+                    auth: auth.clone(),
+                    pid: p.pid,
+                },
+                None => hms_target.clone(),
+            };
+            let result = run_step(&target, op, concurrency, warmup, duration).await;
+            rows.push(Row {
+                operation,
+                concurrency,
+                result,
+            });
+        }
+    }
+    footprint.peak_rss_kib = proc_stats::status_kib(hms.pid, "VmHWM").unwrap_or(0);
+    if let Some(node) = node {
+        footprint.node_peak_kib = proc_stats::status_kib(node.pid, "VmHWM");
+        node.stop().await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    footprint.idle_after_kib = proc_stats::status_kib(hms.pid, "VmRSS").unwrap_or(0);
+    hms.stop().await?;
+
+    let growth = growth(args, work, &credentials, &auth, warmup, duration, &mut footprint).await?;
+    Ok(Report {
+        title: format!(
+            "Each step: {} connections in a closed loop for {:.1} s after a {} ms warm-up; load generator on the same machine.",
+            args.concurrency.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("/"),
+            duration.as_secs_f64(),
+            warmup.as_millis()
+        ),
+        rows,
+        growth,
+        footprint,
+    })
+}
+
+async fn growth(
+    args: &RunArgs,
+    work: &Path,
+    credentials: &Credentials,
+    auth: &HeaderValue,
+    warmup: Duration,
+    duration: Duration,
+    footprint: &mut Footprint,
+) -> Result<Vec<GrowthRow>, String> {
+    let mut sizes = args.growth.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut rows = Vec::new();
+    if sizes.is_empty() {
+        return Ok(rows);
+    }
+    let data_dir = work.join("growth");
+    progress("growth: a fresh data dir with one room made through the API");
+    let hms = server::start_hms(&args.hms, &data_dir, credentials).await?;
+    let mut setup = Conn::open(hms.addr).await.map_err(|e| e.0)?;
+    create_rooms(&mut setup, auth, "bench-model", 1).await?;
+    drop(setup);
+    hms.stop().await?;
+    for rooms in sizes {
+        // The model room counts: the store holds `rooms` rooms.
+        let loaded_count = rooms.saturating_sub(1).max(1);
+        progress(format!("growth: loading the store up to {rooms} rooms"));
+        let loaded = loader::load_rooms(&data_dir, loaded_count).await?;
+        progress(format!(
+            "growth: added {} rooms in {:.1} s",
+            loaded.added,
+            loaded.took.as_secs_f64()
+        ));
+        let hms = server::start_hms(&args.hms, &data_dir, credentials).await?;
+        footprint.ready_loaded.push((rooms, hms.ready_in));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        footprint
+            .idle_loaded_kib
+            .push((rooms, proc_stats::status_kib(hms.pid, "VmRSS").unwrap_or(0)));
+        let target = Target {
+            addr: hms.addr,
+            auth: auth.clone(),
+            pid: hms.pid,
+        };
+        let ops: [(&'static str, Arc<Op>); 2] = [
+            (report::GET_ROOM, Arc::new(Op::GetLoadedRoom { count: loaded_count })),
+            (report::LIST_ROOMS, Arc::new(Op::ListRooms)),
+        ];
+        for (operation, op) in ops {
+            for &concurrency in &args.growth_concurrency {
+                progress(format!("growth: {rooms} rooms, {operation} at {concurrency} connections"));
+                let result = run_step(&target, op.clone(), concurrency, warmup, duration).await;
+                rows.push(GrowthRow {
+                    rooms,
+                    row: Row {
+                        operation,
+                        concurrency,
+                        result,
+                    },
+                });
+            }
+        }
+        hms.stop().await?;
+    }
+    Ok(rows)
+}
+
+/// criterion's mean estimate of every benchmark under `dir`, as a markdown table.
+fn criterion_summary(dir: &Path) -> Result<String, String> {
+    let mut found = Vec::new();
+    collect_estimates(dir, &mut found)?;
+    if found.is_empty() {
+        return Err(format!("no criterion results under {}", dir.display()));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::from("| micro-benchmark (criterion) | mean | per core-second |\n|---|---:|---:|\n");
+    for (name, mean_ns) in found {
+        out.push_str(&format!(
+            "| {name} | {} | {:.0} |\n",
+            nanos(mean_ns),
+            1e9 / mean_ns
+        ));
+    }
+    Ok(out)
+}
+
+fn nanos(ns: f64) -> String {
+    if ns < 1000.0 {
+        format!("{ns:.0} ns")
+    } else {
+        format!("{:.2} µs", ns / 1000.0)
+    }
+}
+
+fn collect_estimates(dir: &Path, found: &mut Vec<(String, f64)>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let benchmark = path.join("new/benchmark.json");
+        let estimates = path.join("new/estimates.json");
+        if benchmark.is_file() && estimates.is_file() {
+            let read = |p: &Path| -> Result<Value, String> {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let name = read(&benchmark)?["full_id"].as_str().unwrap_or("?").to_owned();
+            let mean = read(&estimates)?["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+            found.push((name, mean));
+        } else {
+            collect_estimates(&path, found)?;
+        }
+    }
+    Ok(())
+}

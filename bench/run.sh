@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# openhms's benchmark, one command: builds in release mode, starts the server on a fresh
+# SQLite data dir (and the Node token server beside it), drives both with hms-bench on
+# loopback, grows the store to 1M rooms, runs the criterion micro-benchmarks, and prints
+# one markdown report (also left in target/bench/latest.md).
+#
+#   bench/run.sh                     # about 6 minutes on 2 cores
+#   BENCH_SECONDS=1 BENCH_GROWTH=1000,100000 bench/run.sh   # a quick look
+#
+# Knobs (environment): BENCH_SECONDS (measured seconds per step, default 5),
+# BENCH_WARMUP_MS (500), BENCH_CONCURRENCY (1,16,64,256), BENCH_GROWTH (store sizes,
+# 1000,100000,1000000; empty skips), BENCH_GROWTH_CONCURRENCY (1,64),
+# BENCH_CLIENT_THREADS (load generator threads, 2), BENCH_SKIP_NODE=1, BENCH_SKIP_CRITERION=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${BENCH_SECONDS:-5}"
+out_dir=target/bench
+mkdir -p "$out_dir"
+
+echo "[run.sh] building hms and hms-bench (release)" >&2
+cargo build --release --quiet -p hms -p hms-bench
+
+node_args=()
+if [[ "${BENCH_SKIP_NODE:-0}" != 1 ]]; then
+  echo "[run.sh] installing the Node token server's dependencies (npm ci)" >&2
+  (cd bench/node-token-server && npm ci --no-audit --no-fund --loglevel=error >&2)
+  node_args=(--node-dir bench/node-token-server)
+fi
+
+target/release/hms-bench run --hms target/release/hms "${node_args[@]}" --seconds "$seconds" \
+  --out "$out_dir/load.md" >/dev/null
+
+: >"$out_dir/criterion.md"
+if [[ "${BENCH_SKIP_CRITERION:-0}" != 1 ]]; then
+  echo "[run.sh] criterion micro-benchmarks (cargo bench -p hms-auth)" >&2
+  cargo bench --quiet -p hms-auth --bench tokens -- --warm-up-time 1 --measurement-time "$seconds" \
+    >"$out_dir/criterion.log" 2>&1 || { cat "$out_dir/criterion.log" >&2; exit 1; }
+  target/release/hms-bench criterion-summary --dir target/criterion >"$out_dir/criterion.md"
+fi
+
+mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+{
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $((mem_kib / 1024 / 1024)) GiB memory; $(uname -sr); $(rustc --version | cut -d' ' -f1-2); Node $(node --version 2>/dev/null || echo '–')."
+  echo
+  cat "$out_dir/load.md"
+  if [[ -s "$out_dir/criterion.md" ]]; then
+    echo
+    echo "Micro-benchmarks, one core, no I/O:"
+    echo
+    cat "$out_dir/criterion.md"
+  fi
+} >"$out_dir/latest.md"
+cat "$out_dir/latest.md"
