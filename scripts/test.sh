@@ -30,3 +30,6 @@ step "conformance: schemathesis against the served OpenAPI document"
 [ -x conformance/schemathesis/.venv/bin/python ] || python3 -m venv conformance/schemathesis/.venv
 conformance/schemathesis/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r conformance/schemathesis/requirements.txt
 HMS_BIN="$PWD/target/debug/hms" bash conformance/schemathesis/run.sh
+
+step "conformance: MCP tools through the official Python SDK"
+HMS_BIN="$PWD/target/debug/hms" bash conformance/mcp/run.sh

@@ -9,15 +9,17 @@ use common::TestServer;
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// Creates rooms from `writers` concurrent tasks until told to stop; answers the ids of
-/// every room whose creation was acknowledged with 200.
+type Acknowledged = Arc<Mutex<Vec<String>>>;
+
+/// Creates rooms from `writers` concurrent tasks until told to stop, recording in
+/// `acknowledged` the id of every room whose creation was acknowledged with 200.
 async fn write_burst(
     base: String,
     token: String,
     writers: usize,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> Vec<String> {
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    acknowledged: Acknowledged,
+) {
     let tasks: Vec<_> = (0..writers)
         .map(|writer| {
             let (base, token, acknowledged, stop) = (base.clone(), token.clone(), acknowledged.clone(), stop.clone());
@@ -51,7 +53,17 @@ async fn write_burst(
     for task in tasks {
         task.await.unwrap();
     }
-    Arc::try_unwrap(acknowledged).unwrap().into_inner().unwrap()
+}
+
+/// Waits (at most 60 s, however loaded the machine) until `count` writes were acknowledged.
+async fn wait_for_writes(acknowledged: &Acknowledged, count: usize) {
+    for _ in 0..600 {
+        if acknowledged.lock().unwrap().len() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the burst wrote fewer than {count} rooms in 60 s");
 }
 
 async fn assert_all_present(server: &TestServer, ids: &[String]) {
@@ -66,13 +78,21 @@ async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start_in(dir.path(), &[]);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let burst = tokio::spawn(write_burst(server.base.clone(), server.token(), 8, stop_rx));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let acknowledged = Acknowledged::default();
+    let burst = tokio::spawn(write_burst(
+        server.base.clone(),
+        server.token(),
+        8,
+        stop_rx,
+        acknowledged.clone(),
+    ));
+    wait_for_writes(&acknowledged, 40).await;
     server.kill();
     let _ = stop_tx.send(true);
-    let acknowledged = burst.await.unwrap();
+    burst.await.unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
-        acknowledged.len() > 20,
+        acknowledged.len() >= 40,
         "the burst wrote too little to prove anything: {}",
         acknowledged.len()
     );
@@ -86,15 +106,23 @@ async fn sigterm_drains_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start_in(dir.path(), &[]);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let burst = tokio::spawn(write_burst(server.base.clone(), server.token(), 4, stop_rx));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let acknowledged = Acknowledged::default();
+    let burst = tokio::spawn(write_burst(
+        server.base.clone(),
+        server.token(),
+        4,
+        stop_rx,
+        acknowledged.clone(),
+    ));
+    wait_for_writes(&acknowledged, 10).await;
     let status = tokio::task::spawn_blocking(move || {
         let status = server.terminate();
         (server, status)
     });
     let (server, exit) = status.await.unwrap();
     let _ = stop_tx.send(true);
-    let acknowledged = burst.await.unwrap();
+    burst.await.unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(exit.success(), "server exited with {exit}");
     drop(server);
 
