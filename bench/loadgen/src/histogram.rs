@@ -82,7 +82,18 @@ mod tests {
 
     #[test]
     fn buckets_are_precise_to_one_part_in_128() {
-        for value in [0u64, 1, 127, 128, 129, 1000, 65_535, 1_000_000, 123_456_789, u64::MAX / 3] {
+        for value in [
+            0u64,
+            1,
+            127,
+            128,
+            129,
+            1000,
+            65_535,
+            1_000_000,
+            123_456_789,
+            u64::MAX / 3,
+        ] {
             let i = index(value);
             let top = highest_in(i);
             assert!(top >= value, "{value} in bucket topped by {top}");

@@ -57,6 +57,9 @@ pub struct StepResult {
     pub server_cores: f64,
     /// CPU time of the load generator itself over the measured window, in cores.
     pub client_cores: f64,
+    /// CPU time of everything else on the machine over the window, in cores: other
+    /// programs competing with the benchmark (steal time included).
+    pub other_cores: f64,
     /// Largest resident set of the server sampled during the step, in KiB.
     pub server_rss_kib: u64,
 }
@@ -139,13 +142,19 @@ impl Worker {
             }
             Op::RoomCodes { room_ids } => {
                 let path = format!("/v2/room-codes/room/{}", room_ids[self.rng.below(room_ids.len())]);
-                let answer = self.conn.send(Method::POST, &path, auth, Some(Bytes::from_static(b"{}"))).await?;
+                let answer = self
+                    .conn
+                    .send(Method::POST, &path, auth, Some(Bytes::from_static(b"{}")))
+                    .await?;
                 check(answer, "create room codes")?;
             }
             Op::Exchange { codes } => {
                 let code = &codes[self.rng.below(codes.len())];
                 let body = json!({ "code": code, "user_id": format!("user-{}-{}", self.id, self.sent) }).to_string();
-                let answer = self.conn.send(Method::POST, "/v2/token", None, Some(body.into())).await?;
+                let answer = self
+                    .conn
+                    .send(Method::POST, "/v2/token", None, Some(body.into()))
+                    .await?;
                 check(answer, "code exchange")?;
             }
             Op::NodeToken { room_ids } => {
@@ -156,7 +165,10 @@ impl Worker {
                     "user_id": format!("user-{}-{}", self.id, self.sent),
                 })
                 .to_string();
-                let answer = self.conn.send(Method::POST, "/api/token", None, Some(body.into())).await?;
+                let answer = self
+                    .conn
+                    .send(Method::POST, "/api/token", None, Some(body.into()))
+                    .await?;
                 check(answer, "node token")?;
             }
             Op::PeerJoinLeave { room_ids } => {
@@ -182,7 +194,13 @@ impl Worker {
 }
 
 /// Runs `op` over `concurrency` connections: `warmup` unmeasured, then `duration` measured.
-pub async fn run_step(target: &Target, op: Arc<Op>, concurrency: usize, warmup: Duration, duration: Duration) -> StepResult {
+pub async fn run_step(
+    target: &Target,
+    op: Arc<Op>,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> StepResult {
     let mut conns = Vec::with_capacity(concurrency);
     let mut errors = 0;
     let mut first_error = None;
@@ -257,16 +275,17 @@ pub async fn run_step(target: &Target, op: Arc<Op>, concurrency: usize, warmup: 
         }
         total.latency.merge(&result.latency);
     }
-    let (server_cores, client_cores, rss) = sampler.await.expect("the sampler panicked");
+    let (server_cores, client_cores, machine_cores, rss) = sampler.await.expect("the sampler panicked");
     total.server_cores = server_cores;
     total.client_cores = client_cores;
+    total.other_cores = (machine_cores - server_cores - client_cores).max(0.0);
     total.server_rss_kib = rss;
     total
 }
 
-/// CPU of the server and of this process over [from, until], and the server's largest
-/// resident set sampled every 50 ms meanwhile.
-async fn sample(pid: u32, from: Instant, until: Instant) -> (f64, f64, u64) {
+/// CPU of the server, of this process and of the whole machine over [from, until], and the
+/// server's largest resident set sampled every 50 ms meanwhile.
+async fn sample(pid: u32, from: Instant, until: Instant) -> (f64, f64, f64, u64) {
     let mut rss = 0;
     let mut note_rss = || {
         if let Some(kib) = proc_stats::status_kib(pid, "VmRSS") {
@@ -274,18 +293,31 @@ async fn sample(pid: u32, from: Instant, until: Instant) -> (f64, f64, u64) {
         }
     };
     tokio::time::sleep_until(from.into()).await;
-    let (server0, client0) = (proc_stats::cpu_secs(pid), proc_stats::cpu_secs(std::process::id()));
+    let (server0, client0, machine0) = (
+        proc_stats::cpu_secs(pid),
+        proc_stats::cpu_secs(std::process::id()),
+        proc_stats::machine_busy_secs(),
+    );
     while Instant::now() + Duration::from_millis(50) < until {
         note_rss();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep_until(until.into()).await;
     note_rss();
-    let (server1, client1) = (proc_stats::cpu_secs(pid), proc_stats::cpu_secs(std::process::id()));
+    let (server1, client1, machine1) = (
+        proc_stats::cpu_secs(pid),
+        proc_stats::cpu_secs(std::process::id()),
+        proc_stats::machine_busy_secs(),
+    );
     let window = (until - from).as_secs_f64();
     let cores = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) => (b - a) / window,
         _ => f64::NAN,
     };
-    (cores(server0, server1), cores(client0, client1), rss)
+    (
+        cores(server0, server1),
+        cores(client0, client1),
+        cores(machine0, machine1),
+        rss,
+    )
 }

@@ -69,13 +69,23 @@ struct RunArgs {
     #[arg(long, env = "BENCH_WARMUP_MS", default_value_t = 500)]
     warmup_ms: u64,
     /// Connection counts of each operation.
-    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16,64,256")]
+    #[arg(
+        long,
+        env = "BENCH_CONCURRENCY",
+        value_delimiter = ',',
+        default_value = "1,16,64,256"
+    )]
     concurrency: Vec<usize>,
-    /// Store sizes (rooms) of the growth part; empty skips it.
-    #[arg(long, env = "BENCH_GROWTH", value_delimiter = ',', default_value = "1000,100000,1000000")]
-    growth: Vec<u64>,
+    /// Store sizes (rooms) of the growth part, comma-separated; empty skips it.
+    #[arg(long, env = "BENCH_GROWTH", default_value = "1000,100000,1000000")]
+    growth: String,
     /// Connection counts of the growth part.
-    #[arg(long, env = "BENCH_GROWTH_CONCURRENCY", value_delimiter = ',', default_value = "1,64")]
+    #[arg(
+        long,
+        env = "BENCH_GROWTH_CONCURRENCY",
+        value_delimiter = ',',
+        default_value = "1,64"
+    )]
     growth_concurrency: Vec<usize>,
     /// Where to keep the data dirs (a fresh temporary directory by default; removed after).
     #[arg(long)]
@@ -115,7 +125,10 @@ fn main() {
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn credentials() -> Credentials {
@@ -136,9 +149,20 @@ fn progress(message: impl AsRef<str>) {
 }
 
 /// Sends one setup request and returns its JSON answer, which must be 2xx.
-async fn call(conn: &mut Conn, method: Method, path: &str, auth: &HeaderValue, body: Option<Value>) -> Result<Value, String> {
+async fn call(
+    conn: &mut Conn,
+    method: Method,
+    path: &str,
+    auth: &HeaderValue,
+    body: Option<Value>,
+) -> Result<Value, String> {
     let answer = conn
-        .send(method.clone(), path, Some(auth), body.map(|b| Bytes::from(b.to_string())))
+        .send(
+            method.clone(),
+            path,
+            Some(auth),
+            body.map(|b| Bytes::from(b.to_string())),
+        )
         .await
         .map_err(|e| format!("{method} {path}: {}", e.0))?;
     if !answer.status.is_success() {
@@ -155,7 +179,14 @@ async fn call(conn: &mut Conn, method: Method, path: &str, auth: &HeaderValue, b
 async fn create_rooms(conn: &mut Conn, auth: &HeaderValue, prefix: &str, count: usize) -> Result<Vec<String>, String> {
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
-        let room = call(conn, Method::POST, "/v2/rooms", auth, Some(json!({ "name": format!("{prefix}-{i}") }))).await?;
+        let room = call(
+            conn,
+            Method::POST,
+            "/v2/rooms",
+            auth,
+            Some(json!({ "name": format!("{prefix}-{i}") })),
+        )
+        .await?;
         ids.push(room["id"].as_str().ok_or("a room without id")?.to_owned());
     }
     Ok(ids)
@@ -168,7 +199,10 @@ fn seconds(seconds: f64) -> Duration {
 async fn run(args: RunArgs) -> Result<(), String> {
     let (work, temporary) = match &args.work_dir {
         Some(dir) => (dir.clone(), false),
-        None => (std::env::temp_dir().join(format!("hms-bench-{}", std::process::id())), true),
+        None => (
+            std::env::temp_dir().join(format!("hms-bench-{}", std::process::id())),
+            true,
+        ),
     };
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let outcome = run_in(&args, &work).await;
@@ -202,7 +236,14 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
     let room_ids = Arc::new(create_rooms(&mut setup, &auth, "bench-room", ROOMS).await?);
     let mut codes = Vec::new();
     for id in room_ids.iter() {
-        let answer = call(&mut setup, Method::POST, &format!("/v2/room-codes/room/{id}"), &auth, Some(json!({}))).await?;
+        let answer = call(
+            &mut setup,
+            Method::POST,
+            &format!("/v2/room-codes/room/{id}"),
+            &auth,
+            Some(json!({})),
+        )
+        .await?;
         for code in answer["data"].as_array().ok_or("room codes without data")? {
             codes.push(code["code"].as_str().ok_or("a room code without code")?.to_owned());
         }
@@ -235,7 +276,11 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
             }),
             None,
         ),
-        (report::CREATE_ROOM, Arc::new(Op::CreateRoom { prefix: String::new() }), None),
+        (
+            report::CREATE_ROOM,
+            Arc::new(Op::CreateRoom { prefix: String::new() }),
+            None,
+        ),
         (report::LIST_ROOMS, Arc::new(Op::ListRooms), None),
         (
             report::ROOM_CODES,
@@ -301,7 +346,11 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
     Ok(Report {
         title: format!(
             "Each step: {} connections in a closed loop for {:.1} s after a {} ms warm-up; load generator on the same machine.",
-            args.concurrency.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("/"),
+            args.concurrency
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
             duration.as_secs_f64(),
             warmup.as_millis()
         ),
@@ -320,7 +369,13 @@ async fn growth(
     duration: Duration,
     footprint: &mut Footprint,
 ) -> Result<Vec<GrowthRow>, String> {
-    let mut sizes = args.growth.clone();
+    let mut sizes = args
+        .growth
+        .split(',')
+        .map(str::trim)
+        .filter(|size| !size.is_empty())
+        .map(|size| size.parse::<u64>().map_err(|e| format!("BENCH_GROWTH: {size}: {e}")))
+        .collect::<Result<Vec<u64>, String>>()?;
     sizes.sort_unstable();
     sizes.dedup();
     let mut rows = Vec::new();
@@ -361,7 +416,9 @@ async fn growth(
         ];
         for (operation, op) in ops {
             for &concurrency in &args.growth_concurrency {
-                progress(format!("growth: {rooms} rooms, {operation} at {concurrency} connections"));
+                progress(format!(
+                    "growth: {rooms} rooms, {operation} at {concurrency} connections"
+                ));
                 let result = run_step(&target, op.clone(), concurrency, warmup, duration).await;
                 rows.push(GrowthRow {
                     rooms,
@@ -388,11 +445,7 @@ fn criterion_summary(dir: &Path) -> Result<String, String> {
     found.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::from("| micro-benchmark (criterion) | mean | per core-second |\n|---|---:|---:|\n");
     for (name, mean_ns) in found {
-        out.push_str(&format!(
-            "| {name} | {} | {:.0} |\n",
-            nanos(mean_ns),
-            1e9 / mean_ns
-        ));
+        out.push_str(&format!("| {name} | {} | {:.0} |\n", nanos(mean_ns), 1e9 / mean_ns));
     }
     Ok(out)
 }

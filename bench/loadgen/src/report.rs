@@ -116,14 +116,14 @@ impl Report {
         let _ = writeln!(out, "{}\n", self.title);
         let _ = writeln!(
             out,
-            "| operation | connections | requests/s | p50 | p99 | errors | server CPU (cores) | load generator CPU (cores) |"
+            "| operation | connections | requests/s | p50 | p99 | errors | server CPU | load generator CPU | other CPU |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for row in &self.rows {
             let r = &row.result;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 row.operation,
                 row.concurrency,
                 rate(r.per_second()),
@@ -132,6 +132,7 @@ impl Report {
                 r.errors,
                 cores(r.server_cores),
                 cores(r.client_cores),
+                cores(r.other_cores),
             );
         }
         self.render_ratio(&mut out);
@@ -152,7 +153,10 @@ impl Report {
         if pairs.is_empty() {
             return;
         }
-        let _ = writeln!(out, "\nCode exchange against the Node token server, same load generator:\n");
+        let _ = writeln!(
+            out,
+            "\nCode exchange against the Node token server, same load generator:\n"
+        );
         let _ = writeln!(
             out,
             "| connections | openhms `POST /v2/token` req/s | Node token server req/s | ratio |"
@@ -174,7 +178,10 @@ impl Report {
             return;
         }
         let _ = writeln!(out, "\nGrowth: the same reads with more rooms in the store:\n");
-        let _ = writeln!(out, "| rooms | operation | connections | requests/s | p50 | p99 | errors |");
+        let _ = writeln!(
+            out,
+            "| rooms | operation | connections | requests/s | p50 | p99 | errors |"
+        );
         let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
         for g in &self.growth {
             let r = &g.row.result;

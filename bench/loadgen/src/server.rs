@@ -39,7 +39,14 @@ pub async fn start_hms(bin: &Path, data_dir: &Path, credentials: &Credentials) -
         .env("HMS_ACCESS_KEY", &credentials.access_key)
         .env("HMS_SECRET", &credentials.secret)
         .stderr(log);
-    start(command, "openhms", "openhms listening on http://", "/healthz", Method::GET).await
+    start(
+        command,
+        "openhms",
+        "openhms listening on http://",
+        "/healthz",
+        Method::GET,
+    )
+    .await
 }
 
 /// Starts the Node token server of `dir` on a free loopback port.
@@ -53,7 +60,14 @@ pub async fn start_node(dir: &Path, credentials: &Credentials) -> Result<Process
         .env("PORT", "0")
         .stderr(Stdio::inherit());
     // Express answers an empty POST with 400: any answer means it is serving.
-    start(command, "node", "node token server listening on http://", "/api/token", Method::POST).await
+    start(
+        command,
+        "node",
+        "node token server listening on http://",
+        "/api/token",
+        Method::POST,
+    )
+    .await
 }
 
 async fn start(

@@ -513,7 +513,13 @@ pub static OPERATIONS: &[Operation] = &[
                       (all, failed, success) and event_names.",
         query: Some(schema::<WebhookHistoryQuery>),
         response: Response::Json(schema::<WebhookHistory>),
-        ..base("list-webhook-deliveries", Group::Analytics, "history", Method::Get, "/v2/analytics/webhooks")
+        ..base(
+            "list-webhook-deliveries",
+            Group::Analytics,
+            "history",
+            Method::Get,
+            "/v2/analytics/webhooks",
+        )
     },
     Operation {
         summary: "Replay webhooks",
@@ -524,7 +530,13 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<ReplayStarted>),
         idempotent: true,
         example: Some(|| json!({"status": "failed", "event_names": ["peer.join.success", "peer.leave.success"]})),
-        ..base("replay-webhooks", Group::Analytics, "replay", Method::Post, "/v2/analytics/webhooks/replay")
+        ..base(
+            "replay-webhooks",
+            Group::Analytics,
+            "replay",
+            Method::Post,
+            "/v2/analytics/webhooks/replay",
+        )
     },
     Operation {
         summary: "Retrieve a webhook replay",

@@ -15,7 +15,10 @@ static COUNTER: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(rand::rng(
 /// made earlier — also across restarts, which take more than a millisecond — which makes
 /// them a stable, newest-first pagination order.
 pub fn object_id() -> String {
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0) as u64;
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0) as u64;
     let count = COUNTER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
     let mut bytes = [0u8; 12];
     bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);

@@ -47,6 +47,13 @@ mod tests {
         drop(first);
         waiter.await.unwrap();
         drop(other_key);
-        assert!(locks.locks.lock().unwrap().values().all(|weak| weak.strong_count() == 0));
+        assert!(
+            locks
+                .locks
+                .lock()
+                .unwrap()
+                .values()
+                .all(|weak| weak.strong_count() == 0)
+        );
     }
 }

@@ -71,7 +71,9 @@ impl Server {
         if closed > 0 {
             tracing::info!(sessions = closed, "closed the sessions a previous run left open");
         }
-        service::webhooks::apply_config(store.as_ref(), &config.webhooks.workspaces).await.map_err(ServeError::Webhooks)?;
+        service::webhooks::apply_config(store.as_ref(), &config.webhooks.workspaces)
+            .await
+            .map_err(ServeError::Webhooks)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Listen {
@@ -95,7 +97,10 @@ impl Server {
     /// the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let refresher = tokio::spawn(refresh_credentials(self.state.clone()));
-        let dispatcher = Arc::new(Dispatcher::new(self.state.store.clone(), self.state.config.webhooks.clone()));
+        let dispatcher = Arc::new(Dispatcher::new(
+            self.state.store.clone(),
+            self.state.config.webhooks.clone(),
+        ));
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatching = tokio::spawn(dispatcher.run(stopped));
         let app = api::router(self.state);

@@ -11,10 +11,10 @@ pub use records::*;
 pub use sqlite::{Durability, SqliteStore};
 
 use async_trait::async_trait;
-use hms_types::{PreciseTime, Timestamp};
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
 use hms_types::session::SessionFilter;
+use hms_types::{PreciseTime, Timestamp};
 
 /// The most codes one room may hold, enabled or not (a 100ms rule).
 pub const MAX_CODES_PER_ROOM: usize = 100;

@@ -305,11 +305,20 @@ pub struct DeliveryRecord {
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Try again at `next_attempt_at`.
-    Retry { status: Option<u16>, error: String, next_attempt_at: PreciseTime },
+    Retry {
+        status: Option<u16>,
+        error: String,
+        next_attempt_at: PreciseTime,
+    },
     /// Out of time: the delivery is marked failed.
-    GiveUp { status: Option<u16>, error: String },
+    GiveUp {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 /// Which deliveries of a workspace to read or replay.

@@ -971,7 +971,9 @@ impl Store for SqliteStore {
             heads.push(")");
         }
         heads.push(") WHERE rank <= ").push_bind(i64::from(per_url));
-        heads.push(" ORDER BY next_attempt_ns, id LIMIT ").push_bind(i64::from(limit));
+        heads
+            .push(" ORDER BY next_attempt_ns, id LIMIT ")
+            .push_bind(i64::from(limit));
         let ids: Vec<i64> = heads.build_query_scalar().fetch_all(&mut *tx).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -991,8 +993,13 @@ impl Store for SqliteStore {
             list.push_bind(id);
         }
         select.push(") ORDER BY d.id");
-        let claimed =
-            select.build().fetch_all(&mut *tx).await?.iter().map(delivery_from).collect::<StoreResult<Vec<_>>>()?;
+        let claimed = select
+            .build()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(delivery_from)
+            .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -1000,9 +1007,16 @@ impl Store for SqliteStore {
     async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()> {
         let (state, status, error, next_attempt) = match outcome {
             AttemptOutcome::Delivered { status } => (DeliveryState::Delivered, Some(*status), None, None),
-            AttemptOutcome::Retry { status, error, next_attempt_at } => {
-                (DeliveryState::Pending, *status, Some(error.as_str()), Some(*next_attempt_at))
-            }
+            AttemptOutcome::Retry {
+                status,
+                error,
+                next_attempt_at,
+            } => (
+                DeliveryState::Pending,
+                *status,
+                Some(error.as_str()),
+                Some(*next_attempt_at),
+            ),
             AttemptOutcome::GiveUp { status, error } => (DeliveryState::Failed, *status, Some(error.as_str()), None),
         };
         let finished = (state != DeliveryState::Pending).then(|| nanos(now));
@@ -1058,8 +1072,13 @@ impl Store for SqliteStore {
             .push_bind(i64::from(limit))
             .push(" OFFSET ")
             .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let records =
-            page.build().fetch_all(&self.reader).await?.iter().map(delivery_from).collect::<StoreResult<Vec<_>>>()?;
+        let records = page
+            .build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(delivery_from)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -1068,14 +1087,14 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES (?, ?, ?, ?, ?)",
         )
-            .bind(&replay.id)
-            .bind(&replay.workspace_id)
-            .bind(&replay.request_key)
-            .bind(&replay.filters)
-            .bind(nanos(replay.started_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_violation(e, "a replay with this id"))?;
+        .bind(&replay.id)
+        .bind(&replay.workspace_id)
+        .bind(&replay.request_key)
+        .bind(&replay.filters)
+        .bind(nanos(replay.started_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, "a replay with this id"))?;
         insert_deliveries_in(&mut tx, deliveries).await?;
         tx.commit().await?;
         Ok(())
@@ -1121,7 +1140,11 @@ impl Store for SqliteStore {
             delivered,
             failed,
             failed_event_ids,
-            finished_at: if done { Some(finished.map_or(replay.started_at, |ns| PreciseTime::from_unix_nanos(i128::from(ns)))) } else { None },
+            finished_at: if done {
+                Some(finished.map_or(replay.started_at, |ns| PreciseTime::from_unix_nanos(i128::from(ns))))
+            } else {
+                None
+            },
         };
         Ok(Some((replay, progress)))
     }
@@ -1153,7 +1176,9 @@ const DELIVERY_SELECT: &str = "SELECT d.*, e.id AS event_id, e.workspace_id AS e
      FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
 
 fn push_delivery_filter(query: &mut QueryBuilder<Sqlite>, workspace_id: &str, filter: &DeliveryFilter) {
-    query.push(" WHERE d.workspace_id = ").push_bind(workspace_id.to_owned());
+    query
+        .push(" WHERE d.workspace_id = ")
+        .push_bind(workspace_id.to_owned());
     if let Some(from) = filter.created_from {
         query.push(" AND d.created_ns >= ").push_bind(nanos(from));
     }
@@ -1186,7 +1211,12 @@ fn push_delivery_filter(query: &mut QueryBuilder<Sqlite>, workspace_id: &str, fi
 
 async fn insert_deliveries_in(tx: &mut Transaction<'static, Sqlite>, deliveries: &[NewDelivery]) -> StoreResult<()> {
     for delivery in deliveries {
-        let lane = format!("{} {} {}", delivery.url, delivery.room_id, delivery.replay_id.as_deref().unwrap_or(""));
+        let lane = format!(
+            "{} {} {}",
+            delivery.url,
+            delivery.room_id,
+            delivery.replay_id.as_deref().unwrap_or("")
+        );
         sqlx::query(
             "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
              attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
@@ -1234,7 +1264,6 @@ fn delivery_from(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
         finished_at: finished.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
     })
 }
-
 
 impl SqliteStore {
     /// Loads the peers of `sessions` with one query.

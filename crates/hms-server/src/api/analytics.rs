@@ -19,10 +19,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/analytics/webhooks/replay/{workflow_id}", get(replay_status))
 }
 
-async fn history(State(s): State<AppState>, caller: Caller, RawQuery(query): RawQuery) -> ApiResult<Json<WebhookHistory>> {
+async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<WebhookHistory>> {
     let (mut parsed, mut lists) = parse_query_with_lists::<WebhookHistoryQuery>(query.as_deref(), &["event_names"])?;
     parsed.event_names = lists.remove("event_names").unwrap_or_default();
-    webhooks::history(s.store.as_ref(), caller.workspace(), parsed).await.map(Json)
+    webhooks::history(s.store.as_ref(), caller.workspace(), parsed)
+        .await
+        .map(Json)
 }
 
 async fn replay(
@@ -30,7 +36,9 @@ async fn replay(
     caller: Caller,
     JsonBody(request): JsonBody<ReplayRequest>,
 ) -> ApiResult<Json<ReplayStarted>> {
-    webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request).await.map(Json)
+    webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request)
+        .await
+        .map(Json)
 }
 
 async fn replay_status(
@@ -38,5 +46,7 @@ async fn replay_status(
     caller: Caller,
     PathParams(workflow_id): PathParams<String>,
 ) -> ApiResult<Json<ReplayStatus>> {
-    webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id).await.map(Json)
+    webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id)
+        .await
+        .map(Json)
 }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hms_store::{
-    LiveWrite, PeerChanged, PeerLeft, RoomView, SessionClosed, SessionRecord, Store, StoreError, TemplateRecord, Workspace,
+    LiveWrite, PeerChanged, PeerLeft, RoomView, SessionClosed, SessionRecord, Store, StoreError, TemplateRecord,
+    Workspace,
 };
 use hms_types::PreciseTime;
 use hms_types::active_room::{
@@ -374,11 +375,18 @@ impl RoomRuntime {
                 .ok_or_else(|| RuntimeError::UnknownRole(role_name.clone()))?;
             if let Err(refusal) = check_capacity(session, role, Some(peer_id)) {
                 let event = events::role_change_failure(session, &current, role_name, "role limit reached");
-                self.store.record_live(&LiveWrite { events: vec![event], ..LiveWrite::default() }).await?;
+                self.store
+                    .record_live(&LiveWrite {
+                        events: vec![event],
+                        ..LiveWrite::default()
+                    })
+                    .await?;
                 return Err(refusal);
             }
             updated.role = role.name.clone();
-            write.events.push(events::role_change(session, &updated, &current.role, now));
+            write
+                .events
+                .push(events::role_change(session, &updated, &current.role, now));
         }
         if let Some(name) = &update.name {
             updated.name = name.clone();

@@ -5,6 +5,6 @@ pub mod room_codes;
 pub mod rooms;
 pub mod sessions;
 pub mod templates;
-pub mod webhooks;
 pub mod token_exchange;
+pub mod webhooks;
 pub mod workspaces;

@@ -1,7 +1,9 @@
 //! Webhook endpoints, the delivery history and replays.
 
 use hms_auth::AppSecret;
-use hms_store::{DeliveryFilter, DeliveryRecord, DeliveryState, NewDelivery, ReplayRecord, Store, Workspace, WorkspaceWebhook};
+use hms_store::{
+    DeliveryFilter, DeliveryRecord, DeliveryState, NewDelivery, ReplayRecord, Store, Workspace, WorkspaceWebhook,
+};
 use hms_types::PreciseTime;
 use hms_types::webhook::{
     DeliveryPayload, DeliveryReport, HistorySummary, PageNumbers, ReplayCounts, ReplayFilters, ReplayRequest,
@@ -25,24 +27,46 @@ const MAX_HISTORY_PAGE: u32 = 100;
 
 /// A webhook endpoint must be an absolute http or https URL.
 pub fn validate_url(url: &str) -> ApiResult<()> {
-    let valid = url::Url::parse(url).ok().is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-    if valid { Ok(()) } else { Err(ApiError::invalid_body("webhook.url must be an absolute http or https URL")) }
+    let valid = url::Url::parse(url)
+        .ok()
+        .is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_body(
+            "webhook.url must be an absolute http or https URL",
+        ))
+    }
 }
 
 /// Headers the server sets itself on every delivery: a custom header may not replace them.
-const RESERVED_HEADERS: [&str; 7] =
-    ["content-type", "content-length", "transfer-encoding", "host", "connection", "user-agent", SIGNATURE_HEADER];
+const RESERVED_HEADERS: [&str; 7] = [
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "user-agent",
+    SIGNATURE_HEADER,
+];
 
 /// Header names and values must be sendable as they are, and not the server's own.
 pub fn validate_headers<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> ApiResult<()> {
     for (name, value) in headers {
-        if RESERVED_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
-            return Err(ApiError::invalid_body(format!("webhook header {name:?} is set by the server")));
+        if RESERVED_HEADERS
+            .iter()
+            .any(|reserved| name.eq_ignore_ascii_case(reserved))
+        {
+            return Err(ApiError::invalid_body(format!(
+                "webhook header {name:?} is set by the server"
+            )));
         }
         let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
             && axum::http::HeaderValue::from_str(value).is_ok();
         if !valid {
-            return Err(ApiError::invalid_body(format!("webhook header {name:?} is not a valid HTTP header")));
+            return Err(ApiError::invalid_body(format!(
+                "webhook header {name:?} is not a valid HTTP header"
+            )));
         }
     }
     Ok(())
@@ -58,7 +82,12 @@ pub async fn set_workspace_webhook(
 ) -> ApiResult<()> {
     validate_url(url)?;
     validate_headers(headers.iter().map(|(name, value)| (name, value)))?;
-    let webhook = WorkspaceWebhook { workspace_id: workspace.id.clone(), url: url.to_owned(), headers, signing_secret };
+    let webhook = WorkspaceWebhook {
+        workspace_id: workspace.id.clone(),
+        url: url.to_owned(),
+        headers,
+        signing_secret,
+    };
     Ok(store.set_workspace_webhook(&webhook).await?)
 }
 
@@ -77,12 +106,18 @@ pub async fn apply_config(store: &dyn Store, entries: &[WorkspaceWebhookConfig])
 }
 
 /// `GET /v2/analytics/webhooks`: deliveries newest first, by page number.
-pub async fn history(store: &dyn Store, workspace: &Workspace, query: WebhookHistoryQuery) -> ApiResult<WebhookHistory> {
+pub async fn history(
+    store: &dyn Store,
+    workspace: &Workspace,
+    query: WebhookHistoryQuery,
+) -> ApiResult<WebhookHistory> {
     let (from, to) = time_range(query.start_time.as_deref(), query.end_time.as_deref())?;
     let states = states_for(query.status.as_deref().unwrap_or("all"))?;
     let page_size = query.limit.unwrap_or(DEFAULT_HISTORY_PAGE);
     if !(1..=MAX_HISTORY_PAGE).contains(&page_size) {
-        return Err(ApiError::invalid_query(format!("limit must be between 1 and {MAX_HISTORY_PAGE}")));
+        return Err(ApiError::invalid_query(format!(
+            "limit must be between 1 and {MAX_HISTORY_PAGE}"
+        )));
     }
     let page = query.page.unwrap_or(1);
     if page == 0 {
@@ -133,7 +168,10 @@ fn report(delivery: &DeliveryRecord) -> DeliveryReport {
             event_data,
             webhook_url: delivery.url.clone(),
             original_event_name: delivery.event.kind.clone(),
-            error_reason: delivery.last_error.clone().filter(|_| delivery.state != DeliveryState::Delivered),
+            error_reason: delivery
+                .last_error
+                .clone()
+                .filter(|_| delivery.state != DeliveryState::Delivered),
             attempts: delivery.attempts,
             is_replay: delivery.replay_id.is_some(),
         },
@@ -154,7 +192,9 @@ pub async fn replay(
     let states = states_for(&status)?;
     let limit = request.limit.unwrap_or(MAX_REPLAY);
     if !(1..=MAX_REPLAY).contains(&limit) {
-        return Err(ApiError::invalid_body(format!("limit must be between 1 and {MAX_REPLAY}")));
+        return Err(ApiError::invalid_body(format!(
+            "limit must be between 1 and {MAX_REPLAY}"
+        )));
     }
     let offset = request.offset.unwrap_or(0);
     let filters = ReplayFilters {
@@ -181,7 +221,9 @@ pub async fn replay(
         kinds: request.event_names,
         originals_only: true,
     };
-    let (mut matched, _) = store.deliveries(&workspace.id, &filter, u64::from(offset), limit).await?;
+    let (mut matched, _) = store
+        .deliveries(&workspace.id, &filter, u64::from(offset), limit)
+        .await?;
     matched.reverse();
     matched.dedup_by_key(|delivery| delivery.event_seq);
     let id = format!("webhook-replay-{}-{}", workspace.customer_id, &ids::random_token(8));
@@ -210,7 +252,9 @@ async fn replay_deliveries(
     let mut deliveries = Vec::new();
     for original in matched {
         let event = &original.event;
-        let Some((url, headers)) = endpoints.resolve(&event.workspace_id, &event.room_id).await? else { continue };
+        let Some((url, headers)) = endpoints.resolve(&event.workspace_id, &event.room_id).await? else {
+            continue;
+        };
         let next_attempt_at = later(now, spacing * deliveries.len() as u32);
         deliveries.push(NewDelivery {
             event_seq: original.event_seq,
@@ -238,8 +282,10 @@ fn started(workflow_id: String, status: &str, filters: ReplayFilters) -> ReplayS
 
 /// `GET /v2/analytics/webhooks/replay/{workflow_id}`.
 pub async fn replay_status(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<ReplayStatus> {
-    let (replay, progress) =
-        store.replay(&workspace.id, id).await?.ok_or_else(|| ApiError::not_found("workflow not found"))?;
+    let (replay, progress) = store
+        .replay(&workspace.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("workflow not found"))?;
     let filters: ReplayFilters = serde_json::from_str(&replay.filters).map_err(|error| {
         tracing::error!(%error, "stored replay filters do not parse");
         ApiError::internal()
@@ -261,7 +307,11 @@ pub async fn replay_status(store: &dyn Store, workspace: &Workspace, id: &str) -
         started_at: replay.started_at.to_seconds_string(),
         completed_at: progress.finished_at.map(PreciseTime::to_seconds_string),
         filters,
-        progress: ReplayCounts { total: progress.total, completed: progress.delivered, failed: progress.failed },
+        progress: ReplayCounts {
+            total: progress.total,
+            completed: progress.delivered,
+            failed: progress.failed,
+        },
         result,
     })
 }
@@ -294,7 +344,9 @@ fn time_range(start: Option<&str>, end: Option<&str>) -> ApiResult<(PreciseTime,
         return Err(ApiError::bad_request("start_time must be within the last 30 days"));
     }
     if end > later(start, DAY * WINDOW_DAYS) || end < start {
-        return Err(ApiError::bad_request("end_time must be within 14 days after start_time"));
+        return Err(ApiError::bad_request(
+            "end_time must be within 14 days after start_time",
+        ));
     }
     Ok((start, end))
 }

@@ -44,12 +44,17 @@ pub async fn send(http: &reqwest::Client, delivery: &DeliveryRecord, secret: Opt
         request = request.header(SIGNATURE_HEADER, signature(secret, &body));
     }
     match request.body(body).send().await {
-        Ok(response) if response.status().is_success() => Attempt::Delivered { status: response.status().as_u16() },
+        Ok(response) if response.status().is_success() => Attempt::Delivered {
+            status: response.status().as_u16(),
+        },
         Ok(response) => Attempt::Failed {
             status: Some(response.status().as_u16()),
             reason: format!("endpoint answered {}", response.status().as_u16()),
         },
-        Err(error) => Attempt::Failed { status: None, reason: transport_reason(&error).to_owned() },
+        Err(error) => Attempt::Failed {
+            status: None,
+            reason: transport_reason(&error).to_owned(),
+        },
     }
 }
 

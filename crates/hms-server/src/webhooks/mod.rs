@@ -22,8 +22,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::WebhookConfig;
-pub use attempt::{SIGNATURE_HEADER, signature};
 use attempt::Attempt;
+pub use attempt::{SIGNATURE_HEADER, signature};
 pub use schedule::retry_delay;
 
 /// Events planned per transaction.
@@ -47,7 +47,12 @@ impl Dispatcher {
             .user_agent(concat!("openhms-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client builds");
-        Self { store, config, http, in_flight: Mutex::default() }
+        Self {
+            store,
+            config,
+            http,
+            in_flight: Mutex::default(),
+        }
     }
 
     /// Plans and sends until `shutdown` turns true, then lets the attempts in flight
@@ -79,7 +84,9 @@ impl Dispatcher {
     async fn plan(&self) -> StoreResult<()> {
         loop {
             let (cursor, events) = self.store.unplanned_events(PLAN_BATCH).await?;
-            let Some(last) = events.last().map(|event| event.seq) else { return Ok(()) };
+            let Some(last) = events.last().map(|event| event.seq) else {
+                return Ok(());
+            };
             let mut endpoints = Endpoints::load(self.store.as_ref()).await?;
             let now = PreciseTime::now();
             let deadline = later(now, Duration::from_secs(self.config.retry_window_secs));
@@ -128,7 +135,10 @@ impl Dispatcher {
         let now = PreciseTime::now();
         let lease_until = later(now, Duration::from_millis(self.config.timeout_ms) + LEASE_SLACK);
         let per_url = u32::try_from(self.config.per_endpoint_concurrency).unwrap_or(u32::MAX);
-        let claimed = self.store.claim_deliveries(now, lease_until, free as u32, per_url, &busy).await?;
+        let claimed = self
+            .store
+            .claim_deliveries(now, lease_until, free as u32, per_url, &busy)
+            .await?;
         if claimed.is_empty() {
             return Ok(());
         }
@@ -179,11 +189,19 @@ impl Dispatcher {
                 } else {
                     tracing::debug!(event = %delivery.event.id, host = %host_of(&delivery.url), %reason,
                         "webhook delivery will be retried");
-                    AttemptOutcome::Retry { status, error: reason, next_attempt_at }
+                    AttemptOutcome::Retry {
+                        status,
+                        error: reason,
+                        next_attempt_at,
+                    }
                 }
             }
         };
-        if let Err(error) = self.store.finish_attempt(delivery.id, &outcome, PreciseTime::now()).await {
+        if let Err(error) = self
+            .store
+            .finish_attempt(delivery.id, &outcome, PreciseTime::now())
+            .await
+        {
             // The lease runs out and the delivery is attempted again: a duplicate, never a loss.
             tracing::warn!(%error, event = %delivery.event.id, "could not record a webhook attempt");
         }
@@ -198,7 +216,10 @@ pub fn later(time: PreciseTime, delay: Duration) -> PreciseTime {
 
 /// Only the host of an endpoint is logged: paths and queries may carry credentials.
 fn host_of(url: &str) -> String {
-    url::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned)).unwrap_or_default()
+    url::Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// An endpoint's URL and custom headers.
@@ -213,26 +234,44 @@ pub struct Endpoints<'a> {
 
 impl<'a> Endpoints<'a> {
     pub async fn load(store: &'a dyn Store) -> StoreResult<Self> {
-        let workspaces =
-            store.workspace_webhooks().await?.into_iter().map(|hook| (hook.workspace_id.clone(), hook)).collect();
-        Ok(Self { store, workspaces, rooms: HashMap::new() })
+        let workspaces = store
+            .workspace_webhooks()
+            .await?
+            .into_iter()
+            .map(|hook| (hook.workspace_id.clone(), hook))
+            .collect();
+        Ok(Self {
+            store,
+            workspaces,
+            rooms: HashMap::new(),
+        })
     }
 
     /// The URL and custom headers for events of `room_id`, if any endpoint wants them.
     pub async fn resolve(&mut self, workspace_id: &str, room_id: &str) -> StoreResult<Option<Endpoint>> {
         if !self.rooms.contains_key(room_id) {
-            let own = self.store.room(workspace_id, room_id).await?.and_then(|view| view.room.options.webhook);
+            let own = self
+                .store
+                .room(workspace_id, room_id)
+                .await?
+                .and_then(|view| view.room.options.webhook);
             let own = own.map(|hook| (hook.url, hook.headers.into_iter().collect()));
             self.rooms.insert(room_id.to_owned(), own);
         }
         if let Some(Some(own)) = self.rooms.get(room_id) {
             return Ok(Some(own.clone()));
         }
-        Ok(self.workspaces.get(workspace_id).map(|hook| (hook.url.clone(), hook.headers.clone())))
+        Ok(self
+            .workspaces
+            .get(workspace_id)
+            .map(|hook| (hook.url.clone(), hook.headers.clone())))
     }
 
     /// Signing secrets by workspace.
     pub fn secrets(self) -> HashMap<String, AppSecret> {
-        self.workspaces.into_iter().filter_map(|(id, hook)| hook.signing_secret.map(|secret| (id, secret))).collect()
+        self.workspaces
+            .into_iter()
+            .filter_map(|(id, hook)| hook.signing_secret.map(|secret| (id, secret)))
+            .collect()
     }
 }
