@@ -18,19 +18,11 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-HMS_BIN="${HMS_BIN:-$HERE/../../target/debug/hms}"
-case "$HMS_BIN" in
-  /*) ;;
-  *) HMS_BIN="$(pwd)/$HMS_BIN" ;;
-esac
+source "$HERE/../lib/serve.sh"
+hms_find_binary schemathesis
 MAX_EXAMPLES="${MAX_EXAMPLES:-25}"
 PHASES="${PHASES:-examples,coverage,fuzzing}"
 
-if [ ! -x "$HMS_BIN" ]; then
-  echo "schemathesis: hms binary not found or not executable: $HMS_BIN" >&2
-  echo "schemathesis: build it with 'cargo build -p hms' or set HMS_BIN" >&2
-  exit 2
-fi
 PYTHON="${PYTHON:-python3}"
 command -v "$PYTHON" >/dev/null || { echo "schemathesis: python3 (>= 3.10) is required" >&2; exit 2; }
 
@@ -47,65 +39,7 @@ fi
 ACCESS_KEY="67c1d2e3f4a5b6c7d8e9f0a1"
 SECRET="schemathesis-secret-0123456789abcdefghijk"
 
-PORT="$("$VENV/bin/python" -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-')"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/hms-schemathesis.XXXXXX")"
-LOG="$WORK/server.log"
-SERVER_PID=""
-
-cleanup() {
-  local status=$?
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ "${KEEP_DATA:-0}" = "1" ]; then
-    echo "schemathesis: server log and report kept in $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-BASE="http://127.0.0.1:$PORT"
-echo "schemathesis: starting $HMS_BIN serve --simulate-peers --listen 127.0.0.1:$PORT"
-HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" RUST_LOG="${RUST_LOG:-warn}" \
-  "$HMS_BIN" serve --simulate-peers --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$LOG" 2>&1 &
-SERVER_PID=$!
-
-if ! "$VENV/bin/python" - "$BASE" "$SERVER_PID" <<'PY'
-import os, sys, time, urllib.request
-base, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.time() + 30
-while True:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit("schemathesis: the server exited before it was ready")
-    try:
-        with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
-            if response.status == 200:
-                break
-    except OSError:
-        pass
-    if time.time() > deadline:
-        sys.exit("schemathesis: " + base + " did not answer within 30 s")
-    time.sleep(0.1)
-PY
-then
-  echo "---- server log (last 50 lines) ----" >&2
-  tail -n 50 "$LOG" >&2 || true
-  exit 1
-fi
+HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" RUST_LOG="${RUST_LOG:-warn}" hms_serve schemathesis --simulate-peers
 
 echo "schemathesis: validating $BASE/openapi.json against the OpenAPI 3.1 specification"
 "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
@@ -139,7 +73,6 @@ set -e
 
 if [ "$STATUS" -ne 0 ]; then
   echo "schemathesis: failures found (exit $STATUS)" >&2
-  echo "---- server log (last 40 lines) ----" >&2
-  tail -n 40 "$LOG" >&2 || true
+  hms_log_tail 40
 fi
 exit "$STATUS"

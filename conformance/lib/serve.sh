@@ -1,0 +1,75 @@
+# Shared by the conformance runners: finds the `hms` binary, starts `hms serve` on a free
+# loopback port in a temporary directory, and stops it when the runner exits.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/serve.sh"   # from a runner's directory
+#   hms_find_binary LABEL                                   # sets HMS_BIN
+#   hms_serve LABEL [serve flags…]                          # sets WORK, LOG, SERVER_PID, BASE
+#   hms_log_tail [LINES]                                    # the end of the server's log, on stderr
+#
+# The server takes HMS_ACCESS_KEY and HMS_SECRET from the environment. It listens on port
+# 0 and prints the address it got, so there is no race for a port. KEEP_DATA=1 keeps WORK.
+
+HMS_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+hms_find_binary() {
+  HMS_BIN="${HMS_BIN:-$HMS_REPO/target/debug/hms}"
+  case "$HMS_BIN" in
+    /*) ;;
+    *) HMS_BIN="$(pwd)/$HMS_BIN" ;;
+  esac
+  if [ ! -x "$HMS_BIN" ]; then
+    echo "$1: hms binary not found or not executable: $HMS_BIN" >&2
+    echo "$1: build it with 'cargo build -p hms' or set HMS_BIN" >&2
+    exit 2
+  fi
+}
+
+hms_log_tail() {
+  echo "---- server log (last ${1:-30} lines) ----" >&2
+  tail -n "${1:-30}" "$LOG" >&2 || true
+}
+
+_hms_stop() {
+  local status=$?
+  if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "${KEEP_DATA:-0}" = "1" ]; then
+    echo "$HMS_LABEL: data dir and server log kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+
+hms_serve() {
+  HMS_LABEL="$1"
+  shift
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/hms-$HMS_LABEL.XXXXXX")"
+  LOG="$WORK/server.log"
+  trap _hms_stop EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  echo "$HMS_LABEL: starting $HMS_BIN serve $*"
+  "$HMS_BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" "$@" >"$LOG" 2>&1 &
+  SERVER_PID=$!
+  BASE=""
+  for _ in $(seq 1 300); do
+    BASE="$(sed -n 's/^openhms listening on //p' "$LOG" | head -n 1)"
+    [ -n "$BASE" ] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "$HMS_LABEL: the server exited before it was ready" >&2
+      hms_log_tail 50
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if [ -z "$BASE" ]; then
+    echo "$HMS_LABEL: the server did not start listening within 30 s" >&2
+    hms_log_tail 50
+    exit 1
+  fi
+  echo "$HMS_LABEL: server ready at $BASE"
+}
