@@ -17,6 +17,8 @@ use crate::proc_stats;
 
 /// What one request (or request pair) of a step does.
 pub enum Op {
+    /// `GET /healthz`: no token, no database; the HTTP stack alone, as a reference.
+    Health,
     /// `GET /v2/rooms/{id}` of a random room among these.
     GetRoom { room_ids: Arc<Vec<String>> },
     /// `GET /v2/rooms/{id}` of a random room `65000000be0c000000{i:06x}`, `i < count`: the
@@ -30,8 +32,11 @@ pub enum Op {
     RoomCodes { room_ids: Arc<Vec<String>> },
     /// `POST /v2/token` with a random room code among these.
     Exchange { codes: Arc<Vec<String>> },
-    /// The Node token server's `POST /api/token` for a random room among these.
-    NodeToken { room_ids: Arc<Vec<String>> },
+    /// The Node token server's `POST {path}` for a random room among these.
+    NodeToken {
+        path: &'static str,
+        room_ids: Arc<Vec<String>>,
+    },
     /// A simulated peer joins a room (`POST /v2/simulate/rooms/{id}/peers`) and leaves it
     /// (`DELETE …/peers/{peer_id}`): two requests, timed together.
     PeerJoinLeave { room_ids: Arc<Vec<String>> },
@@ -119,6 +124,9 @@ impl Worker {
         self.sent += 1;
         let auth = Some(auth);
         match op {
+            Op::Health => {
+                check(self.conn.send(Method::GET, "/healthz", None, None).await?, "healthz")?;
+            }
             Op::GetRoom { room_ids } => {
                 let path = format!("/v2/rooms/{}", room_ids[self.rng.below(room_ids.len())]);
                 check(self.conn.send(Method::GET, &path, auth, None).await?, "get room")?;
@@ -157,7 +165,7 @@ impl Worker {
                     .await?;
                 check(answer, "code exchange")?;
             }
-            Op::NodeToken { room_ids } => {
+            Op::NodeToken { path, room_ids } => {
                 let room_id = &room_ids[self.rng.below(room_ids.len())];
                 let body = json!({
                     "room_id": room_id,
@@ -165,10 +173,7 @@ impl Worker {
                     "user_id": format!("user-{}-{}", self.id, self.sent),
                 })
                 .to_string();
-                let answer = self
-                    .conn
-                    .send(Method::POST, "/api/token", None, Some(body.into()))
-                    .await?;
+                let answer = self.conn.send(Method::POST, path, None, Some(body.into())).await?;
                 check(answer, "node token")?;
             }
             Op::PeerJoinLeave { room_ids } => {

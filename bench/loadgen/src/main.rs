@@ -87,6 +87,10 @@ struct RunArgs {
         default_value = "1,64"
     )]
     growth_concurrency: Vec<usize>,
+    /// Run only the operations whose name contains one of these (comma-separated), for
+    /// profiling one of them.
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    only: Vec<String>,
     /// Where to keep the data dirs (a fresh temporary directory by default; removed after).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -269,6 +273,7 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
         pid: hms.pid,
     };
     let mut plan: Vec<(&'static str, Arc<Op>, Option<&Process>)> = vec![
+        (report::HEALTH, Arc::new(Op::Health), None),
         (
             report::GET_ROOM,
             Arc::new(Op::GetRoom {
@@ -295,6 +300,15 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
         plan.push((
             report::NODE_TOKEN,
             Arc::new(Op::NodeToken {
+                path: "/api/token",
+                room_ids: room_ids.clone(),
+            }),
+            Some(node),
+        ));
+        plan.push((
+            report::NODE_TOKEN_TUNED,
+            Arc::new(Op::NodeToken {
+                path: "/api/token-keyobject",
                 room_ids: room_ids.clone(),
             }),
             Some(node),
@@ -307,6 +321,7 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
         }),
         None,
     ));
+    plan.retain(|(operation, _, _)| args.only.is_empty() || args.only.iter().any(|o| operation.contains(o.as_str())));
     for (operation, op, process) in plan {
         for &concurrency in &args.concurrency {
             progress(format!("main: {operation} at {concurrency} connections"));
@@ -345,7 +360,8 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
     let growth = growth(args, work, &credentials, &auth, warmup, duration, &mut footprint).await?;
     Ok(Report {
         title: format!(
-            "Each step: {} connections in a closed loop for {:.1} s after a {} ms warm-up; load generator on the same machine.",
+            "Each step: {} connections in a closed loop for {:.1} s after a {} ms warm-up; load generator on the \
+             same machine. CPU columns are in cores; \"other\" is what the rest of the machine used meanwhile.",
             args.concurrency
                 .iter()
                 .map(|c| c.to_string())
@@ -443,7 +459,8 @@ fn criterion_summary(dir: &Path) -> Result<String, String> {
         return Err(format!("no criterion results under {}", dir.display()));
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = String::from("| micro-benchmark (criterion) | mean | per core-second |\n|---|---:|---:|\n");
+    let mut out =
+        String::from("| micro-benchmark (criterion) | time per call | calls per core-second |\n|---|---:|---:|\n");
     for (name, mean_ns) in found {
         out.push_str(&format!("| {name} | {} | {:.0} |\n", nanos(mean_ns), 1e9 / mean_ns));
     }
@@ -473,7 +490,12 @@ fn collect_estimates(dir: &Path, found: &mut Vec<(String, f64)>) -> Result<(), S
                 serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
             };
             let name = read(&benchmark)?["full_id"].as_str().unwrap_or("?").to_owned();
-            let mean = read(&estimates)?["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+            // criterion's headline figure: the slope of the linear fit when it made one.
+            let estimates = read(&estimates)?;
+            let mean = estimates["slope"]["point_estimate"]
+                .as_f64()
+                .or_else(|| estimates["mean"]["point_estimate"].as_f64())
+                .unwrap_or(f64::NAN);
             found.push((name, mean));
         } else {
             collect_estimates(&path, found)?;

@@ -37,12 +37,14 @@ pub struct Report {
     pub footprint: Footprint,
 }
 
+pub const HEALTH: &str = "reference: GET /healthz (no token, no database)";
 pub const GET_ROOM: &str = "GET /v2/rooms/{id}";
 pub const CREATE_ROOM: &str = "POST /v2/rooms (new name)";
 pub const LIST_ROOMS: &str = "GET /v2/rooms?limit=100";
 pub const ROOM_CODES: &str = "POST /v2/room-codes/room/{id}";
 pub const EXCHANGE: &str = "POST /v2/token (code exchange)";
-pub const NODE_TOKEN: &str = "Node: POST /api/token (Express + jsonwebtoken)";
+pub const NODE_TOKEN: &str = "Node: POST /api/token (Express + jsonwebtoken, as 100ms's sample)";
+pub const NODE_TOKEN_TUNED: &str = "Node, tuned: the same with the secret made a KeyObject once";
 pub const PEER_JOIN_LEAVE: &str = "peer join + leave (2 requests, simulator)";
 
 /// The concurrency at which the targets are judged.
@@ -144,13 +146,21 @@ impl Report {
     }
 
     fn render_ratio(&self, out: &mut String) {
-        let pairs: Vec<(usize, &StepResult, &StepResult)> = self
+        let rows: Vec<(usize, &StepResult, Option<&StepResult>, Option<&StepResult>)> = self
             .rows
             .iter()
             .filter(|r| r.operation == EXCHANGE)
-            .filter_map(|r| Some((r.concurrency, &r.result, self.find(NODE_TOKEN, r.concurrency)?)))
+            .map(|r| {
+                (
+                    r.concurrency,
+                    &r.result,
+                    self.find(NODE_TOKEN, r.concurrency),
+                    self.find(NODE_TOKEN_TUNED, r.concurrency),
+                )
+            })
+            .filter(|(_, _, sample, tuned)| sample.is_some() || tuned.is_some())
             .collect();
-        if pairs.is_empty() {
+        if rows.is_empty() {
             return;
         }
         let _ = writeln!(
@@ -159,16 +169,23 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| connections | openhms `POST /v2/token` req/s | Node token server req/s | ratio |"
+            "| connections | openhms `POST /v2/token` req/s | Node, as the sample, req/s | ratio | Node, tuned, req/s | ratio |"
         );
-        let _ = writeln!(out, "|---:|---:|---:|---:|");
-        for (concurrency, ours, node) in pairs {
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+        let cell = |node: Option<&StepResult>, ours: &StepResult| match node {
+            Some(node) => (
+                rate(node.per_second()),
+                format!("{:.1}×", ours.per_second() / node.per_second()),
+            ),
+            None => ("–".into(), "–".into()),
+        };
+        for (concurrency, ours, sample, tuned) in rows {
+            let (sample_rate, sample_ratio) = cell(sample, ours);
+            let (tuned_rate, tuned_ratio) = cell(tuned, ours);
             let _ = writeln!(
                 out,
-                "| {concurrency} | {} | {} | {:.1}× |",
+                "| {concurrency} | {} | {sample_rate} | {sample_ratio} | {tuned_rate} | {tuned_ratio} |",
                 rate(ours.per_second()),
-                rate(node.per_second()),
-                ours.per_second() / node.per_second()
             );
         }
     }
@@ -180,21 +197,23 @@ impl Report {
         let _ = writeln!(out, "\nGrowth: the same reads with more rooms in the store:\n");
         let _ = writeln!(
             out,
-            "| rooms | operation | connections | requests/s | p50 | p99 | errors |"
+            "| rooms | operation | connections | requests/s | p50 | p99 | errors | server CPU | other CPU |"
         );
-        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
         for g in &self.growth {
             let r = &g.row.result;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 rooms(g.rooms),
                 g.row.operation,
                 g.row.concurrency,
                 rate(r.per_second()),
                 latency(r.latency.quantile(0.5)),
                 latency(r.latency.quantile(0.99)),
-                r.errors
+                r.errors,
+                cores(r.server_cores),
+                cores(r.other_cores),
             );
         }
     }
@@ -247,7 +266,15 @@ impl Report {
         if let (Some(ours), Some(node)) = (self.find(EXCHANGE, c), self.find(NODE_TOKEN, c)) {
             let ratio = ours.per_second() / node.per_second();
             targets.push((
-                format!("code exchange ≥ 5× the Node token server at {c} connections"),
+                format!("code exchange ≥ 5× the Node token server (as the sample) at {c} connections"),
+                format!("{ratio:.1}×"),
+                ratio >= 5.0,
+            ));
+        }
+        if let (Some(ours), Some(node)) = (self.find(EXCHANGE, c), self.find(NODE_TOKEN_TUNED, c)) {
+            let ratio = ours.per_second() / node.per_second();
+            targets.push((
+                format!("(stricter) code exchange ≥ 5× the tuned Node token server at {c} connections"),
                 format!("{ratio:.1}×"),
                 ratio >= 5.0,
             ));
