@@ -60,7 +60,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&writer)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
