@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hms_store::Durability;
+use hms_store::{DatabaseUrl, Durability, StoreLocation};
 use serde::{Deserialize, Serialize};
 
 /// Everything `hms serve` can be told. Read from flags, environment and a config file
@@ -12,8 +12,13 @@ use serde::{Deserialize, Serialize};
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Directory of the embedded database.
+    /// Directory of the embedded database, and of this node's identity (each node of a
+    /// deployment has its own).
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://…`) shared by every node of a deployment, used
+    /// instead of the embedded database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
     /// What a commit must survive.
     pub durability: Durability,
     /// Longest management-token lifetime accepted, in seconds.
@@ -101,6 +106,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./hms-data"),
+            database_url: None,
             durability: Durability::default(),
             max_token_lifetime_secs: hms_auth::VerifyPolicy::DEFAULT_MAX_LIFETIME_SECS,
             token_leeway_secs: hms_auth::VerifyPolicy::DEFAULT_LEEWAY_SECS,
@@ -117,6 +123,11 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Where the server's data lives.
+    pub fn store_location(&self) -> StoreLocation {
+        StoreLocation::choose(self.database_url.as_ref(), self.data_dir.clone(), self.durability)
+    }
+
     pub fn credentials_refresh(&self) -> Duration {
         Duration::from_millis(self.credentials_refresh_ms.max(50))
     }

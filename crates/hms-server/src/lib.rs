@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod keyed_lock;
+pub mod node;
 pub mod runtime;
 pub mod service;
 pub mod state;
@@ -18,9 +19,10 @@ pub mod webhooks;
 use std::future::Future;
 use std::sync::Arc;
 
-use hms_store::{SqliteStore, Store};
+use hms_store::Topic;
+use node::{Node, NodeError};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use webhooks::Dispatcher;
 
 use auth::CredentialCache;
@@ -38,7 +40,11 @@ pub enum ServeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot close the sessions left open: {0}")]
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("unsupported database URL {0}: use postgres://user:password@host:port/database")]
+    UnsupportedDatabase(hms_store::DatabaseUrl),
+    #[error("cannot remove the peers of nodes that are gone: {0}")]
     Recovery(runtime::RuntimeError),
     #[error("invalid webhook configuration: {0}")]
     Webhooks(error::ApiError),
@@ -50,7 +56,7 @@ pub enum ServeError {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
-    store: Arc<SqliteStore>,
+    _node: Node,
 }
 
 impl Server {
@@ -61,15 +67,22 @@ impl Server {
         initial_credentials: Option<InitialCredentials>,
         on_first_start: impl FnOnce(&CreatedWorkspace),
     ) -> Result<Self, ServeError> {
-        let store = Arc::new(SqliteStore::open(&config.data_dir, config.durability).await?);
+        let node = Node::claim(&config.data_dir)?;
+        if let Some(url) = config.database_url.as_ref().filter(|url| !url.is_postgres()) {
+            return Err(ServeError::UnsupportedDatabase(url.clone()));
+        }
+        let store = config.store_location().open().await?;
         if let Some(created) = service::workspaces::bootstrap(store.as_ref(), initial_credentials).await? {
             on_first_start(&created);
         }
         let credentials = Arc::new(CredentialCache::load(store.as_ref()).await?);
-        let runtime = Arc::new(RoomRuntime::new(store.clone()));
-        let closed = runtime.recover().await.map_err(ServeError::Recovery)?;
-        if closed > 0 {
-            tracing::info!(sessions = closed, "closed the sessions a previous run left open");
+        let runtime = Arc::new(RoomRuntime::new(store.clone(), node.id.clone()));
+        let removed = runtime.start().await.map_err(ServeError::Recovery)?;
+        if removed > 0 {
+            tracing::info!(
+                peers = removed,
+                "removed the peers of a previous run and of nodes that are gone"
+            );
         }
         service::webhooks::apply_config(store.as_ref(), &config.webhooks.workspaces)
             .await
@@ -86,7 +99,11 @@ impl Server {
             config: Arc::new(config),
             runtime,
         };
-        Ok(Self { listener, state, store })
+        Ok(Self {
+            listener,
+            state,
+            _node: node,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
@@ -97,6 +114,9 @@ impl Server {
     /// the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let refresher = tokio::spawn(refresh_credentials(self.state.clone()));
+        let runtime = self.state.runtime.clone();
+        let keeping_alive = tokio::spawn(async move { runtime.keep_alive().await });
+        let (store, runtime) = (self.state.store.clone(), self.state.runtime.clone());
         let dispatcher = Arc::new(Dispatcher::new(
             self.state.store.clone(),
             self.state.config.webhooks.clone(),
@@ -107,20 +127,30 @@ impl Server {
         tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         refresher.abort();
+        keeping_alive.abort();
         let _ = stop_dispatcher.send(true);
         let _ = dispatching.await;
-        self.store.close().await;
+        runtime.stop().await;
+        store.close().await;
         tracing::info!("openhms stopped");
         Ok(())
     }
 }
 
-/// Keeps the credential cache in step with the store, whoever changed it.
+/// Keeps the credential cache in step with the store, whoever changed it: at once on the
+/// store's notice, and on a timer in case a notice was lost.
 async fn refresh_credentials(state: AppState) {
+    let mut notices = state.store.subscribe();
     let mut tick = tokio::time::interval(state.config.credentials_refresh());
     loop {
-        tick.tick().await;
-        if let Err(error) = state.credentials.refresh(state.store.as_ref() as &dyn Store).await {
+        tokio::select! {
+            _ = tick.tick() => {}
+            notice = notices.recv() => match notice {
+                Ok(Topic::Credentials) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => notices = state.store.subscribe(),
+            },
+        }
+        if let Err(error) = state.credentials.refresh(state.store.as_ref()).await {
             tracing::warn!(%error, "could not refresh workspace credentials");
         }
     }

@@ -4,9 +4,13 @@
 //! each write method is one transaction. [`SqliteStore`] implements it on an embedded
 //! SQLite file. No SQL lives outside this crate.
 
+mod location;
+mod postgres;
 mod records;
 mod sqlite;
 
+pub use location::{DatabaseUrl, StoreLocation};
+pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::{Durability, SqliteStore};
 
@@ -14,7 +18,9 @@ use async_trait::async_trait;
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
 use hms_types::session::SessionFilter;
+use hms_types::simulate::Delivery;
 use hms_types::{PreciseTime, Timestamp};
+use tokio::sync::broadcast;
 
 /// The most codes one room may hold, enabled or not (a 100ms rule).
 pub const MAX_CODES_PER_ROOM: usize = 100;
@@ -39,11 +45,23 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What a change notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// A workspace or one of its secrets changed: credential caches are stale.
+    Credentials,
+}
+
 /// Makes the code strings of new room codes; the store asks again when one is taken.
 pub type CodeGenerator<'a> = &'a (dyn Fn() -> String + Send + Sync);
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Notices of changes that caches must follow, made by this process or any other.
+    fn subscribe(&self) -> broadcast::Receiver<Topic>;
+    /// Waits for in-flight queries and closes the database cleanly.
+    async fn close(&self);
+
     // Workspaces and their credentials.
 
     /// Creates a workspace with its first secret and its default template.
@@ -116,9 +134,23 @@ pub trait Store: Send + Sync + 'static {
         filter: &SessionFilter,
         page: &PageRequest,
     ) -> StoreResult<Vec<SessionRecord>>;
-    /// Sessions still open, of every workspace: after a restart they are owed a close.
-    async fn open_sessions(&self) -> StoreResult<Vec<SessionRecord>>;
+    /// The open session of a room, with the peers in it now (in the order they joined).
+    async fn live_session(&self, room_id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// The latest deliveries (at most `limit`) of a peer that was ever in `room_id`, oldest
+    /// first; `None` for a peer the room never had.
+    async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>>;
     async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>>;
+
+    // Nodes: the server processes sharing the store, each speaking for the peers that
+    // joined through it.
+
+    /// Records that `node_id` is alive at `now` (registering it on first call).
+    async fn heartbeat(&self, node_id: &str, now: PreciseTime) -> StoreResult<()>;
+    /// Forgets a node: its peers are stranded at once.
+    async fn forget_node(&self, node_id: &str) -> StoreResult<()>;
+    /// Peers of open sessions whose node is forgotten or was last alive before
+    /// `alive_since`, grouped by room.
+    async fn stranded_peers(&self, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>>;
 
     // Webhooks.
 
@@ -126,11 +158,12 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a workspace's webhook; false when it had none.
     async fn clear_workspace_webhook(&self, workspace_id: &str) -> StoreResult<bool>;
     async fn workspace_webhooks(&self) -> StoreResult<Vec<WorkspaceWebhook>>;
-    /// Events not yet turned into deliveries, oldest first, with the planner's position.
-    async fn unplanned_events(&self, limit: u32) -> StoreResult<(i64, Vec<LoggedEvent>)>;
-    /// Queues `deliveries` and moves the planner from `from_seq` to `to_seq`; `Stale` when
-    /// another planner moved it first.
-    async fn plan_deliveries(&self, deliveries: &[NewDelivery], from_seq: i64, to_seq: i64) -> StoreResult<()>;
+    /// Events not yet turned into deliveries, oldest first.
+    async fn unplanned_events(&self, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
+    /// Queues `deliveries` and marks the events `planned` (seqs that `unplanned_events`
+    /// answered) as planned; `Stale`, writing nothing, when another planner planned one of
+    /// them first.
+    async fn plan_deliveries(&self, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()>;
     /// Leases up to `limit` deliveries that are due and first in their lane, at most
     /// `per_url` of one endpoint, skipping the endpoints in `busy_urls`.
     async fn claim_deliveries(

@@ -1,8 +1,10 @@
 //! What the store keeps, as the server's services see it.
 
 use hms_auth::{AppSecret, SecretSource};
+use hms_types::active_room::Track;
 use hms_types::room::{RecordingInfo, RoomWebhook};
 use hms_types::room_code::RoomCode;
+use hms_types::simulate::Delivery;
 use hms_types::template::TemplateBody;
 use hms_types::{PreciseTime, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -145,10 +147,13 @@ pub struct SessionRecord {
     pub active: bool,
     pub started_at: PreciseTime,
     pub updated_at: PreciseTime,
+    /// Moves with every change of the session, by any process: a change computed from
+    /// one revision is refused once another change has moved it.
+    pub revision: i64,
     pub peers: Vec<SessionPeerRecord>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionPeerRecord {
     pub id: String,
     pub session_id: String,
@@ -160,6 +165,10 @@ pub struct SessionPeerRecord {
     pub left_at: Option<PreciseTime>,
     /// The peer's name, role and metadata now, changed by updates after the join.
     pub current: PeerProfile,
+    /// The server process (node) the peer is connected through; its peers leave when
+    /// it is gone.
+    pub node_id: String,
+    pub tracks: Vec<Track>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +218,9 @@ pub struct EventQuery {
 /// describe it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveWrite {
+    /// The open session the change was computed from, at the revision it was read at;
+    /// the write is refused with `Stale` when the session has changed since.
+    pub read: Option<SessionRevision>,
     /// A session that opens (written without peers; they come in `joined`).
     pub opened: Option<SessionRecord>,
     pub joined: Vec<SessionPeerRecord>,
@@ -218,6 +230,29 @@ pub struct LiveWrite {
     /// A room disabled by the same change (ending a room with `lock`).
     pub disabled_room: Option<String>,
     pub events: Vec<EventRecord>,
+    /// What peers receive from the change (kept for the simulator to show).
+    pub deliveries: Vec<PeerDelivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRevision {
+    pub session_id: String,
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerDelivery {
+    pub room_id: String,
+    pub peer_id: String,
+    pub delivery: Delivery,
+}
+
+/// A peer of an open session whose node is gone: nobody can speak for it any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrandedPeer {
+    pub workspace_id: String,
+    pub room_id: String,
+    pub peer_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

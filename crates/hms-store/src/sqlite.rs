@@ -12,15 +12,17 @@ use hms_auth::AppSecret;
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
 use hms_types::session::SessionFilter;
+use hms_types::simulate::Delivery;
 use hms_types::template::TemplateBody;
 use hms_types::{PreciseTime, Timestamp};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use tokio::sync::broadcast;
 
 use crate::records::*;
-use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult};
+use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
 
 /// How hard a commit tries to reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -37,10 +39,13 @@ pub enum Durability {
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    notices: broadcast::Sender<Topic>,
 }
 
 const FILE_NAME: &str = "openhms.db";
 const READ_CONNECTIONS: u32 = 4;
+/// Notices a slow subscriber may fall behind by; it then reloads everything anyway.
+const NOTICE_BACKLOG: usize = 16;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and applies migrations.
@@ -68,13 +73,21 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { reader, writer })
+        let (notices, _) = broadcast::channel(NOTICE_BACKLOG);
+        Ok(Self {
+            reader,
+            writer,
+            notices,
+        })
     }
 
-    /// Waits for in-flight queries and closes the database cleanly.
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+    /// Commits a change of credentials and tells this process's caches; no other process
+    /// opens the data dir.
+    async fn commit_credentials(&self, mut tx: Transaction<'static, Sqlite>) -> StoreResult<()> {
+        bump_credentials_version(&mut tx).await?;
+        tx.commit().await?;
+        let _ = self.notices.send(Topic::Credentials);
+        Ok(())
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -259,6 +272,15 @@ async fn insert_code_in(
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn subscribe(&self) -> broadcast::Receiver<Topic> {
+        self.notices.subscribe()
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
     async fn create_workspace(&self, new: &NewWorkspace) -> StoreResult<Workspace> {
         let mut tx = self.begin().await?;
         let w = &new.workspace;
@@ -276,8 +298,7 @@ impl Store for SqliteStore {
         .map_err(|e| unique_violation(e, "a workspace with this name or access key"))?;
         insert_secret_in(&mut tx, &w.id, &new.secret).await?;
         insert_template_in(&mut tx, &new.default_template).await?;
-        bump_credentials_version(&mut tx).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(w.clone())
     }
 
@@ -335,8 +356,7 @@ impl Store for SqliteStore {
     async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert_secret_in(&mut tx, workspace_id, secret).await?;
-        bump_credentials_version(&mut tx).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(())
     }
 
@@ -371,8 +391,7 @@ impl Store for SqliteStore {
         if live <= 1 {
             return Err(StoreError::Conflict("no other live secret"));
         }
-        bump_credentials_version(&mut tx).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(())
     }
 
@@ -698,9 +717,21 @@ impl Store for SqliteStore {
     }
     async fn record_live(&self, write: &LiveWrite) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        if let Some(read) = &write.read {
+            let moved =
+                sqlx::query("UPDATE sessions SET revision = revision + 1 WHERE id = ? AND revision = ? AND active = 1")
+                    .bind(&read.session_id)
+                    .bind(read.revision)
+                    .execute(&mut *tx)
+                    .await?;
+            if moved.rows_affected() == 0 {
+                return Err(StoreError::Stale);
+            }
+        }
         if let Some(session) = &write.opened {
             sqlx::query(
-                "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns) VALUES (?, ?, ?, 1, ?, ?)",
+                "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
+                 VALUES (?, ?, ?, 1, ?, ?, 0)",
             )
             .bind(&session.id)
             .bind(&session.workspace_id)
@@ -708,12 +739,17 @@ impl Store for SqliteStore {
             .bind(nanos(session.started_at))
             .bind(nanos(session.updated_at))
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| match unique_violation(error, "an open session") {
+                StoreError::Conflict(_) => StoreError::Stale,
+                other => other,
+            })?;
         }
         for peer in &write.joined {
             sqlx::query(
                 "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
-                 current_role, current_metadata, joined_ns, left_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                 current_role, current_metadata, joined_ns, left_ns, node_id, tracks) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
             )
             .bind(&peer.id)
             .bind(&peer.session_id)
@@ -725,6 +761,8 @@ impl Store for SqliteStore {
             .bind(&peer.current.role)
             .bind(&peer.current.metadata)
             .bind(nanos(peer.joined_at))
+            .bind(&peer.node_id)
+            .bind(to_json(&peer.tracks))
             .execute(&mut *tx)
             .await?;
             touch_session(&mut tx, &peer.session_id, peer.joined_at).await?;
@@ -762,6 +800,16 @@ impl Store for SqliteStore {
             sqlx::query("UPDATE rooms SET enabled = 0, updated_at = ? WHERE id = ?")
                 .bind(Timestamp::now().unix_millis())
                 .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for sent in &write.deliveries {
+            sqlx::query("INSERT INTO peer_deliveries (room_id, peer_id, kind, fields, at_ns) VALUES (?, ?, ?, ?, ?)")
+                .bind(&sent.room_id)
+                .bind(&sent.peer_id)
+                .bind(&sent.delivery.kind)
+                .bind(to_json(&sent.delivery.fields))
+                .bind(nanos(sent.delivery.at))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -834,15 +882,48 @@ impl Store for SqliteStore {
         Ok(sessions)
     }
 
-    async fn open_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
-        let mut sessions = sqlx::query("SELECT * FROM sessions WHERE active = 1 ORDER BY id")
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(session_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.attach_peers(&mut sessions).await?;
-        Ok(sessions)
+    async fn live_session(&self, room_id: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE room_id = ? AND active = 1")
+            .bind(room_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut session = session_from(&row)?;
+        session.peers =
+            sqlx::query("SELECT * FROM session_peers WHERE session_id = ? AND left_ns IS NULL ORDER BY joined_ns, id")
+                .bind(&session.id)
+                .fetch_all(&self.reader)
+                .await?
+                .iter()
+                .map(session_peer_from)
+                .collect::<StoreResult<_>>()?;
+        Ok(Some(session))
+    }
+
+    async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>> {
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM session_peers p JOIN sessions s ON s.id = p.session_id WHERE p.id = ? AND s.room_id = ?",
+        )
+        .bind(peer_id)
+        .bind(room_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        let mut latest = sqlx::query(
+            "SELECT kind, fields, at_ns FROM peer_deliveries WHERE peer_id = ? AND room_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(peer_id)
+        .bind(room_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(delivery_of_peer_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+        latest.reverse();
+        Ok(Some(latest))
     }
 
     async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>> {
@@ -865,6 +946,47 @@ impl Store for SqliteStore {
             .map(logged_event_from)
             .collect()
     }
+    async fn heartbeat(&self, node_id: &str, now: PreciseTime) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO nodes (id, heartbeat_ns) VALUES (?, ?) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_ns = excluded.heartbeat_ns",
+        )
+        .bind(node_id)
+        .bind(nanos(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn forget_node(&self, node_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM nodes WHERE id = ?")
+            .bind(node_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn stranded_peers(&self, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>> {
+        sqlx::query(
+            "SELECT s.workspace_id, s.room_id, p.id AS peer_id FROM session_peers p \
+             JOIN sessions s ON s.id = p.session_id LEFT JOIN nodes n ON n.id = p.node_id \
+             WHERE s.active = 1 AND p.left_ns IS NULL AND (n.id IS NULL OR n.heartbeat_ns < ?) \
+             ORDER BY s.room_id, p.joined_ns, p.id",
+        )
+        .bind(nanos(alive_since))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StrandedPeer {
+                workspace_id: row.try_get("workspace_id")?,
+                room_id: row.try_get("room_id")?,
+                peer_id: row.try_get("peer_id")?,
+            })
+        })
+        .collect()
+    }
+
     async fn set_workspace_webhook(&self, webhook: &WorkspaceWebhook) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -878,8 +1000,7 @@ impl Store for SqliteStore {
         .bind(webhook.signing_secret.as_ref().map(AppSecret::expose))
         .execute(&mut *tx)
         .await?;
-        bump_credentials_version(&mut tx).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(())
     }
 
@@ -890,8 +1011,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        bump_credentials_version(&mut tx).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(removed > 0)
     }
 
@@ -912,26 +1032,29 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn unplanned_events(&self, limit: u32) -> StoreResult<(i64, Vec<LoggedEvent>)> {
-        let cursor: i64 = sqlx::query_scalar("SELECT last_seq FROM webhook_planner WHERE id = 1")
-            .fetch_one(&self.reader)
-            .await?;
-        let events = sqlx::query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(cursor)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(logged_event_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((cursor, events))
+    async fn unplanned_events(&self, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+        // The one writer commits events in seq order, so a cursor tells what is planned.
+        sqlx::query(
+            "SELECT * FROM events WHERE seq > (SELECT last_seq FROM webhook_planner WHERE id = 1) \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(logged_event_from)
+        .collect()
     }
 
-    async fn plan_deliveries(&self, deliveries: &[NewDelivery], from_seq: i64, to_seq: i64) -> StoreResult<()> {
+    async fn plan_deliveries(&self, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()> {
+        let (Some(first), Some(last)) = (planned.iter().min(), planned.iter().max()) else {
+            return Ok(());
+        };
         let mut tx = self.begin().await?;
-        let moved = sqlx::query("UPDATE webhook_planner SET last_seq = ? WHERE id = 1 AND last_seq = ?")
-            .bind(to_seq)
-            .bind(from_seq)
+        // `planned` followed the cursor: a planner that moved it since planned `first` too.
+        let moved = sqlx::query("UPDATE webhook_planner SET last_seq = ? WHERE id = 1 AND last_seq < ?")
+            .bind(last)
+            .bind(first)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -1317,6 +1440,7 @@ fn session_from(row: &SqliteRow) -> StoreResult<SessionRecord> {
         active: row.try_get("active")?,
         started_at: precise(row, "started_ns")?,
         updated_at: precise(row, "updated_ns")?,
+        revision: row.try_get("revision")?,
         peers: Vec::new(),
     })
 }
@@ -1337,6 +1461,16 @@ fn session_peer_from(row: &SqliteRow) -> StoreResult<SessionPeerRecord> {
             role: row.try_get("current_role")?,
             metadata: row.try_get("current_metadata")?,
         },
+        node_id: row.try_get("node_id")?,
+        tracks: from_json(row.try_get("tracks")?)?,
+    })
+}
+
+fn delivery_of_peer_from(row: &SqliteRow) -> StoreResult<Delivery> {
+    Ok(Delivery {
+        kind: row.try_get("kind")?,
+        at: precise(row, "at_ns")?,
+        fields: from_json(row.try_get("fields")?)?,
     })
 }
 

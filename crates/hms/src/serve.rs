@@ -25,6 +25,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL database shared by the nodes of a deployment (postgres://…); without it,
+    /// the embedded SQLite database in the data dir.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
     /// What an acknowledged write survives: `process` (a crash) or `power` (power loss).
     #[arg(long, value_parser = parse_durability)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,9 +74,10 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 12] = [
+const ENV_KEYS: [&str; 13] = [
     "listen",
     "data_dir",
+    "database_url",
     "durability",
     "max_token_lifetime_secs",
     "token_leeway_secs",

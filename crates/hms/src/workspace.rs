@@ -2,12 +2,13 @@
 //! notices their changes within its credentials refresh interval (1 s by default).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use hms_auth::AppSecret;
 use hms_server::service::webhooks;
 use hms_server::service::workspaces::{self, InitialCredentials};
-use hms_store::{Durability, SqliteStore, Store, StoreError};
+use hms_store::{DatabaseUrl, Durability, Store, StoreError, StoreLocation};
 
 use crate::CliError;
 
@@ -16,6 +17,9 @@ pub struct DataDir {
     /// Directory of the embedded database.
     #[arg(long, env = "HMS_DATA_DIR", default_value = "./hms-data")]
     data_dir: PathBuf,
+    /// The deployment's PostgreSQL database instead (postgres://…).
+    #[arg(long, env = "HMS_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -119,7 +123,9 @@ pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
                 access_key,
                 secret: AppSecret::new(secret),
             });
-            let created = workspaces::create(&store, &name, initial).await.map_err(describe)?;
+            let created = workspaces::create(store.as_ref(), &name, initial)
+                .await
+                .map_err(describe)?;
             println!("HMS_ACCESS_KEY={}", created.workspace.access_key);
             println!("HMS_SECRET={}", created.secret.expose());
             println!("HMS_MANAGEMENT_TOKEN={}", created.management_token);
@@ -148,7 +154,7 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            let record = workspaces::add_secret(&store, &workspace, secret.map(AppSecret::new))
+            let record = workspaces::add_secret(store.as_ref(), &workspace, secret.map(AppSecret::new))
                 .await
                 .map_err(describe)?;
             println!("secret id: {}", record.id);
@@ -157,7 +163,10 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
         SecretCommand::List { workspace, data } => {
             let store = open(&data).await?;
             println!("{:<12}  {:<24}  RETIRED", "ID", "CREATED");
-            for secret in workspaces::secrets(&store, &workspace).await.map_err(describe)? {
+            for secret in workspaces::secrets(store.as_ref(), &workspace)
+                .await
+                .map_err(describe)?
+            {
                 let retired = secret
                     .retired_at
                     .map(|t| t.to_string())
@@ -171,7 +180,7 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            workspaces::retire_secret(&store, &workspace, &secret_id)
+            workspaces::retire_secret(store.as_ref(), &workspace, &secret_id)
                 .await
                 .map_err(describe)?;
             println!("retired secret {secret_id}");
@@ -190,16 +199,16 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
+            let workspace = workspaces::named(store.as_ref(), &workspace).await.map_err(describe)?;
             let secret = signing_secret.map(AppSecret::new);
-            webhooks::set_workspace_webhook(&store, &workspace, &url, headers, secret)
+            webhooks::set_workspace_webhook(store.as_ref(), &workspace, &url, headers, secret)
                 .await
                 .map_err(|error| CliError::new(error.body()))?;
             println!("events of workspace {} now go to {url}", workspace.name);
         }
         WebhookCommand::Show { workspace, data } => {
             let store = open(&data).await?;
-            let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
+            let workspace = workspaces::named(store.as_ref(), &workspace).await.map_err(describe)?;
             let hooks = store.workspace_webhooks().await.map_err(describe)?;
             match hooks.into_iter().find(|hook| hook.workspace_id == workspace.id) {
                 None => println!("workspace {} has no webhook", workspace.name),
@@ -214,7 +223,7 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
         }
         WebhookCommand::Clear { workspace, data } => {
             let store = open(&data).await?;
-            let workspace = workspaces::named(&store, &workspace).await.map_err(describe)?;
+            let workspace = workspaces::named(store.as_ref(), &workspace).await.map_err(describe)?;
             let removed = store.clear_workspace_webhook(&workspace.id).await.map_err(describe)?;
             println!(
                 "{}",
@@ -229,8 +238,10 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn open(data: &DataDir) -> Result<SqliteStore, CliError> {
-    SqliteStore::open(&data.data_dir, Durability::Process)
+async fn open(data: &DataDir) -> Result<Arc<dyn Store>, CliError> {
+    let url = data.database_url.clone().map(DatabaseUrl::new);
+    StoreLocation::choose(url.as_ref(), data.data_dir.clone(), Durability::Process)
+        .open()
         .await
         .map_err(CliError::new)
 }

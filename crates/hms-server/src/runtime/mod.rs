@@ -2,20 +2,23 @@
 //! peers — and every change to it. Real peers (later) and simulated peers go through the
 //! same calls.
 //!
-//! Each room's state sits behind its own lock, held while the change is written to the
-//! store: a change is written (with the webhook events that describe it, in one
-//! transaction) before it is applied in memory, so the log never misses or invents a
-//! change, and each room's events are logged in the order they happened.
+//! Live state lives in the store, which every node (server process) of a deployment
+//! shares, so a peer that joined through one node is seen and changed through any other.
+//! A change reads the room's open session, computes what happens, and writes it with its
+//! webhook events in one transaction that is refused if the session moved in between
+//! (its revision); the change is then computed again from what is there now. Within a
+//! node, changes of one room also queue on a lock, so that they rarely collide. Each
+//! peer belongs to the node it joined through: when a node is gone, its peers leave.
 
 mod events;
-mod inbox;
 mod state;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use hms_store::{
-    LiveWrite, PeerChanged, PeerLeft, RoomView, SessionClosed, SessionRecord, Store, StoreError, TemplateRecord,
+    LiveWrite, PeerChanged, PeerDelivery, PeerLeft, SessionClosed, SessionRecord, Store, StoreError, StrandedPeer,
     Workspace,
 };
 use hms_types::PreciseTime;
@@ -26,17 +29,24 @@ use hms_types::simulate::Delivery;
 use hms_types::template::Role;
 use hms_types::webhook::leave_reason;
 use indexmap::IndexMap;
-use serde_json::Value;
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use serde_json::{Map, Value};
 
 use crate::ids;
-use inbox::Inboxes;
+use crate::keyed_lock::KeyedLocks;
 use state::{LivePeer, LiveRoom, LiveSession};
 
 /// Longest display name a peer may have.
 pub const MAX_PEER_NAME_LEN: usize = 256;
 /// Largest peer metadata accepted, in bytes: 100ms's limit for custom peer data (4 KB).
 pub const MAX_METADATA_BYTES: usize = 4096;
+/// Deliveries shown per peer: the latest ones.
+const MAX_DELIVERIES: u32 = 1_000;
+/// How often a node tells the store it is alive, and looks for peers of nodes that are not.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// A node silent for this long is gone, and its peers with it.
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Times a change is computed again when other nodes keep changing the session under it.
+const MAX_ATTEMPTS: u32 = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -71,89 +81,62 @@ pub struct JoinRequest {
 
 pub struct RoomRuntime {
     store: Arc<dyn Store>,
-    rooms: Mutex<HashMap<String, Arc<AsyncMutex<LiveRoom>>>>,
-    inboxes: Inboxes,
+    node_id: String,
+    turns: KeyedLocks,
 }
 
-type RoomGuard = OwnedMutexGuard<LiveRoom>;
-
 impl RoomRuntime {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// The runtime of node `node_id`: the peers that join through it are its own.
+    pub fn new(store: Arc<dyn Store>, node_id: String) -> Self {
         Self {
             store,
-            rooms: Mutex::default(),
-            inboxes: Inboxes::default(),
+            node_id,
+            turns: KeyedLocks::default(),
         }
     }
 
-    /// Locks the live state of `room_id`, making an empty one if there is none.
-    async fn lock(&self, room_id: &str) -> RoomGuard {
+    /// Runs `change` on the room's live state, on this node's turn for the room, until
+    /// it is not refused for having read a session that moved since. (`change` captures
+    /// only references, so that each attempt's future can copy them.)
+    async fn in_room<T, F, Fut>(&self, room_id: &str, change: F) -> Result<T, RuntimeError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, RuntimeError>>,
+    {
+        let _turn = self.turns.lock(room_id).await;
+        let mut attempt = 1;
         loop {
-            let entry = self
-                .rooms
-                .lock()
-                .expect("rooms lock")
-                .entry(room_id.to_owned())
-                .or_default()
-                .clone();
-            let guard = entry.lock_owned().await;
-            if !guard.retired {
-                return guard;
+            match change().await {
+                Err(RuntimeError::Store(StoreError::Stale)) if attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+                }
+                outcome => return outcome,
             }
         }
     }
 
-    /// Locks the live state of a room of `workspace` that has an open session.
-    async fn lock_live(&self, workspace: &Workspace, room_id: &str) -> Result<RoomGuard, RuntimeError> {
-        loop {
-            let entry = self.rooms.lock().expect("rooms lock").get(room_id).cloned();
-            let Some(entry) = entry else {
-                return Err(self.inactive(workspace, room_id).await);
-            };
-            let guard = entry.lock_owned().await;
-            if guard.retired {
-                continue;
-            }
-            return match &guard.session {
-                Some(session) if session.workspace_id == workspace.id => Ok(guard),
-                _ => Err(self.inactive(workspace, room_id).await),
-            };
-        }
-    }
-
-    /// Why a room has no live state: it does not exist, or nobody is in it.
-    async fn inactive(&self, workspace: &Workspace, room_id: &str) -> RuntimeError {
-        match self.store.room(&workspace.id, room_id).await {
-            Ok(Some(_)) => RuntimeError::NotActive,
-            Ok(None) => RuntimeError::RoomNotFound,
-            Err(error) => error.into(),
-        }
-    }
-
-    /// Drops a room without a session from the map, so that idle rooms cost nothing.
-    fn retire_if_idle(&self, room_id: &str, live: &mut RoomGuard) {
-        if live.session.is_none() {
-            live.retired = true;
-            self.rooms.lock().expect("rooms lock").remove(room_id);
-        }
-    }
-
-    async fn room_and_template(
-        &self,
-        workspace: &Workspace,
-        room_id: &str,
-    ) -> Result<(RoomView, TemplateRecord), RuntimeError> {
+    /// A room of `workspace` and its open session, as the store has them now.
+    async fn load(&self, workspace: &Workspace, room_id: &str) -> Result<LiveRoom, RuntimeError> {
         let view = self
             .store
             .room(&workspace.id, room_id)
             .await?
             .ok_or(RuntimeError::RoomNotFound)?;
-        let template = self
+        let session = self
             .store
-            .template(&workspace.id, &view.room.template_id)
+            .live_session(&view.room.id)
             .await?
-            .ok_or(RuntimeError::RoomNotFound)?;
-        Ok((view, template))
+            .map(|record| LiveSession::stored(record, workspace, &view));
+        Ok(LiveRoom { view, session })
+    }
+
+    /// The open session of a room of `workspace`.
+    async fn live(&self, workspace: &Workspace, room_id: &str) -> Result<LiveSession, RuntimeError> {
+        self.load(workspace, room_id)
+            .await?
+            .session
+            .ok_or(RuntimeError::NotActive)
     }
 
     /// A peer joins: the room must be enabled, the role must exist in its template and
@@ -166,93 +149,88 @@ impl RoomRuntime {
     ) -> Result<ActivePeer, RuntimeError> {
         validate_name(request.name.as_deref())?;
         validate_metadata(request.metadata.as_deref())?;
-        let (view, template) = self.room_and_template(workspace, room_id).await?;
-        if !view.room.enabled {
-            return Err(RuntimeError::RoomDisabled);
-        }
-        let role = template
-            .body
-            .roles
-            .get(&request.role)
-            .ok_or_else(|| RuntimeError::UnknownRole(request.role.clone()))?;
-        let mut live = self.lock(&view.room.id).await;
-        let result = self.join_locked(&mut live, workspace, &view, role, request).await;
-        self.retire_if_idle(&view.room.id, &mut live);
-        result
+        let request = &request;
+        self.in_room(room_id, move || async move {
+            let room = self.load(workspace, room_id).await?;
+            if !room.view.room.enabled {
+                return Err(RuntimeError::RoomDisabled);
+            }
+            let template = self
+                .store
+                .template(&workspace.id, &room.view.room.template_id)
+                .await?
+                .ok_or(RuntimeError::RoomNotFound)?;
+            let role = template
+                .body
+                .roles
+                .get(&request.role)
+                .ok_or_else(|| RuntimeError::UnknownRole(request.role.clone()))?;
+            self.join_room(workspace, room, role, request).await
+        })
+        .await
     }
 
-    async fn join_locked(
+    async fn join_room(
         &self,
-        live: &mut RoomGuard,
         workspace: &Workspace,
-        view: &RoomView,
+        room: LiveRoom,
         role: &Role,
-        request: JoinRequest,
+        request: &JoinRequest,
     ) -> Result<ActivePeer, RuntimeError> {
         let now = PreciseTime::now();
-        let fresh = live.session.is_none().then(|| LiveSession {
-            id: ids::object_id(),
-            workspace_id: workspace.id.clone(),
-            account_id: workspace.customer_id.clone(),
-            app_id: workspace.app_id.clone(),
-            room_id: view.room.id.clone(),
-            room_name: view.room.name.clone(),
-            template_id: view.room.template_id.clone(),
-            started_at: now,
-            peers: IndexMap::new(),
-        });
-        let session = live
-            .session
-            .as_ref()
-            .or(fresh.as_ref())
-            .expect("a session exists or is fresh");
+        let mut write = LiveWrite::default();
+        let session = match room.session {
+            Some(session) => {
+                write.read = Some(session.read());
+                session
+            }
+            None => LiveSession::fresh(ids::object_id(), workspace, &room.view, now),
+        };
         let peer_id = ids::uuid();
         let peer = LivePeer {
-            name: request.name.unwrap_or_else(|| format!("peer-{}", &peer_id[..8])),
-            user_id: request.user_id.filter(|id| !id.is_empty()).unwrap_or_else(ids::uuid),
+            name: request
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("peer-{}", &peer_id[..8])),
+            user_id: request
+                .user_id
+                .clone()
+                .filter(|id| !id.is_empty())
+                .unwrap_or_else(ids::uuid),
             role: role.name.clone(),
-            metadata: request.metadata.unwrap_or_default(),
+            metadata: request.metadata.clone().unwrap_or_default(),
             joined_at: now,
+            node_id: self.node_id.clone(),
             tracks: tracks_for(role, now),
             id: peer_id,
         };
-        if let Err(refusal) = check_capacity(session, role, None) {
-            let event = events::peer_join_failure(session, &peer, "role not allowed");
-            self.store
-                .record_live(&LiveWrite {
-                    events: vec![event],
-                    ..LiveWrite::default()
-                })
-                .await?;
+        if let Err(refusal) = check_capacity(&session, role, None) {
+            write
+                .events
+                .push(events::peer_join_failure(&session, &peer, "role not allowed"));
+            self.store.record_live(&write).await?;
             return Err(refusal);
         }
-        let mut write = LiveWrite::default();
-        if fresh.is_some() {
-            write.opened = Some(session_record(session));
-            write.events.push(events::session_open(session));
+        if write.read.is_none() {
+            write.opened = Some(session_record(&session));
+            write.events.push(events::session_open(&session));
         }
         write.joined.push(peer.session_record(&session.id));
-        write.events.push(events::peer_join(session, &peer));
+        write.events.push(events::peer_join(&session, &peer));
         self.store.record_live(&write).await?;
-
-        let session = live.session.get_or_insert_with(|| fresh.expect("fresh session"));
-        session.peers.insert(peer.id.clone(), peer.clone());
-        self.inboxes.open(&peer.id, &session.room_id);
         Ok(peer.to_wire(true))
     }
 
     /// A peer leaves by itself.
     pub async fn leave(&self, workspace: &Workspace, room_id: &str, peer_id: &str) -> Result<(), RuntimeError> {
-        let mut live = self.lock_live(workspace, room_id).await?;
-        peer_of(&live, peer_id)?;
-        let leaving = vec![peer_id.to_owned()];
-        self.depart(
-            &mut live,
-            leaving,
-            leave_reason::CLIENT_REQUEST,
-            "",
-            LiveWrite::default(),
-        )
+        self.in_room(room_id, move || async move {
+            let session = self.live(workspace, room_id).await?;
+            peer_of(&session, peer_id)?;
+            let leaving = [peer_id.to_owned()];
+            let write = LiveWrite::default();
+            self.depart(&session, &leaving, leave_reason::CLIENT_REQUEST, "", write)
+                .await
+        })
         .await
     }
 
@@ -260,15 +238,15 @@ impl RoomRuntime {
     /// is left. `write` may already hold events that come before the leaves.
     async fn depart(
         &self,
-        live: &mut RoomGuard,
-        leaving: Vec<String>,
+        session: &LiveSession,
+        leaving: &[String],
         reason: &str,
         message: &str,
         mut write: LiveWrite,
     ) -> Result<(), RuntimeError> {
-        let session = live.session.as_ref().expect("departures happen in live rooms");
         let now = PreciseTime::now();
-        for peer_id in &leaving {
+        write.read = Some(session.read());
+        for peer_id in leaving {
             let peer = &session.peers[peer_id];
             write.left.push(PeerLeft {
                 session_id: session.id.clone(),
@@ -279,8 +257,7 @@ impl RoomRuntime {
                 .events
                 .push(events::peer_leave(session, peer, now, reason, message));
         }
-        let closing = leaving.len() == session.peers.len();
-        if closing {
+        if leaving.len() == session.peers.len() {
             write.closed = Some(SessionClosed {
                 session_id: session.id.clone(),
                 at: now,
@@ -288,22 +265,11 @@ impl RoomRuntime {
             write.events.push(events::session_close(session, now));
         }
         self.store.record_live(&write).await?;
-
-        let session = live.session.as_mut().expect("still live");
-        let room_id = session.room_id.clone();
-        for peer_id in &leaving {
-            session.peers.shift_remove(peer_id);
-        }
-        if closing {
-            live.session = None;
-            self.retire_if_idle(&room_id, live);
-        }
         Ok(())
     }
 
     pub async fn active_room(&self, workspace: &Workspace, room_id: &str) -> Result<ActiveRoom, RuntimeError> {
-        let live = self.lock_live(workspace, room_id).await?;
-        let session = live.session.as_ref().expect("live");
+        let session = self.live(workspace, room_id).await?;
         Ok(ActiveRoom {
             id: session.room_id.clone(),
             name: session.room_name.clone(),
@@ -322,8 +288,7 @@ impl RoomRuntime {
         room_id: &str,
         filter: &PeerFilter,
     ) -> Result<PeerList, RuntimeError> {
-        let live = self.lock_live(workspace, room_id).await?;
-        let session = live.session.as_ref().expect("live");
+        let session = self.live(workspace, room_id).await?;
         let matches = |peer: &&LivePeer| {
             filter.user_id.as_ref().is_none_or(|user_id| *user_id == peer.user_id)
                 && filter.role.as_ref().is_none_or(|role| *role == peer.role)
@@ -337,8 +302,8 @@ impl RoomRuntime {
     }
 
     pub async fn peer(&self, workspace: &Workspace, room_id: &str, peer_id: &str) -> Result<ActivePeer, RuntimeError> {
-        let live = self.lock_live(workspace, room_id).await?;
-        Ok(peer_of(&live, peer_id)?.to_wire(true))
+        let session = self.live(workspace, room_id).await?;
+        Ok(peer_of(&session, peer_id)?.to_wire(true))
     }
 
     /// Renames a peer, moves it to another role or replaces its metadata.
@@ -356,12 +321,28 @@ impl RoomRuntime {
         }
         validate_name(update.name.as_deref())?;
         validate_metadata(update.metadata.as_deref())?;
-        let mut live = self.lock_live(workspace, room_id).await?;
-        let current = peer_of(&live, peer_id)?.clone();
-        let session = live.session.as_ref().expect("live");
+        let update = &update;
+        self.in_room(room_id, move || async move {
+            let session = self.live(workspace, room_id).await?;
+            self.update_in(workspace, &session, peer_id, update).await
+        })
+        .await
+    }
+
+    async fn update_in(
+        &self,
+        workspace: &Workspace,
+        session: &LiveSession,
+        peer_id: &str,
+        update: &PeerUpdate,
+    ) -> Result<ActivePeer, RuntimeError> {
+        let current = peer_of(session, peer_id)?;
         let now = PreciseTime::now();
         let mut updated = current.clone();
-        let mut write = LiveWrite::default();
+        let mut write = LiveWrite {
+            read: Some(session.read()),
+            ..LiveWrite::default()
+        };
         if let Some(role_name) = update.role.as_ref().filter(|role| **role != current.role) {
             let template = self
                 .store
@@ -374,13 +355,9 @@ impl RoomRuntime {
                 .get(role_name)
                 .ok_or_else(|| RuntimeError::UnknownRole(role_name.clone()))?;
             if let Err(refusal) = check_capacity(session, role, Some(peer_id)) {
-                let event = events::role_change_failure(session, &current, role_name, "role limit reached");
-                self.store
-                    .record_live(&LiveWrite {
-                        events: vec![event],
-                        ..LiveWrite::default()
-                    })
-                    .await?;
+                let event = events::role_change_failure(session, current, role_name, "role limit reached");
+                write.events.push(event);
+                self.store.record_live(&write).await?;
                 return Err(refusal);
             }
             updated.role = role.name.clone();
@@ -399,37 +376,9 @@ impl RoomRuntime {
             peer_id: peer_id.to_owned(),
             profile: updated.profile(),
         });
+        write.deliveries = changes_told(session, current, &updated, now);
         self.store.record_live(&write).await?;
-        self.tell_changes(&current, &updated, now);
-        let session = live.session.as_mut().expect("live");
-        session.peers.insert(peer_id.to_owned(), updated.clone());
         Ok(updated.to_wire(true))
-    }
-
-    fn tell_changes(&self, before: &LivePeer, after: &LivePeer, at: PreciseTime) {
-        if before.role != after.role {
-            let fields = [
-                ("role", Value::from(after.role.clone())),
-                ("previous_role", Value::from(before.role.clone())),
-            ];
-            self.inboxes.deliver(&after.id, "role_changed", at, &fields);
-        }
-        if before.name != after.name {
-            self.inboxes.deliver(
-                &after.id,
-                "name_changed",
-                at,
-                &[("name", Value::from(after.name.clone()))],
-            );
-        }
-        if before.metadata != after.metadata {
-            self.inboxes.deliver(
-                &after.id,
-                "metadata_changed",
-                at,
-                &[("metadata", Value::from(after.metadata.clone()))],
-            );
-        }
     }
 
     /// Delivers a message to one peer, to the peers of a role, or to everyone.
@@ -442,36 +391,42 @@ impl RoomRuntime {
         if message.message.is_empty() {
             return Err(RuntimeError::Invalid("message is required".into()));
         }
-        let live = self.lock_live(workspace, room_id).await?;
-        let recipients = self
-            .select(&live, workspace, message.peer_id.as_deref(), message.role.as_deref())
-            .await?;
         let kind = message
             .kind
+            .clone()
             .filter(|kind| !kind.is_empty())
             .unwrap_or_else(|| "chat".to_owned());
-        let fields = [
-            ("message", Value::from(message.message)),
+        let fields = &[
+            ("message", Value::from(message.message.clone())),
             ("message_type", Value::from(kind)),
         ];
-        let now = PreciseTime::now();
-        for peer_id in recipients {
-            self.inboxes.deliver(&peer_id, "message", now, &fields);
-        }
-        Ok(())
+        let message = &message;
+        self.in_room(room_id, move || async move {
+            let session = self.live(workspace, room_id).await?;
+            let recipients = self
+                .select(&session, workspace, message.peer_id.as_deref(), message.role.as_deref())
+                .await?;
+            let write = LiveWrite {
+                read: Some(session.read()),
+                deliveries: deliver(&session, &recipients, "message", PreciseTime::now(), fields),
+                ..LiveWrite::default()
+            };
+            self.store.record_live(&write).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The peers a request targets: a peer id wins over a role; neither means everyone.
     async fn select(
         &self,
-        live: &RoomGuard,
+        session: &LiveSession,
         workspace: &Workspace,
         peer_id: Option<&str>,
         role: Option<&str>,
     ) -> Result<Vec<String>, RuntimeError> {
-        let session = live.session.as_ref().expect("live");
         if let Some(peer_id) = peer_id.filter(|id| !id.is_empty()) {
-            return Ok(vec![peer_of(live, peer_id)?.id.clone()]);
+            return Ok(vec![peer_of(session, peer_id)?.id.clone()]);
         }
         let Some(role) = role.filter(|role| !role.is_empty()) else {
             return Ok(session.peers.keys().cloned().collect());
@@ -499,50 +454,48 @@ impl RoomRuntime {
         if !has(&request.peer_id) && !has(&request.role) {
             return Err(RuntimeError::Invalid("peer_id or role is required".into()));
         }
-        let mut live = self.lock_live(workspace, room_id).await?;
-        let leaving = self
-            .select(&live, workspace, request.peer_id.as_deref(), request.role.as_deref())
-            .await?;
-        if leaving.is_empty() {
-            return Ok(());
-        }
-        let reason = request.reason.unwrap_or_default();
-        self.depart(
-            &mut live,
-            leaving.clone(),
-            leave_reason::PEER_KICKED,
-            &reason,
-            LiveWrite::default(),
-        )
-        .await?;
-        let now = PreciseTime::now();
-        for peer_id in &leaving {
-            self.inboxes
-                .deliver(peer_id, "removed", now, &[("reason", Value::from(reason.clone()))]);
-        }
-        Ok(())
+        let (reason, request) = (&request.reason.clone().unwrap_or_default(), &request);
+        self.in_room(room_id, move || async move {
+            let session = self.live(workspace, room_id).await?;
+            let leaving = self
+                .select(&session, workspace, request.peer_id.as_deref(), request.role.as_deref())
+                .await?;
+            if leaving.is_empty() {
+                return Ok(());
+            }
+            let told = [("reason", Value::from(reason.clone()))];
+            let write = LiveWrite {
+                deliveries: deliver(&session, &leaving, "removed", PreciseTime::now(), &told),
+                ..LiveWrite::default()
+            };
+            self.depart(&session, &leaving, leave_reason::PEER_KICKED, reason, write)
+                .await
+        })
+        .await
     }
 
     /// Ends the session: everyone is removed, and with `lock` the room is disabled in the
     /// same transaction so that nobody rejoins.
     pub async fn end_room(&self, workspace: &Workspace, room_id: &str, request: EndRoom) -> Result<(), RuntimeError> {
-        let mut live = self.lock_live(workspace, room_id).await?;
-        let session = live.session.as_ref().expect("live");
-        let reason = request.reason.unwrap_or_default();
-        let now = PreciseTime::now();
-        let mut write = LiveWrite::default();
-        write.events.push(events::room_end(session, now, &reason, request.lock));
-        if request.lock {
-            write.disabled_room = Some(session.room_id.clone());
-        }
-        let leaving: Vec<String> = session.peers.keys().cloned().collect();
-        self.depart(&mut live, leaving.clone(), leave_reason::PEER_KICKED, &reason, write)
-            .await?;
-        let fields = [("reason", Value::from(reason)), ("lock", Value::from(request.lock))];
-        for peer_id in &leaving {
-            self.inboxes.deliver(peer_id, "room_ended", now, &fields);
-        }
-        Ok(())
+        let (reason, request) = (&request.reason.clone().unwrap_or_default(), &request);
+        self.in_room(room_id, move || async move {
+            let session = self.live(workspace, room_id).await?;
+            let now = PreciseTime::now();
+            let leaving: Vec<String> = session.peers.keys().cloned().collect();
+            let told = [
+                ("reason", Value::from(reason.clone())),
+                ("lock", Value::from(request.lock)),
+            ];
+            let write = LiveWrite {
+                events: vec![events::room_end(&session, now, reason, request.lock)],
+                disabled_room: request.lock.then(|| session.room_id.clone()),
+                deliveries: deliver(&session, &leaving, "room_ended", now, &told),
+                ..LiveWrite::default()
+            };
+            self.depart(&session, &leaving, leave_reason::PEER_KICKED, reason, write)
+                .await
+        })
+        .await
     }
 
     /// What a peer of a room of `workspace` received, also after it left.
@@ -557,15 +510,55 @@ impl RoomRuntime {
             .room(&workspace.id, room_id)
             .await?
             .ok_or(RuntimeError::RoomNotFound)?;
-        self.inboxes
-            .read(&view.room.id, peer_id)
+        self.store
+            .peer_inbox(&view.room.id, peer_id, MAX_DELIVERIES)
+            .await?
             .ok_or(RuntimeError::PeerNotFound)
     }
 
-    /// Closes the sessions a previous run left open: their peers are gone with the
-    /// process, so each gets its leave event, then the session its close event.
-    pub async fn recover(&self) -> Result<usize, RuntimeError> {
-        let open = self.store.open_sessions().await?;
+    /// Joins the deployment: the peers of this node's previous run left with it, and so
+    /// did those of nodes silent for too long. Answers how many peers were removed.
+    pub async fn start(&self) -> Result<usize, RuntimeError> {
+        self.store.forget_node(&self.node_id).await?;
+        let removed = self.remove_stranded().await?;
+        self.store.heartbeat(&self.node_id, PreciseTime::now()).await?;
+        Ok(removed)
+    }
+
+    /// Keeps this node alive in the store and removes the peers of nodes that are gone.
+    pub async fn keep_alive(&self) {
+        let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(error) = self.store.heartbeat(&self.node_id, PreciseTime::now()).await {
+                tracing::warn!(%error, "could not record this node's heartbeat");
+            }
+            match self.remove_stranded().await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(peers = removed, "removed the peers of nodes that are gone"),
+                Err(error) => tracing::warn!(%error, "could not remove the peers of nodes that are gone"),
+            }
+        }
+    }
+
+    /// Leaves the deployment: the peers of this node are left to the others (or to its
+    /// next start) at once rather than after the node timeout.
+    pub async fn stop(&self) {
+        if let Err(error) = self.store.forget_node(&self.node_id).await {
+            tracing::warn!(%error, "could not sign this node off");
+        }
+    }
+
+    /// Removes the peers whose node is gone, room by room, each with its leave event and
+    /// the session's close when it empties.
+    async fn remove_stranded(&self) -> Result<usize, RuntimeError> {
+        let alive_since =
+            PreciseTime::from_unix_nanos(PreciseTime::now().unix_nanos() - NODE_TIMEOUT.as_nanos() as i128);
+        let stranded = self.store.stranded_peers(alive_since).await?;
+        if stranded.is_empty() {
+            return Ok(0);
+        }
         let workspaces: HashMap<String, Workspace> = self
             .store
             .workspaces()
@@ -573,64 +566,86 @@ impl RoomRuntime {
             .into_iter()
             .map(|w| (w.id.clone(), w))
             .collect();
-        for record in &open {
-            let workspace = &workspaces[&record.workspace_id];
-            let view = self
-                .store
-                .room(&workspace.id, &record.room_id)
-                .await?
-                .ok_or(RuntimeError::RoomNotFound)?;
-            let session = LiveSession {
-                id: record.id.clone(),
-                workspace_id: workspace.id.clone(),
-                account_id: workspace.customer_id.clone(),
-                app_id: workspace.app_id.clone(),
-                room_id: view.room.id.clone(),
-                room_name: view.room.name.clone(),
-                template_id: view.room.template_id.clone(),
-                started_at: record.started_at,
-                peers: record
-                    .peers
-                    .iter()
-                    .filter(|peer| peer.left_at.is_none())
-                    .map(|peer| (peer.id.clone(), peer_from_record(peer)))
-                    .collect(),
+        let mut removed = 0;
+        for room in stranded.chunk_by(|a, b| a.room_id == b.room_id) {
+            let Some(workspace) = workspaces.get(&room[0].workspace_id) else {
+                continue;
             };
-            let mut live = self.lock(&view.room.id).await;
-            live.session = Some(session);
-            let leaving: Vec<String> = live.session.as_ref().expect("just set").peers.keys().cloned().collect();
-            if leaving.is_empty() {
-                let session = live.session.take().expect("just set");
-                let write = LiveWrite {
-                    closed: Some(SessionClosed {
-                        session_id: session.id.clone(),
-                        at: PreciseTime::now(),
-                    }),
-                    events: vec![events::session_close(&session, PreciseTime::now())],
-                    ..LiveWrite::default()
-                };
-                self.store.record_live(&write).await?;
-                self.retire_if_idle(&view.room.id, &mut live);
-            } else {
-                self.depart(
-                    &mut live,
-                    leaving,
-                    leave_reason::SERVER_REMOVED,
-                    "",
-                    LiveWrite::default(),
-                )
-                .await?;
-            }
+            removed += self.remove_from_room(workspace, room).await?;
         }
-        Ok(open.len())
+        Ok(removed)
+    }
+
+    async fn remove_from_room(&self, workspace: &Workspace, stranded: &[StrandedPeer]) -> Result<usize, RuntimeError> {
+        let room_id = &stranded[0].room_id;
+        self.in_room(room_id, move || async move {
+            let session = match self.live(workspace, room_id).await {
+                Err(RuntimeError::NotActive | RuntimeError::RoomNotFound) => return Ok(0),
+                other => other?,
+            };
+            let leaving: Vec<String> = stranded
+                .iter()
+                .filter(|peer| session.peers.contains_key(&peer.peer_id))
+                .map(|peer| peer.peer_id.clone())
+                .collect();
+            if !leaving.is_empty() {
+                let write = LiveWrite::default();
+                self.depart(&session, &leaving, leave_reason::SERVER_REMOVED, "", write)
+                    .await?;
+            }
+            Ok(leaving.len())
+        })
+        .await
     }
 }
 
-fn peer_of<'a>(live: &'a RoomGuard, peer_id: &str) -> Result<&'a LivePeer, RuntimeError> {
-    live.session
-        .as_ref()
-        .and_then(|s| s.peers.get(peer_id))
-        .ok_or(RuntimeError::PeerNotFound)
+/// What peers are told when their profile changes.
+fn changes_told(session: &LiveSession, before: &LivePeer, after: &LivePeer, at: PreciseTime) -> Vec<PeerDelivery> {
+    let recipient = [after.id.clone()];
+    let mut told = Vec::new();
+    if before.role != after.role {
+        let fields = [
+            ("role", Value::from(after.role.clone())),
+            ("previous_role", Value::from(before.role.clone())),
+        ];
+        told.extend(deliver(session, &recipient, "role_changed", at, &fields));
+    }
+    if before.name != after.name {
+        let fields = [("name", Value::from(after.name.clone()))];
+        told.extend(deliver(session, &recipient, "name_changed", at, &fields));
+    }
+    if before.metadata != after.metadata {
+        let fields = [("metadata", Value::from(after.metadata.clone()))];
+        told.extend(deliver(session, &recipient, "metadata_changed", at, &fields));
+    }
+    told
+}
+
+/// One delivery of `kind` to each of `recipients`.
+fn deliver(
+    session: &LiveSession,
+    recipients: &[String],
+    kind: &str,
+    at: PreciseTime,
+    fields: &[(&str, Value)],
+) -> Vec<PeerDelivery> {
+    let fields: Map<String, Value> = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    recipients
+        .iter()
+        .map(|peer_id| PeerDelivery {
+            room_id: session.room_id.clone(),
+            peer_id: peer_id.clone(),
+            delivery: Delivery {
+                kind: kind.to_owned(),
+                at,
+                fields: fields.clone(),
+            },
+        })
+        .collect()
+}
+
+fn peer_of<'a>(session: &'a LiveSession, peer_id: &str) -> Result<&'a LivePeer, RuntimeError> {
+    session.peers.get(peer_id).ok_or(RuntimeError::PeerNotFound)
 }
 
 /// Whether `role` can take one more peer (`moving` is a peer already in the session that
@@ -706,19 +721,7 @@ fn session_record(session: &LiveSession) -> SessionRecord {
         active: true,
         started_at: session.started_at,
         updated_at: session.started_at,
+        revision: 0,
         peers: Vec::new(),
-    }
-}
-
-/// A peer as it was when the server stopped.
-fn peer_from_record(peer: &hms_store::SessionPeerRecord) -> LivePeer {
-    LivePeer {
-        id: peer.id.clone(),
-        name: peer.current.name.clone(),
-        user_id: peer.user_id.clone(),
-        role: peer.current.role.clone(),
-        metadata: peer.current.metadata.clone(),
-        joined_at: peer.joined_at,
-        tracks: IndexMap::new(),
     }
 }

@@ -1,20 +1,20 @@
-//! The in-memory state of a live room.
+//! A live room as one change sees it: read from the store, which every node shares.
 
+use hms_store::{PeerProfile, RoomView, SessionPeerRecord, SessionRecord, SessionRevision, Workspace};
 use hms_types::PreciseTime;
 use hms_types::active_room::{ActivePeer, Track};
 use indexmap::IndexMap;
 
-/// One room's live state. A retired room was removed from the runtime's map after its
-/// session closed; whoever still waited for its lock must look the room up again.
-#[derive(Default)]
+/// A room and its open session, if it has one.
 pub struct LiveRoom {
+    pub view: RoomView,
     pub session: Option<LiveSession>,
-    pub retired: bool,
 }
 
 /// The open session of a room, with what its events need to say about it.
 pub struct LiveSession {
     pub id: String,
+    pub revision: i64,
     pub workspace_id: String,
     pub account_id: String,
     pub app_id: String,
@@ -25,6 +25,45 @@ pub struct LiveSession {
     pub peers: IndexMap<String, LivePeer>,
 }
 
+impl LiveSession {
+    /// A session about to open in `view`'s room, with no revision and no peers yet.
+    pub fn fresh(id: String, workspace: &Workspace, view: &RoomView, started_at: PreciseTime) -> Self {
+        Self {
+            id,
+            revision: 0,
+            workspace_id: workspace.id.clone(),
+            account_id: workspace.customer_id.clone(),
+            app_id: workspace.app_id.clone(),
+            room_id: view.room.id.clone(),
+            room_name: view.room.name.clone(),
+            template_id: view.room.template_id.clone(),
+            started_at,
+            peers: IndexMap::new(),
+        }
+    }
+
+    /// The open session as stored, with its present peers.
+    pub fn stored(record: SessionRecord, workspace: &Workspace, view: &RoomView) -> Self {
+        let mut session = Self::fresh(record.id, workspace, view, record.started_at);
+        session.revision = record.revision;
+        session.peers = record
+            .peers
+            .into_iter()
+            .map(|peer| (peer.id.clone(), LivePeer::stored(peer)))
+            .collect();
+        session
+    }
+
+    /// What a change computed from this session read, so that it is refused if the
+    /// session changed since.
+    pub fn read(&self) -> SessionRevision {
+        SessionRevision {
+            session_id: self.id.clone(),
+            revision: self.revision,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct LivePeer {
     pub id: String,
@@ -33,10 +72,28 @@ pub struct LivePeer {
     pub role: String,
     pub metadata: String,
     pub joined_at: PreciseTime,
+    pub node_id: String,
     pub tracks: IndexMap<String, Track>,
 }
 
 impl LivePeer {
+    fn stored(record: SessionPeerRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.current.name,
+            user_id: record.user_id,
+            role: record.current.role,
+            metadata: record.current.metadata,
+            joined_at: record.joined_at,
+            node_id: record.node_id,
+            tracks: record
+                .tracks
+                .into_iter()
+                .map(|track| (track.id.clone(), track))
+                .collect(),
+        }
+    }
+
     /// The API form; `with_tracks` where a single peer is answered.
     pub fn to_wire(&self, with_tracks: bool) -> ActivePeer {
         ActivePeer {
@@ -50,8 +107,8 @@ impl LivePeer {
         }
     }
 
-    pub fn session_record(&self, session_id: &str) -> hms_store::SessionPeerRecord {
-        hms_store::SessionPeerRecord {
+    pub fn session_record(&self, session_id: &str) -> SessionPeerRecord {
+        SessionPeerRecord {
             id: self.id.clone(),
             session_id: session_id.to_owned(),
             name: self.name.clone(),
@@ -61,11 +118,13 @@ impl LivePeer {
             joined_at: self.joined_at,
             left_at: None,
             current: self.profile(),
+            node_id: self.node_id.clone(),
+            tracks: self.tracks.values().cloned().collect(),
         }
     }
 
-    pub fn profile(&self) -> hms_store::PeerProfile {
-        hms_store::PeerProfile {
+    pub fn profile(&self) -> PeerProfile {
+        PeerProfile {
             name: self.name.clone(),
             role: self.role.clone(),
             metadata: self.metadata.clone(),

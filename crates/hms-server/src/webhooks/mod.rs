@@ -1,8 +1,8 @@
 //! Webhook delivery from the durable event log.
 //!
 //! A planner turns logged events into deliveries — one per event and endpoint, in the
-//! same transaction that moves its cursor — and a dispatcher sends them. Deliveries of
-//! one room to one endpoint form a lane and go one at a time in event order; a failing
+//! same transaction that marks the events planned — and a dispatcher sends them.
+//! Deliveries of one room to one endpoint form a lane and go one at a time in event order; a failing
 //! delivery holds back only its lane, and a slow endpoint only its own attempts (each
 //! endpoint has a bounded number in flight). A delivery is marked delivered only after
 //! a 2xx; one whose outcome was lost in a crash is sent again after its lease runs out,
@@ -83,10 +83,10 @@ impl Dispatcher {
     /// Turns every event logged since the last call into deliveries.
     async fn plan(&self) -> StoreResult<()> {
         loop {
-            let (cursor, events) = self.store.unplanned_events(PLAN_BATCH).await?;
-            let Some(last) = events.last().map(|event| event.seq) else {
+            let events = self.store.unplanned_events(PLAN_BATCH).await?;
+            if events.is_empty() {
                 return Ok(());
-            };
+            }
             let mut endpoints = Endpoints::load(self.store.as_ref()).await?;
             let now = PreciseTime::now();
             let deadline = later(now, Duration::from_secs(self.config.retry_window_secs));
@@ -107,7 +107,8 @@ impl Dispatcher {
                     });
                 }
             }
-            match self.store.plan_deliveries(&deliveries, cursor, last).await {
+            let planned: Vec<i64> = events.iter().map(|event| event.seq).collect();
+            match self.store.plan_deliveries(&planned, &deliveries).await {
                 Ok(()) | Err(StoreError::Stale) => {}
                 Err(error) => return Err(error),
             }

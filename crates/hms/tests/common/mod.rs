@@ -43,7 +43,8 @@ impl TestServer {
     }
 
     fn spawn(data_dir: &Path, extra: &[&str], stderr: Stdio, filter: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hms"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hms"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
@@ -51,9 +52,9 @@ impl TestServer {
             .env("HMS_SECRET", SECRET)
             .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("hms binary starts");
+            .stderr(stderr);
+        use_test_database(&mut command, data_dir);
+        let mut child = command.spawn().expect("hms binary starts");
         let base = wait_for_address(&mut child);
         Self {
             child,
@@ -133,6 +134,39 @@ impl Drop for TestServer {
     }
 }
 
+/// With `HMS_TEST_POSTGRES_URL` (an admin URL of a throwaway PostgreSQL server), the
+/// whole suite runs on PostgreSQL: each data dir gets its own database, created on first
+/// use and remembered in the data dir so that a restarted server finds it again.
+/// Without it, servers use the embedded SQLite database of their data dir.
+pub fn use_test_database(command: &mut Command, data_dir: &Path) {
+    command.env_remove("HMS_DATABASE_URL");
+    if let Some(url) = test_database_url(data_dir) {
+        command.env("HMS_DATABASE_URL", url);
+    }
+}
+
+pub fn test_database_url(data_dir: &Path) -> Option<String> {
+    let admin = std::env::var("HMS_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    let remembered = data_dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let name = format!("hms_test_{}", uuid::Uuid::new_v4().simple());
+    let created = Command::new("psql")
+        .args(["--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", &admin, "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .status()
+        .expect("psql runs");
+    assert!(created.success(), "psql could not create the test database {name}");
+    let (server, _) = admin.rsplit_once('/').expect("the admin URL names a database");
+    let url = format!("{server}/{name}");
+    std::fs::write(&remembered, &url).expect("remember the test database");
+    Some(url)
+}
+
 pub fn management_token(access_key: &str, secret: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -202,15 +236,16 @@ impl TestServer {
 
     /// Runs `hms <args> --data-dir <this server's data dir>`.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_hms"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hms"));
+        command
             .args(args)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .env_remove("HMS_ACCESS_KEY")
             .env_remove("HMS_SECRET")
-            .env_remove("HMS_DATA_DIR")
-            .output()
-            .expect("hms binary runs")
+            .env_remove("HMS_DATA_DIR");
+        use_test_database(&mut command, &self.data_dir);
+        command.output().expect("hms binary runs")
     }
 
     /// Creates a workspace with the CLI while the server runs, and waits until the server

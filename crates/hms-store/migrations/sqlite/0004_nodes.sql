@@ -1,0 +1,27 @@
+-- Live state shared by several server processes (nodes): every change of a session
+-- checks and moves its revision, a room has at most one open session, and each peer
+-- belongs to the node it joined through.
+
+ALTER TABLE sessions ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX sessions_one_open_per_room ON sessions (room_id) WHERE active = 1;
+
+ALTER TABLE session_peers ADD COLUMN node_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE session_peers ADD COLUMN tracks TEXT NOT NULL DEFAULT '[]';
+
+CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    heartbeat_ns BIGINT NOT NULL
+);
+
+-- What each peer received (messages, removals, changes of its role...), for the
+-- simulator to show.
+CREATE TABLE peer_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id TEXT NOT NULL,
+    peer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    at_ns BIGINT NOT NULL
+);
+
+CREATE INDEX peer_deliveries_by_peer ON peer_deliveries (peer_id, id);

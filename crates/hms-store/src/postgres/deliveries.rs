@@ -1,0 +1,373 @@
+//! The webhook delivery queue, planned and worked by every process at once.
+//!
+//! Planning. An event is queued in `webhook_unplanned` by the transaction that logs it, so
+//! it becomes plannable exactly when it becomes visible, whatever its seq. A planner reads
+//! the queue in seq order and then, in one transaction, takes it off the queue and inserts
+//! its deliveries. Planning transactions hold an advisory lock, so they run one at a time:
+//! the deliveries of a later plan always get higher ids, which keeps each lane in planning
+//! order, and a planner whose events another one planned meanwhile finds them gone from the
+//! queue and answers `Stale` without writing anything.
+//!
+//! Claiming. Which deliveries are claimable is a property of sets of rows — the first
+//! pending delivery of its lane, and at most `per_url` per endpoint — that row locks
+//! cannot express: `FOR UPDATE SKIP LOCKED` does not combine with the window that ranks an
+//! endpoint's deliveries, and a claimer that skipped a row another one is leasing could
+//! take the next row of that lane. So claims, too, take an advisory lock: each one runs
+//! alone and sees every lease committed before it. A claim is one short statement per
+//! poll and process, so serialising them costs nothing that matters.
+
+use hms_types::PreciseTime;
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+
+use super::codec::{from_json, from_nanos, nanos, precise, precise_opt, to_json, unique_violation};
+use super::live::logged_event_from;
+use super::read_snapshot;
+use crate::records::*;
+use crate::{StoreError, StoreResult};
+
+/// Keys of the transaction-level advisory locks (`pg_advisory_xact_lock`), which are
+/// released by commit or rollback and cannot leak. They only need to differ from other
+/// applications' keys in the same database: these spell "ohms" and "plan" or "clam".
+const PLANNER_LOCK: i64 = 0x6f68_6d73_706c_616e;
+const CLAIM_LOCK: i64 = 0x6f68_6d73_636c_616d;
+
+const DELIVERY_SELECT: &str = "SELECT d.*, e.id AS event_id, e.workspace_id AS event_workspace_id, \
+     e.room_id AS event_room_id, e.kind, e.payload, e.created_ns AS event_created_ns \
+     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
+
+fn delivery_from(row: &PgRow) -> StoreResult<DeliveryRecord> {
+    let state: String = row.try_get("state")?;
+    Ok(DeliveryRecord {
+        id: row.try_get("id")?,
+        event_seq: row.try_get("event_seq")?,
+        event: EventRecord {
+            id: row.try_get("event_id")?,
+            workspace_id: row.try_get("event_workspace_id")?,
+            room_id: row.try_get("event_room_id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+            created_at: precise(row, "event_created_ns")?,
+        },
+        url: row.try_get("url")?,
+        headers: from_json(row.try_get("headers")?)?,
+        replay_id: row.try_get("replay_id")?,
+        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
+        attempts: row.try_get("attempts")?,
+        deadline: precise(row, "deadline_ns")?,
+        last_status: row.try_get("last_status")?,
+        last_error: row.try_get("last_error")?,
+        created_at: precise(row, "created_ns")?,
+        finished_at: precise_opt(row, "finished_ns")?,
+    })
+}
+
+/// Waits until no other transaction holds `key`, and holds it until this one ends. It
+/// must be a statement of its own: a statement sees what was committed when it started,
+/// so only the statements after the wait see what the previous holder wrote.
+async fn lock(tx: &mut Transaction<'static, Postgres>, key: i64) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn unplanned_events(pool: &PgPool, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+    sqlx::query("SELECT e.* FROM webhook_unplanned u JOIN events e ON e.seq = u.seq ORDER BY u.seq LIMIT $1")
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(logged_event_from)
+        .collect()
+}
+
+pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, PLANNER_LOCK).await?;
+    let taken = sqlx::query("DELETE FROM webhook_unplanned WHERE seq = ANY($1)")
+        .bind(planned)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if taken != planned.len() as u64 {
+        return Err(StoreError::Stale);
+    }
+    insert_deliveries_in(&mut tx, deliveries).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts deliveries in the order given, which is the order of their lanes: ids come
+/// from an identity column, so they grow in insertion order.
+async fn insert_deliveries_in(tx: &mut Transaction<'static, Postgres>, deliveries: &[NewDelivery]) -> StoreResult<()> {
+    for delivery in deliveries {
+        let lane = format!(
+            "{} {} {}",
+            delivery.url,
+            delivery.room_id,
+            delivery.replay_id.as_deref().unwrap_or("")
+        );
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
+             attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $9, $10)",
+        )
+        .bind(delivery.event_seq)
+        .bind(&delivery.workspace_id)
+        .bind(&delivery.room_id)
+        .bind(&delivery.url)
+        .bind(to_json(&delivery.headers))
+        .bind(&delivery.replay_id)
+        .bind(lane)
+        .bind(nanos(delivery.next_attempt_at))
+        .bind(nanos(delivery.deadline))
+        .bind(nanos(delivery.created_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn claim(
+    pool: &PgPool,
+    now: PreciseTime,
+    lease_until: PreciseTime,
+    limit: u32,
+    per_url: u32,
+    busy_urls: &[String],
+) -> StoreResult<Vec<DeliveryRecord>> {
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, CLAIM_LOCK).await?;
+    // The heads of the lanes that are due, ranked within their endpoint, so that one
+    // endpoint with a large backlog cannot take every slot of a claim. The lease re-checks
+    // the state: a delivery finished meanwhile by a sender whose lease had run out is not
+    // sent again.
+    let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH heads AS (SELECT id FROM (SELECT d.id, d.next_attempt_ns, \
+         ROW_NUMBER() OVER (PARTITION BY d.url ORDER BY d.next_attempt_ns, d.id) AS rank \
+         FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_ns <= $1 \
+         AND d.lease_until_ns <= $1 AND d.url <> ALL($2) \
+         AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q WHERE q.lane = d.lane AND q.state = 'pending')) \
+         ranked WHERE rank <= $3 ORDER BY next_attempt_ns, id LIMIT $4), \
+         leased AS (UPDATE webhook_deliveries SET lease_until_ns = $5 \
+         WHERE id IN (SELECT id FROM heads) AND state = 'pending' RETURNING id) \
+         {DELIVERY_SELECT} WHERE d.id IN (SELECT id FROM leased) ORDER BY d.id"
+    )))
+    .bind(nanos(now))
+    .bind(busy_urls)
+    .bind(i64::from(per_url))
+    .bind(i64::from(limit))
+    .bind(nanos(lease_until))
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(delivery_from)
+    .collect::<StoreResult<Vec<_>>>()?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+pub(super) async fn finish_attempt(
+    pool: &PgPool,
+    delivery_id: i64,
+    outcome: &AttemptOutcome,
+    now: PreciseTime,
+) -> StoreResult<()> {
+    let (state, status, error, next_attempt) = match outcome {
+        AttemptOutcome::Delivered { status } => (DeliveryState::Delivered, Some(*status), None, None),
+        AttemptOutcome::Retry {
+            status,
+            error,
+            next_attempt_at,
+        } => (
+            DeliveryState::Pending,
+            *status,
+            Some(error.as_str()),
+            Some(*next_attempt_at),
+        ),
+        AttemptOutcome::GiveUp { status, error } => (DeliveryState::Failed, *status, Some(error.as_str()), None),
+    };
+    let finished = (state != DeliveryState::Pending).then(|| nanos(now));
+    sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3, \
+         next_attempt_ns = COALESCE($4, next_attempt_ns), lease_until_ns = 0, finished_ns = $5 \
+         WHERE id = $6 AND state = 'pending'",
+    )
+    .bind(state.as_str())
+    .bind(status.map(i64::from))
+    .bind(error)
+    .bind(next_attempt.map(nanos))
+    .bind(finished)
+    .bind(delivery_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn release(pool: &PgPool, delivery_ids: &[i64]) -> StoreResult<()> {
+    if delivery_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE webhook_deliveries SET lease_until_ns = 0 WHERE id = ANY($1) AND state = 'pending'")
+        .bind(delivery_ids)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn push_delivery_filter(query: &mut QueryBuilder<Postgres>, workspace_id: &str, filter: &DeliveryFilter) {
+    query
+        .push(" WHERE d.workspace_id = ")
+        .push_bind(workspace_id.to_owned());
+    if let Some(from) = filter.created_from {
+        query.push(" AND d.created_ns >= ").push_bind(nanos(from));
+    }
+    if let Some(to) = filter.created_to {
+        query.push(" AND d.created_ns <= ").push_bind(nanos(to));
+    }
+    if let Some(room_id) = &filter.room_id {
+        query.push(" AND d.room_id = ").push_bind(room_id.clone());
+    }
+    if filter.originals_only {
+        query.push(" AND d.replay_id IS NULL");
+    }
+    if !filter.states.is_empty() {
+        let states: Vec<&str> = filter.states.iter().map(|state| state.as_str()).collect();
+        query.push(" AND d.state = ANY(").push_bind(states).push(")");
+    }
+    if !filter.kinds.is_empty() {
+        query
+            .push(" AND e.kind = ANY(")
+            .push_bind(filter.kinds.clone())
+            .push(")");
+    }
+}
+
+pub(super) async fn history(
+    pool: &PgPool,
+    workspace_id: &str,
+    filter: &DeliveryFilter,
+    offset: u64,
+    limit: u32,
+) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
+    let mut count =
+        QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq");
+    push_delivery_filter(&mut count, workspace_id, filter);
+    let mut page = QueryBuilder::<Postgres>::new(DELIVERY_SELECT);
+    push_delivery_filter(&mut page, workspace_id, filter);
+    page.push(" ORDER BY d.id DESC LIMIT ")
+        .push_bind(i64::from(limit))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    // The page and its total from one snapshot, so that they agree.
+    let mut tx = read_snapshot(pool).await?;
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+    let records = page
+        .build()
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(delivery_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    tx.commit().await?;
+    Ok((records, u64::try_from(total).unwrap_or(0)))
+}
+
+pub(super) async fn create_replay(pool: &PgPool, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&replay.id)
+    .bind(&replay.workspace_id)
+    .bind(&replay.request_key)
+    .bind(&replay.filters)
+    .bind(nanos(replay.started_at))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique_violation(e, "a replay with this id"))?;
+    insert_deliveries_in(&mut tx, deliveries).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn replay_from(row: &PgRow) -> StoreResult<ReplayRecord> {
+    Ok(ReplayRecord {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        request_key: row.try_get("request_key")?,
+        filters: row.try_get("filters")?,
+        started_at: precise(row, "started_ns")?,
+    })
+}
+
+pub(super) async fn replay(
+    pool: &PgPool,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
+    let row = sqlx::query("SELECT * FROM webhook_replays WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let replay = replay_from(&row)?;
+    let progress = replay_progress(pool, &replay).await?;
+    Ok(Some((replay, progress)))
+}
+
+async fn replay_progress(pool: &PgPool, replay: &ReplayRecord) -> StoreResult<ReplayProgress> {
+    let mut tx = read_snapshot(pool).await?;
+    let counts = sqlx::query(
+        "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE state = 'delivered') AS delivered, \
+         COUNT(*) FILTER (WHERE state = 'failed') AS failed, MAX(finished_ns) AS finished \
+         FROM webhook_deliveries WHERE replay_id = $1",
+    )
+    .bind(&replay.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let failed_event_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT e.id FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq \
+         WHERE d.replay_id = $1 AND d.state = 'failed' ORDER BY d.id",
+    )
+    .bind(&replay.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let total: i64 = counts.try_get("total")?;
+    let delivered: i64 = counts.try_get("delivered")?;
+    let failed: i64 = counts.try_get("failed")?;
+    let finished: Option<i64> = counts.try_get("finished")?;
+    let done = delivered + failed == total;
+    Ok(ReplayProgress {
+        total,
+        delivered,
+        failed,
+        failed_event_ids,
+        finished_at: done.then(|| finished.map_or(replay.started_at, from_nanos)),
+    })
+}
+
+pub(super) async fn running_replay(
+    pool: &PgPool,
+    workspace_id: &str,
+    request_key: &str,
+) -> StoreResult<Option<ReplayRecord>> {
+    sqlx::query(
+        "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
+         (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
+    )
+    .bind(workspace_id)
+    .bind(request_key)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(replay_from)
+    .transpose()
+}

@@ -1,0 +1,354 @@
+//! Rooms and their codes.
+//!
+//! Two processes upserting one room name both try to insert it; the unique index on the
+//! name key lets one win and the other gets `Conflict`, as on SQLite. Every write to a
+//! room's codes first locks the room's row, so that the count behind `TooManyCodes`, the
+//! next code position and "one enabled code per role" are read by one writer at a time.
+
+use hms_types::Timestamp;
+use hms_types::room::RoomFilter;
+use hms_types::room_code::{RoomCode, RoomCodeFilter};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+
+use super::codec::{from_json, millis, name_key, to_json, unique_violation};
+use crate::records::*;
+use crate::{CodeGenerator, MAX_CODES_PER_ROOM, StoreError, StoreResult};
+
+const NAME_TAKEN: &str = "a room with this name";
+
+const ROOM_VIEW_SELECT: &str = "SELECT r.id, r.workspace_id, r.name, r.enabled, r.description, r.template_id, \
+     r.region, r.large_room, r.options, r.created_at, r.updated_at, \
+     t.name AS template_name, t.recording_enabled AS template_recording_enabled \
+     FROM rooms r JOIN templates t ON t.id = r.template_id";
+
+const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
+
+fn room_view_from(row: &PgRow) -> StoreResult<RoomView> {
+    Ok(RoomView {
+        room: RoomRecord {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            name: row.try_get("name")?,
+            enabled: row.try_get("enabled")?,
+            description: row.try_get("description")?,
+            template_id: row.try_get("template_id")?,
+            region: row.try_get("region")?,
+            large_room: row.try_get("large_room")?,
+            options: from_json(row.try_get("options")?)?,
+            created_at: millis(row, "created_at")?,
+            updated_at: millis(row, "updated_at")?,
+        },
+        template: TemplateSummary {
+            name: row.try_get("template_name")?,
+            recording_enabled: row.try_get("template_recording_enabled")?,
+        },
+    })
+}
+
+fn room_code_from(row: &PgRow) -> StoreResult<RoomCode> {
+    Ok(RoomCode {
+        code: row.try_get("code")?,
+        room_id: row.try_get("room_id")?,
+        role: row.try_get("role")?,
+        enabled: row.try_get("enabled")?,
+        created_at: millis(row, "created_at")?,
+        updated_at: millis(row, "updated_at")?,
+    })
+}
+
+pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
+         large_room, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&room.id)
+    .bind(&room.workspace_id)
+    .bind(&room.name)
+    .bind(name_key(&room.name))
+    .bind(room.enabled)
+    .bind(&room.description)
+    .bind(&room.template_id)
+    .bind(&room.region)
+    .bind(room.large_room)
+    .bind(to_json(&room.options))
+    .bind(room.created_at.unix_millis())
+    .bind(room.updated_at.unix_millis())
+    .execute(pool)
+    .await
+    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
+    Ok(())
+}
+
+pub(super) async fn update(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE rooms SET name = $1, name_key = $2, enabled = $3, description = $4, template_id = $5, \
+         region = $6, large_room = $7, options = $8, updated_at = $9 WHERE workspace_id = $10 AND id = $11",
+    )
+    .bind(&room.name)
+    .bind(name_key(&room.name))
+    .bind(room.enabled)
+    .bind(&room.description)
+    .bind(&room.template_id)
+    .bind(&room.region)
+    .bind(room.large_room)
+    .bind(to_json(&room.options))
+    .bind(room.updated_at.unix_millis())
+    .bind(&room.workspace_id)
+    .bind(&room.id)
+    .execute(pool)
+    .await
+    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn by_id(pool: &PgPool, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ROOM_VIEW_SELECT} WHERE r.workspace_id = $1 AND r.id = $2"
+    )))
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(room_view_from)
+    .transpose()
+}
+
+pub(super) async fn by_name(pool: &PgPool, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ROOM_VIEW_SELECT} WHERE r.workspace_id = $1 AND r.name_key = $2"
+    )))
+    .bind(workspace_id)
+    .bind(name_key(name))
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(room_view_from)
+    .transpose()
+}
+
+pub(super) async fn page(
+    pool: &PgPool,
+    workspace_id: &str,
+    filter: &RoomFilter,
+    page: &PageRequest,
+) -> StoreResult<Vec<RoomView>> {
+    let mut query = QueryBuilder::<Postgres>::new(ROOM_VIEW_SELECT);
+    query.push(" WHERE r.workspace_id = ").push_bind(workspace_id);
+    if let Some(enabled) = filter.enabled {
+        query.push(" AND r.enabled = ").push_bind(enabled);
+    }
+    if let Some(name) = &filter.name {
+        query.push(" AND r.name_key = ").push_bind(name_key(name));
+    }
+    if let Some(template_id) = &filter.template_id {
+        query.push(" AND r.template_id = ").push_bind(template_id);
+    }
+    if let Some(after) = filter.after {
+        query.push(" AND r.created_at >= ").push_bind(after.unix_millis());
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND r.created_at <= ").push_bind(before.unix_millis());
+    }
+    if let Some(start) = &page.start {
+        query.push(" AND r.id < ").push_bind(start);
+    }
+    query
+        .push(" ORDER BY r.id DESC LIMIT ")
+        .push_bind(i64::from(page.limit));
+    query
+        .build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(room_view_from)
+        .collect()
+}
+
+/// Makes the calling transaction the only writer of the room's codes until it ends. A
+/// missing room is not an error here: the insert of a code then fails on its reference,
+/// as it does on SQLite.
+async fn lock_room(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> StoreResult<()> {
+    sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(room_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn codes_of(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> StoreResult<Vec<RoomCode>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = $1 ORDER BY seq"
+    )))
+    .bind(room_id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(room_code_from)
+    .collect()
+}
+
+/// Inserts a code for `role`; the caller holds the room's lock.
+async fn insert_code_in(
+    tx: &mut Transaction<'static, Postgres>,
+    room_id: &str,
+    role: &str,
+    generate: CodeGenerator<'_>,
+    now: Timestamp,
+) -> StoreResult<RoomCode> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM room_codes WHERE room_id = $1")
+        .bind(room_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if count as usize >= MAX_CODES_PER_ROOM {
+        return Err(StoreError::TooManyCodes);
+    }
+    // Codes are random; a clash with an existing one is rare but possible, so try again.
+    const ATTEMPTS: usize = 8;
+    for _ in 0..ATTEMPTS {
+        let code = generate();
+        let inserted = sqlx::query(
+            "INSERT INTO room_codes (code, room_id, role, enabled, seq, created_at, updated_at) \
+             SELECT $1, $2, $3, TRUE, COALESCE(MAX(seq), 0) + 1, $4, $4 FROM room_codes WHERE room_id = $2 \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&code)
+        .bind(room_id)
+        .bind(role)
+        .bind(now.unix_millis())
+        .execute(&mut **tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(RoomCode {
+                code,
+                room_id: room_id.to_owned(),
+                role: role.to_owned(),
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+            });
+        }
+    }
+    Err(StoreError::Conflict("a room code"))
+}
+
+pub(super) async fn reconcile_codes(
+    pool: &PgPool,
+    room_id: &str,
+    roles: &[String],
+    generate: CodeGenerator<'_>,
+    now: Timestamp,
+) -> StoreResult<Vec<RoomCode>> {
+    let mut tx = pool.begin().await?;
+    lock_room(&mut tx, room_id).await?;
+    let existing = codes_of(&mut tx, room_id).await?;
+    for orphan in existing.iter().filter(|c| c.enabled && !roles.contains(&c.role)) {
+        sqlx::query("UPDATE room_codes SET enabled = FALSE, updated_at = $1 WHERE code = $2")
+            .bind(now.unix_millis())
+            .bind(&orphan.code)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for role in roles {
+        if !existing.iter().any(|c| c.enabled && &c.role == role) {
+            insert_code_in(&mut tx, room_id, role, generate, now).await?;
+        }
+    }
+    let all = codes_of(&mut tx, room_id).await?;
+    tx.commit().await?;
+    Ok(all)
+}
+
+pub(super) async fn create_code(
+    pool: &PgPool,
+    room_id: &str,
+    role: &str,
+    generate: CodeGenerator<'_>,
+    now: Timestamp,
+) -> StoreResult<RoomCode> {
+    let mut tx = pool.begin().await?;
+    lock_room(&mut tx, room_id).await?;
+    let code = insert_code_in(&mut tx, room_id, role, generate, now).await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
+pub(super) async fn codes_page(
+    pool: &PgPool,
+    room_id: &str,
+    filter: &RoomCodeFilter,
+    page: &PageRequest,
+) -> StoreResult<Vec<RoomCode>> {
+    let mut query = QueryBuilder::<Postgres>::new(format!("SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = "));
+    query.push_bind(room_id);
+    if let Some(role) = &filter.role {
+        query.push(" AND role = ").push_bind(role);
+    }
+    if let Some(enabled) = filter.enabled {
+        query.push(" AND enabled = ").push_bind(enabled);
+    }
+    if let Some(start) = &page.start {
+        query
+            .push(" AND seq > (SELECT seq FROM room_codes WHERE code = ")
+            .push_bind(start)
+            .push(")");
+    }
+    query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(page.limit));
+    query
+        .build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(room_code_from)
+        .collect()
+}
+
+pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Option<CodeBinding>> {
+    let row = sqlx::query(
+        "SELECT c.code, c.room_id, c.role, c.enabled, c.created_at, c.updated_at, r.workspace_id, \
+         r.enabled AS room_enabled, t.role_names FROM room_codes c JOIN rooms r ON r.id = c.room_id \
+         JOIN templates t ON t.id = r.template_id WHERE c.code = $1",
+    )
+    .bind(code)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(CodeBinding {
+        code: room_code_from(&row)?,
+        workspace_id: row.try_get("workspace_id")?,
+        room_enabled: row.try_get("room_enabled")?,
+        template_roles: from_json(row.try_get("role_names")?)?,
+    }))
+}
+
+pub(super) async fn set_code_enabled(
+    pool: &PgPool,
+    code: &str,
+    enabled: bool,
+    now: Timestamp,
+) -> StoreResult<RoomCode> {
+    let mut tx = pool.begin().await?;
+    // Waits for a reconcile of the same room, so that it never answers codes it did not see.
+    sqlx::query(
+        "SELECT r.id FROM rooms r JOIN room_codes c ON c.room_id = r.id WHERE c.code = $1 FOR NO KEY UPDATE OF r",
+    )
+    .bind(code)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE room_codes SET enabled = $1, updated_at = $2 WHERE code = $3 RETURNING {CODE_COLUMNS}"
+    )))
+    .bind(enabled)
+    .bind(now.unix_millis())
+    .bind(code)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let updated = room_code_from(&row)?;
+    tx.commit().await?;
+    Ok(updated)
+}

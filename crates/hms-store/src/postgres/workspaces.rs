@@ -1,0 +1,238 @@
+//! Workspaces, their secrets and webhooks: the credentials every process caches.
+
+use hms_auth::AppSecret;
+use hms_types::Timestamp;
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::changes::announce;
+use super::codec::{from_json, millis, to_json, unique_violation};
+use super::read_snapshot;
+use super::templates::insert_in as insert_template_in;
+use crate::records::*;
+use crate::{StoreError, StoreResult, Topic};
+
+fn workspace_from(row: &PgRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        access_key: row.try_get("access_key")?,
+        customer_id: row.try_get("customer_id")?,
+        app_id: row.try_get("app_id")?,
+        created_at: millis(row, "created_at")?,
+    })
+}
+
+fn secret_from(row: &PgRow) -> StoreResult<SecretRecord> {
+    let retired_at: Option<i64> = row.try_get("retired_at")?;
+    Ok(SecretRecord {
+        id: row.try_get("id")?,
+        secret: AppSecret::new(row.try_get::<String, _>("secret")?),
+        created_at: millis(row, "created_at")?,
+        retired_at: retired_at.map(Timestamp::from_unix_millis),
+    })
+}
+
+/// Commits a change of credentials: the version moves (its row lock orders concurrent
+/// changes) and every process hears of it once the change is visible.
+async fn commit_credentials(mut tx: Transaction<'static, Postgres>) -> StoreResult<()> {
+    sqlx::query("UPDATE credentials_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    announce(&mut tx, Topic::Credentials).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn create(pool: &PgPool, new: &NewWorkspace) -> StoreResult<Workspace> {
+    let mut tx = pool.begin().await?;
+    let w = &new.workspace;
+    sqlx::query(
+        "INSERT INTO workspaces (id, name, access_key, customer_id, app_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&w.id)
+    .bind(&w.name)
+    .bind(&w.access_key)
+    .bind(&w.customer_id)
+    .bind(&w.app_id)
+    .bind(w.created_at.unix_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique_violation(e, "a workspace with this name or access key"))?;
+    insert_secret_in(&mut tx, &w.id, &new.secret).await?;
+    insert_template_in(&mut tx, &new.default_template).await?;
+    commit_credentials(tx).await?;
+    Ok(w.clone())
+}
+
+pub(super) async fn all(pool: &PgPool) -> StoreResult<Vec<Workspace>> {
+    sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(workspace_from)
+        .collect()
+}
+
+pub(super) async fn by_name(pool: &PgPool, name: &str) -> StoreResult<Option<Workspace>> {
+    sqlx::query("SELECT * FROM workspaces WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(workspace_from)
+        .transpose()
+}
+
+pub(super) async fn credentials(pool: &PgPool) -> StoreResult<Vec<WorkspaceCredentials>> {
+    // One snapshot for both reads, so that a workspace created in between cannot show up
+    // without its secrets.
+    let mut tx = read_snapshot(pool).await?;
+    let mut all: Vec<WorkspaceCredentials> = sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(WorkspaceCredentials {
+                workspace: workspace_from(row)?,
+                secrets: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    let rows = sqlx::query(
+        "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for row in rows {
+        let workspace_id: String = row.try_get("workspace_id")?;
+        if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
+            entry.secrets.push(AppSecret::new(row.try_get::<String, _>("secret")?));
+        }
+    }
+    Ok(all)
+}
+
+pub(super) async fn credentials_version(pool: &PgPool) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT version FROM credentials_version WHERE id = 1")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn add_secret(pool: &PgPool, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    insert_secret_in(&mut tx, workspace_id, secret).await?;
+    commit_credentials(tx).await
+}
+
+pub(super) async fn secrets(pool: &PgPool, workspace_id: &str) -> StoreResult<Vec<SecretRecord>> {
+    sqlx::query("SELECT * FROM app_secrets WHERE workspace_id = $1 ORDER BY created_at, id")
+        .bind(workspace_id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(secret_from)
+        .collect()
+}
+
+pub(super) async fn retire_secret(
+    pool: &PgPool,
+    workspace_id: &str,
+    secret_id: &str,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    // Two processes retiring two different secrets could each count the other's as live
+    // and leave none; the workspace's row lock makes the second count after the first.
+    sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(workspace_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_secrets WHERE workspace_id = $1 AND retired_at IS NULL")
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let retired = sqlx::query(
+        "UPDATE app_secrets SET retired_at = $1 WHERE workspace_id = $2 AND id = $3 AND retired_at IS NULL",
+    )
+    .bind(at.unix_millis())
+    .bind(workspace_id)
+    .bind(secret_id)
+    .execute(&mut *tx)
+    .await?;
+    if retired.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    if live <= 1 {
+        return Err(StoreError::Conflict("no other live secret"));
+    }
+    commit_credentials(tx).await
+}
+
+async fn insert_secret_in(
+    tx: &mut Transaction<'static, Postgres>,
+    workspace_id: &str,
+    secret: &SecretRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO app_secrets (id, workspace_id, secret, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&secret.id)
+    .bind(workspace_id)
+    .bind(secret.secret.expose())
+    .bind(secret.created_at.unix_millis())
+    .bind(secret.retired_at.map(Timestamp::unix_millis))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| unique_violation(e, "a secret with this id"))?;
+    Ok(())
+}
+
+pub(super) async fn set_webhook(pool: &PgPool, webhook: &WorkspaceWebhook) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO workspace_webhooks (workspace_id, url, headers, signing_secret) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (workspace_id) DO UPDATE SET url = excluded.url, headers = excluded.headers, \
+         signing_secret = excluded.signing_secret",
+    )
+    .bind(&webhook.workspace_id)
+    .bind(&webhook.url)
+    .bind(to_json(&webhook.headers))
+    .bind(webhook.signing_secret.as_ref().map(AppSecret::expose))
+    .execute(&mut *tx)
+    .await?;
+    commit_credentials(tx).await
+}
+
+pub(super) async fn clear_webhook(pool: &PgPool, workspace_id: &str) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
+    let removed = sqlx::query("DELETE FROM workspace_webhooks WHERE workspace_id = $1")
+        .bind(workspace_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    commit_credentials(tx).await?;
+    Ok(removed > 0)
+}
+
+pub(super) async fn webhooks(pool: &PgPool) -> StoreResult<Vec<WorkspaceWebhook>> {
+    sqlx::query("SELECT * FROM workspace_webhooks ORDER BY workspace_id")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let secret: Option<String> = row.try_get("signing_secret")?;
+            Ok(WorkspaceWebhook {
+                workspace_id: row.try_get("workspace_id")?,
+                url: row.try_get("url")?,
+                headers: from_json(row.try_get("headers")?)?,
+                signing_secret: secret.map(AppSecret::new),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,756 @@
+//! The PostgreSQL store with several server processes on one database: each test opens a
+//! fresh database and several `PgStore`s on it (one per simulated process), then races
+//! them on the invariants that SQLite's single writer used to give for free.
+//!
+//! Runs only when `HMS_TEST_POSTGRES_URL` names an admin URL (`scripts/postgres.sh` starts
+//! a throwaway cluster and prints one); otherwise each test says it is skipped.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hms_auth::AppSecret;
+use hms_store::{
+    AttemptOutcome, DeliveryFilter, DeliveryState, EventRecord, LiveWrite, NewDelivery, NewWorkspace, PgStore,
+    RoomOptions, RoomRecord, SecretRecord, SessionRecord, SessionRevision, Store, StoreError, TemplateRecord, Topic,
+    Workspace,
+};
+use hms_types::{PreciseTime, Timestamp};
+use sqlx::{Connection, Executor, PgConnection};
+
+#[path = "postgres/parity.rs"]
+mod parity;
+
+const ADMIN_URL_VAR: &str = "HMS_TEST_POSTGRES_URL";
+const WORKSPACE: &str = "ws-1";
+const TEMPLATE: &str = "tpl-1";
+
+/// A database of its own for one test, dropped at the end.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    /// `None`, after saying so, when no PostgreSQL was given.
+    async fn create(test: &str) -> Option<Self> {
+        let Ok(admin_url) = std::env::var(ADMIN_URL_VAR) else {
+            eprintln!("skipped {test}: set {ADMIN_URL_VAR} to a PostgreSQL admin URL (scripts/postgres.sh)");
+            return None;
+        };
+        static CREATED: AtomicU64 = AtomicU64::new(0);
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("hms_test_{stamp}_{}", CREATED.fetch_add(1, Ordering::Relaxed));
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect as admin");
+        // A collation that does not sort byte by byte, so that any ordering that forgot
+        // SQLite's byte order shows (a plain database where ICU is missing).
+        let icu = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+        if admin.execute(sqlx::AssertSqlSafe(icu)).await.is_err() {
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create the test database");
+        }
+        let url = with_database(&admin_url, &name);
+        Some(Self { admin_url, name, url })
+    }
+
+    /// Stores that share the database like separate server processes would.
+    async fn stores(&self, count: usize) -> Vec<Arc<PgStore>> {
+        let connecting = (0..count).map(|_| {
+            let url = self.url.clone();
+            async move { PgStore::connect(&url).await }
+        });
+        side_by_side(connecting)
+            .await
+            .into_iter()
+            .map(|store| Arc::new(store.expect("connect and migrate")))
+            .collect()
+    }
+
+    async fn connection(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Closes the stores and removes the database.
+    async fn remove(self, stores: Vec<Arc<PgStore>>) {
+        for store in stores {
+            store.close().await;
+        }
+        let mut admin = PgConnection::connect(&self.admin_url).await.expect("connect as admin");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name)))
+            .await
+            .expect("drop the test database");
+    }
+}
+
+/// The admin URL with its database replaced by `name`.
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Runs futures side by side (on the multi-threaded runtime) and answers their results in order.
+async fn side_by_side<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.expect("task finished"));
+    }
+    results
+}
+
+fn new_workspace() -> NewWorkspace {
+    let now = Timestamp::now();
+    NewWorkspace {
+        workspace: Workspace {
+            id: WORKSPACE.into(),
+            name: "default".into(),
+            access_key: "access-key-1".into(),
+            customer_id: "customer-1".into(),
+            app_id: "app-1".into(),
+            created_at: now,
+        },
+        secret: secret("secret-1"),
+        default_template: TemplateRecord {
+            id: TEMPLATE.into(),
+            workspace_id: WORKSPACE.into(),
+            is_default: true,
+            body: serde_json::from_value(serde_json::json!({"name": "default", "roles": {}})).unwrap(),
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+        },
+    }
+}
+
+fn secret(id: &str) -> SecretRecord {
+    SecretRecord {
+        id: id.into(),
+        secret: AppSecret::new(format!("{id}-value")),
+        created_at: Timestamp::now(),
+        retired_at: None,
+    }
+}
+
+fn room(id: &str, name: &str) -> RoomRecord {
+    let now = Timestamp::now();
+    RoomRecord {
+        id: id.into(),
+        workspace_id: WORKSPACE.into(),
+        name: name.into(),
+        enabled: true,
+        description: String::new(),
+        template_id: TEMPLATE.into(),
+        region: "in".into(),
+        large_room: false,
+        options: RoomOptions::default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn event(id: &str, room_id: &str) -> EventRecord {
+    EventRecord {
+        id: id.into(),
+        workspace_id: WORKSPACE.into(),
+        room_id: room_id.into(),
+        kind: "peer.join.success".into(),
+        payload: format!(r#"{{"id":"{id}","type":"peer.join.success"}}"#),
+        created_at: PreciseTime::now(),
+    }
+}
+
+fn session(id: &str, room_id: &str) -> SessionRecord {
+    let now = PreciseTime::now();
+    SessionRecord {
+        id: id.into(),
+        workspace_id: WORKSPACE.into(),
+        room_id: room_id.into(),
+        active: true,
+        started_at: now,
+        updated_at: now,
+        revision: 0,
+        peers: Vec::new(),
+    }
+}
+
+/// Logs `event` on its own, as a change of live state would.
+async fn log(store: &PgStore, event: EventRecord) {
+    store
+        .record_live(&LiveWrite {
+            events: vec![event],
+            ..LiveWrite::default()
+        })
+        .await
+        .expect("log an event");
+}
+
+/// Codes no other call makes, in this test process.
+fn unique_code() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("code-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn later(time: PreciseTime, by: Duration) -> PreciseTime {
+    PreciseTime::from_unix_nanos(time.unix_nanos() + by.as_nanos() as i128)
+}
+
+/// One delivery per event to `url_of(room)`, as the planner would queue it.
+fn deliveries_for(events: &[hms_store::LoggedEvent], url_of: impl Fn(&str) -> String) -> Vec<NewDelivery> {
+    let now = PreciseTime::now();
+    events
+        .iter()
+        .map(|logged| NewDelivery {
+            event_seq: logged.seq,
+            workspace_id: logged.event.workspace_id.clone(),
+            room_id: logged.event.room_id.clone(),
+            url: url_of(&logged.event.room_id),
+            headers: Vec::new(),
+            replay_id: None,
+            next_attempt_at: now,
+            deadline: later(now, Duration::from_secs(3600)),
+            created_at: logged.event.created_at,
+        })
+        .collect()
+}
+
+/// Plans every unplanned event, one delivery each.
+async fn plan_all(store: &PgStore, url_of: impl Fn(&str) -> String) -> Vec<i64> {
+    let events = store.unplanned_events(1000).await.unwrap();
+    let planned: Vec<i64> = events.iter().map(|logged| logged.seq).collect();
+    store
+        .plan_deliveries(&planned, &deliveries_for(&events, url_of))
+        .await
+        .unwrap();
+    planned
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_room_name_is_created_once_across_processes() {
+    let Some(db) = TestDatabase::create("one_room_name_is_created_once_across_processes").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    for round in 0..20 {
+        let attempts = stores.iter().enumerate().map(|(process, store)| {
+            let store = store.clone();
+            // The same name in another case is the same room.
+            let name = if process == 0 {
+                format!("Standup-{round}")
+            } else {
+                format!("standup-{round}")
+            };
+            async move {
+                store
+                    .insert_room(&room(&format!("room-{round}-{process}"), &name))
+                    .await
+            }
+        });
+        let results = side_by_side(attempts).await;
+        let created = results.iter().filter(|result| result.is_ok()).count();
+        assert_eq!(created, 1, "round {round}: {results:?}");
+        assert!(
+            results
+                .iter()
+                .any(|result| matches!(result, Err(StoreError::Conflict("a room with this name")))),
+            "round {round}: {results:?}"
+        );
+    }
+    db.remove(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn room_code_limits_hold_across_processes() {
+    let Some(db) = TestDatabase::create("room_code_limits_hold_across_processes").await else {
+        return;
+    };
+    let stores = db.stores(3).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    stores[0].insert_room(&room("room-a", "a")).await.unwrap();
+    let attempts = (0..120).map(|i| {
+        let store = stores[i % stores.len()].clone();
+        async move {
+            store
+                .create_room_code("room-a", "guest", &unique_code, Timestamp::now())
+                .await
+        }
+    });
+    let results = side_by_side(attempts).await;
+    let created = results.iter().filter(|result| result.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|result| matches!(result, Err(StoreError::TooManyCodes)))
+        .count();
+    assert_eq!((created, refused), (hms_store::MAX_CODES_PER_ROOM, 20), "{results:?}");
+
+    stores[0].insert_room(&room("room-b", "b")).await.unwrap();
+    let roles = vec!["host".to_owned(), "guest".to_owned()];
+    let reconciles = (0..12).map(|i| {
+        let store = stores[i % stores.len()].clone();
+        let roles = roles.clone();
+        async move {
+            store
+                .reconcile_room_codes("room-b", &roles, &unique_code, Timestamp::now())
+                .await
+        }
+    });
+    for result in side_by_side(reconciles).await {
+        assert_eq!(result.unwrap().len(), 2, "every reconcile sees one code per role");
+    }
+    let page = hms_store::PageRequest {
+        limit: 100,
+        start: None,
+    };
+    let codes = stores[1]
+        .room_codes("room-b", &Default::default(), &page)
+        .await
+        .unwrap();
+    let mut enabled_roles: Vec<&str> = codes.iter().filter(|c| c.enabled).map(|c| c.role.as_str()).collect();
+    enabled_roles.sort();
+    assert_eq!(enabled_roles, ["guest", "host"]);
+    assert_eq!(codes.len(), 2);
+    db.remove(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn template_replacements_from_one_revision_conflict() {
+    let Some(db) = TestDatabase::create("template_replacements_from_one_revision_conflict").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    let workspace = new_workspace();
+    stores[0].create_workspace(&workspace).await.unwrap();
+    for revision in 0..10 {
+        let replacements = stores.iter().map(|store| {
+            let store = store.clone();
+            let mut template = workspace.default_template.clone();
+            template.revision = revision + 1;
+            async move { store.replace_template(&template, revision).await }
+        });
+        let results = side_by_side(replacements).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        assert!(
+            results.iter().any(|r| matches!(r, Err(StoreError::Stale))),
+            "{results:?}"
+        );
+    }
+    let stored = stores[1].template(WORKSPACE, TEMPLATE).await.unwrap().unwrap();
+    assert_eq!(stored.revision, 10);
+    db.remove(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_live_secret_survives_concurrent_retirements() {
+    let Some(db) = TestDatabase::create("the_last_live_secret_survives_concurrent_retirements").await else {
+        return;
+    };
+    let stores = db.stores(3).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    stores[0].add_secret(WORKSPACE, &secret("secret-2")).await.unwrap();
+    stores[0].add_secret(WORKSPACE, &secret("secret-3")).await.unwrap();
+    let retirements = stores.iter().enumerate().map(|(i, store)| {
+        let store = store.clone();
+        async move {
+            store
+                .retire_secret(WORKSPACE, &format!("secret-{}", i + 1), Timestamp::now())
+                .await
+        }
+    });
+    let results = side_by_side(retirements).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Conflict("no other live secret")))),
+        "{results:?}"
+    );
+    let live = stores[1].secrets(WORKSPACE).await.unwrap();
+    assert_eq!(live.iter().filter(|s| s.retired_at.is_none()).count(), 1);
+    db.remove(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn credential_changes_reach_every_process() {
+    let Some(db) = TestDatabase::create("credential_changes_reach_every_process").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    let mut notices = stores[1].subscribe();
+    let before = stores[1].credentials_version().await.unwrap();
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    stores[0].add_secret(WORKSPACE, &secret("secret-2")).await.unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .expect("a notice within 10 s");
+    assert_eq!(notice.unwrap(), Topic::Credentials);
+    assert_eq!(stores[1].credentials_version().await.unwrap(), before + 2);
+    let credentials = stores[1].credentials().await.unwrap();
+    assert_eq!(credentials[0].secrets.len(), 2, "the newest secret is visible");
+    db.remove(stores).await;
+}
+
+/// Notices sent while the listener was cut off are lost, so its return is announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_listener_announces_its_return() {
+    let Some(db) = TestDatabase::create("a_lost_listener_announces_its_return").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    let mut notices = stores[1].subscribe();
+    let mut control = db.connection().await;
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&mut control)
+    .await
+    .unwrap();
+    assert_eq!(cut, 2, "each store has one listening connection");
+    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .expect("a notice within 10 s");
+    assert_eq!(notice.unwrap(), Topic::Credentials);
+    // Listening again: a change made afterwards is heard too.
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    let version = stores[0].credentials_version().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while notices.recv().await.is_ok() {
+            if stores[1].credentials_version().await.unwrap() == version {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the change is announced");
+    db.remove(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_session_change_wins_across_processes() {
+    let Some(db) = TestDatabase::create("one_session_change_wins_across_processes").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    stores[0].insert_room(&room("room-a", "a")).await.unwrap();
+    let opens = stores.iter().enumerate().map(|(i, store)| {
+        let store = store.clone();
+        async move {
+            let write = LiveWrite {
+                opened: Some(session(&format!("session-{i}"), "room-a")),
+                events: vec![event(&format!("open-{i}"), "room-a")],
+                ..LiveWrite::default()
+            };
+            store.record_live(&write).await
+        }
+    });
+    let results = side_by_side(opens).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(
+        results.iter().any(|r| matches!(r, Err(StoreError::Stale))),
+        "{results:?}"
+    );
+
+    let open = stores[1]
+        .live_session("room-a")
+        .await
+        .unwrap()
+        .expect("an open session");
+    let changes = stores.iter().enumerate().map(|(i, store)| {
+        let store = store.clone();
+        let read = SessionRevision {
+            session_id: open.id.clone(),
+            revision: open.revision,
+        };
+        async move {
+            let write = LiveWrite {
+                read: Some(read),
+                events: vec![event(&format!("change-{i}"), "room-a")],
+                ..LiveWrite::default()
+            };
+            store.record_live(&write).await
+        }
+    });
+    let results = side_by_side(changes).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(
+        results.iter().any(|r| matches!(r, Err(StoreError::Stale))),
+        "{results:?}"
+    );
+    let events = stores[0]
+        .events(
+            WORKSPACE,
+            &hms_store::EventQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2, "only the winners' events are logged");
+    db.remove(stores).await;
+}
+
+/// A transaction that took a lower seq but commits later must still be planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_planner_never_skips_an_event_committed_out_of_seq_order() {
+    let Some(db) = TestDatabase::create("the_planner_never_skips_an_event_committed_out_of_seq_order").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    // Holds the transaction logging the event `slow` open, after it took its seq, until
+    // the test lets it go.
+    const GATE: i64 = 4242;
+    let mut control = db.connection().await;
+    control
+        .execute(
+            "CREATE FUNCTION hold_slow_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.id = 'slow' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER hold_slow_event AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_slow_event();",
+        )
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(GATE)
+        .execute(&mut control)
+        .await
+        .unwrap();
+    let slow = tokio::spawn({
+        let store = stores[0].clone();
+        async move { log(&store, event("slow", "room-a")).await }
+    });
+    wait_for_waiting_lock(&mut control).await;
+    log(&stores[1], event("fast", "room-a")).await;
+
+    let url = |_: &str| "http://hooks.test/a".to_owned();
+    let first = stores[1].unplanned_events(100).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>(), ["fast"]);
+    assert_eq!(plan_all(&stores[1], url).await.len(), 1);
+
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(GATE)
+        .execute(&mut control)
+        .await
+        .unwrap();
+    slow.await.unwrap();
+    let second = stores[0].unplanned_events(100).await.unwrap();
+    assert_eq!(second.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>(), ["slow"]);
+    assert!(second[0].seq < first[0].seq, "the late event has the lower seq");
+    plan_all(&stores[0], url).await;
+    assert!(stores[0].unplanned_events(100).await.unwrap().is_empty());
+
+    let (planned, total) = stores[0]
+        .deliveries(WORKSPACE, &DeliveryFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 2, "both events have their delivery");
+    // Newest first: the lane goes in planning order.
+    assert_eq!(
+        planned.iter().map(|d| d.event.id.as_str()).collect::<Vec<_>>(),
+        ["slow", "fast"]
+    );
+    db.remove(stores).await;
+}
+
+async fn wait_for_waiting_lock(control: &mut PgConnection) {
+    for _ in 0..500 {
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                .fetch_one(&mut *control)
+                .await
+                .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the slow transaction never reached its gate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_planners_plan_each_event_once() {
+    let Some(db) = TestDatabase::create("concurrent_planners_plan_each_event_once").await else {
+        return;
+    };
+    let stores = db.stores(3).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    for i in 0..50 {
+        log(&stores[i % 3], event(&format!("event-{i}"), "room-a")).await;
+    }
+    let planners = stores.iter().map(|store| {
+        let store = store.clone();
+        async move {
+            let events = store.unplanned_events(1000).await.unwrap();
+            let planned: Vec<i64> = events.iter().map(|e| e.seq).collect();
+            let deliveries = deliveries_for(&events, |_| "http://hooks.test/a".to_owned());
+            store.plan_deliveries(&planned, &deliveries).await
+        }
+    });
+    let results = side_by_side(planners).await;
+    assert!(results.iter().any(|r| r.is_ok()), "{results:?}");
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(()) | Err(StoreError::Stale))),
+        "{results:?}"
+    );
+    let (deliveries, total) = stores[0]
+        .deliveries(WORKSPACE, &DeliveryFilter::default(), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(total, 50);
+    let seqs: HashSet<i64> = deliveries.iter().map(|d| d.event_seq).collect();
+    assert_eq!(seqs.len(), 50, "no event is planned twice");
+    db.remove(stores).await;
+}
+
+/// What the senders of every process have done, to check each claim against.
+#[derive(Default)]
+struct ClaimLog {
+    claimed: HashSet<i64>,
+    /// Deliveries whose success is about to be (or was) recorded.
+    finished: HashSet<i64>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_never_overlap_and_keep_lane_order_across_processes() {
+    let Some(db) = TestDatabase::create("claims_never_overlap_and_keep_lane_order_across_processes").await else {
+        return;
+    };
+    let stores = db.stores(3).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    const ROOMS: usize = 6;
+    const EVENTS: usize = 120;
+    for i in 0..EVENTS {
+        log(&stores[0], event(&format!("event-{i}"), &format!("room-{}", i % ROOMS))).await;
+    }
+    // Two endpoints, three rooms each: each room is one lane.
+    let url_of = |room: &str| {
+        let n: usize = room.trim_start_matches("room-").parse().unwrap();
+        format!("http://hooks.test/{}", n % 2)
+    };
+    plan_all(&stores[0], url_of).await;
+    let (all, _) = stores[0]
+        .deliveries(WORKSPACE, &DeliveryFilter::default(), 0, 1000)
+        .await
+        .unwrap();
+    let mut lanes: HashMap<i64, Vec<i64>> = HashMap::new();
+    for delivery in &all {
+        let earlier = all
+            .iter()
+            .filter(|other| other.event.room_id == delivery.event.room_id && other.id < delivery.id)
+            .map(|other| other.id)
+            .collect();
+        lanes.insert(delivery.id, earlier);
+    }
+    // An endpoint this process is busy with is skipped, and what is given back is claimable again.
+    let busy = [url_of("room-0")];
+    let now = PreciseTime::now();
+    let skipping = stores[1]
+        .claim_deliveries(now, later(now, Duration::from_secs(600)), 100, 100, &busy)
+        .await
+        .unwrap();
+    assert_eq!(skipping.len(), ROOMS / 2, "one head per lane of the other endpoint");
+    assert!(skipping.iter().all(|d| d.url != busy[0]));
+    let ids: Vec<i64> = skipping.iter().map(|d| d.id).collect();
+    stores[2].release_deliveries(&ids).await.unwrap();
+
+    let lanes = Arc::new(lanes);
+    let log = Arc::new(Mutex::new(ClaimLog::default()));
+    let senders = stores.iter().map(|store| {
+        let (store, lanes, log) = (store.clone(), lanes.clone(), log.clone());
+        async move { send_until_done(&store, &lanes, &log, EVENTS).await }
+    });
+    side_by_side(senders).await;
+    assert_eq!(log.lock().unwrap().finished.len(), EVENTS);
+    let delivered = DeliveryFilter {
+        states: vec![DeliveryState::Delivered],
+        kinds: vec!["peer.join.success".into()],
+        ..DeliveryFilter::default()
+    };
+    let (_, total) = stores[0].deliveries(WORKSPACE, &delivered, 0, 10).await.unwrap();
+    assert_eq!(total, EVENTS as u64);
+    db.remove(stores).await;
+}
+
+/// Claims and delivers until `total` deliveries are done, checking every claim.
+async fn send_until_done(store: &PgStore, lanes: &HashMap<i64, Vec<i64>>, log: &Mutex<ClaimLog>, total: usize) {
+    const PER_URL: u32 = 2;
+    let started = std::time::Instant::now();
+    while log.lock().unwrap().finished.len() < total {
+        assert!(started.elapsed() < Duration::from_secs(60), "deliveries stalled");
+        let now = PreciseTime::now();
+        let lease_until = later(now, Duration::from_secs(600));
+        let claimed = store.claim_deliveries(now, lease_until, 4, PER_URL, &[]).await.unwrap();
+        let mut per_url: HashMap<&str, u32> = HashMap::new();
+        for delivery in &claimed {
+            *per_url.entry(delivery.url.as_str()).or_default() += 1;
+        }
+        assert!(per_url.values().all(|n| *n <= PER_URL), "{per_url:?}");
+        for delivery in &claimed {
+            {
+                let mut log = log.lock().unwrap();
+                assert!(log.claimed.insert(delivery.id), "delivery {} leased twice", delivery.id);
+                let waiting: Vec<_> = lanes[&delivery.id]
+                    .iter()
+                    .filter(|earlier| !log.finished.contains(earlier))
+                    .collect();
+                assert!(waiting.is_empty(), "{} claimed before {waiting:?}", delivery.id);
+                log.finished.insert(delivery.id);
+            }
+            store
+                .finish_attempt(
+                    delivery.id,
+                    &AttemptOutcome::Delivered { status: 200 },
+                    PreciseTime::now(),
+                )
+                .await
+                .unwrap();
+        }
+        if claimed.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_and_the_schema_round_trip_text() {
+    let Some(db) = TestDatabase::create("concurrent_migrations_and_the_schema_round_trip_text").await else {
+        return;
+    };
+    // Four processes starting at once on an empty database migrate it once.
+    let stores = db.stores(4).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    let payload = r#"{"b":1,  "a":"é\u00e9"}"#;
+    let mut logged = event("exact", "room-a");
+    logged.payload = payload.to_owned();
+    log(&stores[1], logged).await;
+    let events = stores[2]
+        .events(
+            WORKSPACE,
+            &hms_store::EventQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events[0].event.payload, payload, "payloads come back byte for byte");
+    db.remove(stores).await;
+}
