@@ -31,6 +31,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How often a server checks whether workspaces or secrets changed, in milliseconds.
     pub credentials_refresh_ms: u64,
+    /// A node silent for this long is taken for gone, and the peers that joined through it
+    /// are removed by the other nodes, in milliseconds. Nodes send a heartbeat six times
+    /// as often.
+    pub node_timeout_ms: u64,
     /// Serve the peer simulator under `/v2/simulate`.
     pub simulate_peers: bool,
     /// Host names (or `host:port`) the MCP endpoint answers to besides the loopback names,
@@ -113,6 +117,7 @@ impl Default for ServerConfig {
             app_token_validity_secs: 24 * 3600,
             max_body_bytes: 1024 * 1024,
             credentials_refresh_ms: 1000,
+            node_timeout_ms: 30_000,
             simulate_peers: false,
             mcp_allowed_hosts: Vec::new(),
             mcp_read_only: false,
@@ -126,6 +131,10 @@ impl ServerConfig {
     /// Where the server's data lives.
     pub fn store_location(&self) -> StoreLocation {
         StoreLocation::choose(self.database_url.as_ref(), self.data_dir.clone(), self.durability)
+    }
+
+    pub fn node_timeout(&self) -> Duration {
+        Duration::from_millis(self.node_timeout_ms.max(600))
     }
 
     pub fn credentials_refresh(&self) -> Duration {

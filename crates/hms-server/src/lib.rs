@@ -76,7 +76,7 @@ impl Server {
             on_first_start(&created);
         }
         let credentials = Arc::new(CredentialCache::load(store.as_ref()).await?);
-        let runtime = Arc::new(RoomRuntime::new(store.clone(), node.id.clone()));
+        let runtime = Arc::new(RoomRuntime::new(store.clone(), node.id.clone(), config.node_timeout()));
         let removed = runtime.start().await.map_err(ServeError::Recovery)?;
         if removed > 0 {
             tracing::info!(

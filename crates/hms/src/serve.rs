@@ -74,7 +74,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 14] = [
     "listen",
     "data_dir",
     "database_url",
@@ -84,6 +84,7 @@ const ENV_KEYS: [&str; 13] = [
     "app_token_validity_secs",
     "max_body_bytes",
     "credentials_refresh_ms",
+    "node_timeout_ms",
     "simulate_peers",
     "mcp_allowed_hosts",
     "mcp_read_only",

@@ -41,10 +41,9 @@ pub const MAX_PEER_NAME_LEN: usize = 256;
 pub const MAX_METADATA_BYTES: usize = 4096;
 /// Deliveries shown per peer: the latest ones.
 const MAX_DELIVERIES: u32 = 1_000;
-/// How often a node tells the store it is alive, and looks for peers of nodes that are not.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-/// A node silent for this long is gone, and its peers with it.
-pub const NODE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Heartbeats a node sends within the node timeout, so that a few late ones do not make
+/// it look gone.
+const HEARTBEATS_PER_TIMEOUT: u32 = 6;
 /// Times a change is computed again when other nodes keep changing the session under it.
 const MAX_ATTEMPTS: u32 = 50;
 
@@ -82,15 +81,18 @@ pub struct JoinRequest {
 pub struct RoomRuntime {
     store: Arc<dyn Store>,
     node_id: String,
+    /// A node silent for this long is gone, and its peers with it.
+    node_timeout: Duration,
     turns: KeyedLocks,
 }
 
 impl RoomRuntime {
     /// The runtime of node `node_id`: the peers that join through it are its own.
-    pub fn new(store: Arc<dyn Store>, node_id: String) -> Self {
+    pub fn new(store: Arc<dyn Store>, node_id: String, node_timeout: Duration) -> Self {
         Self {
             store,
             node_id,
+            node_timeout,
             turns: KeyedLocks::default(),
         }
     }
@@ -527,7 +529,7 @@ impl RoomRuntime {
 
     /// Keeps this node alive in the store and removes the peers of nodes that are gone.
     pub async fn keep_alive(&self) {
-        let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+        let mut tick = tokio::time::interval(self.node_timeout / HEARTBEATS_PER_TIMEOUT);
         tick.tick().await;
         loop {
             tick.tick().await;
@@ -554,7 +556,7 @@ impl RoomRuntime {
     /// the session's close when it empties.
     async fn remove_stranded(&self) -> Result<usize, RuntimeError> {
         let alive_since =
-            PreciseTime::from_unix_nanos(PreciseTime::now().unix_nanos() - NODE_TIMEOUT.as_nanos() as i128);
+            PreciseTime::from_unix_nanos(PreciseTime::now().unix_nanos() - self.node_timeout.as_nanos() as i128);
         let stranded = self.store.stranded_peers(alive_since).await?;
         if stranded.is_empty() {
             return Ok(0);
