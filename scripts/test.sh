@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test of openhms. Installs what it needs first (the Node SDK for
-# the conformance suite), so it works on a fresh machine with Rust, Node 20 and Python.
+# Runs every check and test of openhms, on both backends: the embedded SQLite database
+# and PostgreSQL. Installs what it needs first (PostgreSQL from Debian's packages, the
+# Node SDK and newman for the conformance suites, schemathesis and the MCP SDK in a
+# venv), so it works on a fresh machine with Rust, Node 20 and Python 3.11.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,21 +17,45 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build"
 cargo build --workspace --locked
 
-step "unit and integration tests"
-cargo test --workspace --locked
+step "PostgreSQL (a throwaway server on loopback)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/openhms-pg.XXXXXX")"
+postgres_url="$(bash scripts/postgres.sh start "$pg_dir")"
+trap 'bash scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
 
-step "conformance: the official Node server SDK against a live server"
+step "conformance suites: installing their clients"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
-HMS_BIN="$PWD/target/debug/hms" bash conformance/run.sh
-
-step "conformance: the served Postman collection with newman"
 (cd conformance/newman && npm ci --no-audit --no-fund --loglevel=error)
-HMS_BIN="$PWD/target/debug/hms" bash conformance/newman/run.sh
-
-step "conformance: schemathesis against the served OpenAPI document"
 [ -x conformance/schemathesis/.venv/bin/python ] || python3 -m venv conformance/schemathesis/.venv
 conformance/schemathesis/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r conformance/schemathesis/requirements.txt
-HMS_BIN="$PWD/target/debug/hms" bash conformance/schemathesis/run.sh
 
-step "conformance: MCP tools through the official Python SDK"
-HMS_BIN="$PWD/target/debug/hms" bash conformance/mcp/run.sh
+# Every test, once per backend: the harness and the conformance runners put their
+# servers on a fresh PostgreSQL database each when HMS_TEST_POSTGRES_URL is set.
+for backend in sqlite postgres; do
+  if [ "$backend" = postgres ]; then
+    export HMS_TEST_POSTGRES_URL="$postgres_url"
+  else
+    unset HMS_TEST_POSTGRES_URL
+  fi
+  export HMS_BIN="$PWD/target/debug/hms"
+
+  step "[$backend] unit and integration tests"
+  cargo test --workspace --locked
+
+  step "[$backend] conformance: the official Node server SDK against a live server"
+  bash conformance/run.sh
+
+  step "[$backend] conformance: the served Postman collection with newman"
+  bash conformance/newman/run.sh
+
+  step "[$backend] conformance: schemathesis against the served OpenAPI document"
+  bash conformance/schemathesis/run.sh
+
+  step "[$backend] conformance: MCP tools through the official Python SDK"
+  bash conformance/mcp/run.sh
+done

@@ -8,6 +8,8 @@
 #
 # The server takes HMS_ACCESS_KEY and HMS_SECRET from the environment. It listens on port
 # 0 and prints the address it got, so there is no race for a port. KEEP_DATA=1 keeps WORK.
+# With HMS_TEST_POSTGRES_URL (an admin URL of a throwaway PostgreSQL server) the server
+# runs on a fresh PostgreSQL database instead of the embedded one.
 
 HMS_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
@@ -52,7 +54,15 @@ hms_serve() {
   trap _hms_stop EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  echo "$HMS_LABEL: starting $HMS_BIN serve $*"
+  unset HMS_DATABASE_URL
+  local backend="embedded SQLite"
+  if [ -n "${HMS_TEST_POSTGRES_URL:-}" ]; then
+    local database="hms_${HMS_LABEL//[^a-z0-9]/_}_$$_$RANDOM"
+    psql --quiet --no-psqlrc -v ON_ERROR_STOP=1 "$HMS_TEST_POSTGRES_URL" -c "CREATE DATABASE $database" >&2
+    export HMS_DATABASE_URL="${HMS_TEST_POSTGRES_URL%/*}/$database"
+    backend="PostgreSQL database $database"
+  fi
+  echo "$HMS_LABEL: starting $HMS_BIN serve $* ($backend)"
   "$HMS_BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" "$@" >"$LOG" 2>&1 &
   SERVER_PID=$!
   BASE=""

@@ -1,6 +1,7 @@
 """openhms's own /mcp over streamable HTTP, with the official MCP Python SDK."""
 
 import json
+import os
 import subprocess
 import time
 
@@ -208,6 +209,15 @@ async def test_a_listed_host_works(mode):
             assert room.structured_content["name"] == "mcp-http-host"
 
 
+def admin_env():
+    """A bare environment for admin commands, with the server's database when it is not the
+    embedded one (the conformance runner sets HMS_DATABASE_URL for a PostgreSQL run)."""
+    env = {"PATH": "/usr/bin:/bin"}
+    if os.environ.get("HMS_DATABASE_URL"):
+        env["HMS_DATABASE_URL"] = os.environ["HMS_DATABASE_URL"]
+    return env
+
+
 async def test_tools_act_in_the_workspace_of_the_token():
     access_key, secret = "6c0000000000000000000001", "second-workspace-secret-0123456789abcdef"
     created = subprocess.run(
@@ -215,7 +225,7 @@ async def test_tools_act_in_the_workspace_of_the_token():
          "--data-dir", DATA_DIR],
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin"},
+        env=admin_env(),
     )
     assert created.returncode == 0, created.stderr
     other = management_token(access_key, secret)
