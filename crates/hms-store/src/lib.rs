@@ -4,6 +4,7 @@
 //! each write method is one transaction. [`SqliteStore`] implements it on an embedded
 //! SQLite file. No SQL lives outside this crate.
 
+pub mod copy;
 mod location;
 mod postgres;
 mod records;

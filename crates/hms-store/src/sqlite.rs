@@ -37,7 +37,7 @@ pub enum Durability {
 }
 
 pub struct SqliteStore {
-    reader: SqlitePool,
+    pub(crate) reader: SqlitePool,
     writer: SqlitePool,
     notices: broadcast::Sender<Topic>,
 }
@@ -48,6 +48,11 @@ const READ_CONNECTIONS: u32 = 4;
 const NOTICE_BACKLOG: usize = 16;
 
 impl SqliteStore {
+    /// Whether `data_dir` holds a database (`open` would create an empty one otherwise).
+    pub fn exists_in(data_dir: &Path) -> bool {
+        data_dir.join(FILE_NAME).is_file()
+    }
+
     /// Opens (creating if needed) the database in `data_dir` and applies migrations.
     pub async fn open(data_dir: &Path, durability: Durability) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;

@@ -4,6 +4,7 @@
 //! catalogue of operations in [`api_commands`]; the others are declared here.
 
 mod api_commands;
+mod database;
 mod docs;
 mod duration;
 mod failure;
@@ -45,6 +46,9 @@ enum LocalCommand {
     /// Manage the workspaces and app secrets of a data dir.
     #[command(subcommand)]
     Workspace(workspace::WorkspaceCommand),
+    /// Move a deployment's data between databases (from a data dir to PostgreSQL).
+    #[command(subcommand)]
+    Database(database::DatabaseCommand),
     /// Mint and inspect management and app tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
             LocalCommand::Serve(args) => serve::run(args).await.map_err(Failure::other),
             LocalCommand::Mcp(args) => mcp::run(args).await.map_err(Failure::other),
             LocalCommand::Workspace(command) => workspace::run(command).await.map_err(Failure::other),
+            LocalCommand::Database(command) => database::run(command).await.map_err(Failure::other),
             LocalCommand::Token(command) => token::run(command).map_err(Failure::other),
             LocalCommand::Profile(command) => profile::run(command),
             LocalCommand::Openapi(args) => docs::openapi(args).map_err(Failure::other),

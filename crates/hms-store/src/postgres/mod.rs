@@ -42,7 +42,7 @@ const CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     changes: changes::Changes,
 }
 

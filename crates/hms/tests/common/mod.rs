@@ -145,7 +145,25 @@ pub fn use_test_database(command: &mut Command, data_dir: &Path) {
     }
 }
 
+/// A file in a data dir that keeps the suite's PostgreSQL database away from it.
+const EMBEDDED_MARK: &str = "test-database-embedded";
+
+/// Makes the servers started on `data_dir`, and the admin commands run for them, use its
+/// embedded SQLite database also when the suite runs on PostgreSQL, until
+/// [`unpin_embedded_database`].
+pub fn pin_embedded_database(data_dir: &Path) {
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    std::fs::write(data_dir.join(EMBEDDED_MARK), "").expect("mark the data dir");
+}
+
+pub fn unpin_embedded_database(data_dir: &Path) {
+    std::fs::remove_file(data_dir.join(EMBEDDED_MARK)).expect("unmark the data dir");
+}
+
 pub fn test_database_url(data_dir: &Path) -> Option<String> {
+    if data_dir.join(EMBEDDED_MARK).exists() {
+        return None;
+    }
     let admin = std::env::var("HMS_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())?;
