@@ -24,7 +24,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
-pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/openhms-pg.XXXXXX")"
+# Under /tmp: as root the cluster runs as an unprivileged user, who must reach it.
+pg_dir="$(mktemp -d /tmp/openhms-pg.XXXXXX)"
 postgres_url="$(bash scripts/postgres.sh start "$pg_dir")"
 trap 'bash scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
 
