@@ -21,7 +21,10 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
+mod room_inserts;
+
 use crate::records::*;
+use room_inserts::RoomInserts;
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
 
 /// How hard a commit tries to reach the disk.
@@ -39,6 +42,7 @@ pub enum Durability {
 pub struct SqliteStore {
     pub(crate) reader: SqlitePool,
     writer: SqlitePool,
+    room_inserts: RoomInserts,
     notices: broadcast::Sender<Topic>,
 }
 
@@ -89,6 +93,7 @@ impl SqliteStore {
         let (notices, _) = broadcast::channel(NOTICE_BACKLOG);
         Ok(Self {
             reader,
+            room_inserts: RoomInserts::start(writer.clone()),
             writer,
             notices,
         })
@@ -500,28 +505,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_room(&self, room: &RoomRecord) -> StoreResult<()> {
-        // One statement is atomic on its own: no BEGIN and COMMIT round trips to the
-        // writer, which every write in the process queues for.
-        sqlx::query(
-            "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
-             large_room, options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&room.id)
-        .bind(&room.workspace_id)
-        .bind(&room.name)
-        .bind(name_key(&room.name))
-        .bind(room.enabled)
-        .bind(&room.description)
-        .bind(&room.template_id)
-        .bind(&room.region)
-        .bind(room.large_room)
-        .bind(to_json(&room.options))
-        .bind(room.created_at.unix_millis())
-        .bind(room.updated_at.unix_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(|e| unique_violation(e, "a room with this name"))?;
-        Ok(())
+        self.room_inserts.insert(room).await
     }
 
     async fn update_room(&self, room: &RoomRecord) -> StoreResult<()> {

@@ -1,0 +1,106 @@
+//! The SQLite store's group commit of new rooms: rooms inserted together by one statement
+//! must each get the answer they would have got alone.
+
+use std::sync::Arc;
+
+use hms_auth::AppSecret;
+use hms_store::{
+    NewWorkspace, RoomOptions, RoomRecord, SecretRecord, SqliteStore, Store, StoreError, TemplateRecord, Workspace,
+};
+use hms_types::Timestamp;
+use hms_types::room::RoomFilter;
+
+const WORKSPACE: &str = "ws-1";
+const TEMPLATE: &str = "tpl-1";
+
+async fn store_with_workspace(dir: &std::path::Path) -> Arc<SqliteStore> {
+    let store = Arc::new(SqliteStore::open(dir, hms_store::Durability::Process).await.unwrap());
+    let now = Timestamp::now();
+    store
+        .create_workspace(&NewWorkspace {
+            workspace: Workspace {
+                id: WORKSPACE.into(),
+                name: "default".into(),
+                access_key: "access-key-1".into(),
+                customer_id: "customer-1".into(),
+                app_id: "app-1".into(),
+                created_at: now,
+            },
+            secret: SecretRecord {
+                id: "secret-1".into(),
+                secret: AppSecret::new("secret-1-value"),
+                created_at: now,
+                retired_at: None,
+            },
+            default_template: TemplateRecord {
+                id: TEMPLATE.into(),
+                workspace_id: WORKSPACE.into(),
+                is_default: true,
+                body: serde_json::from_value(serde_json::json!({"name": "default", "roles": {}})).unwrap(),
+                revision: 0,
+                created_at: now,
+                updated_at: now,
+            },
+        })
+        .await
+        .unwrap();
+    store
+}
+
+fn room(id: String, name: &str, template_id: &str) -> RoomRecord {
+    let now = Timestamp::now();
+    RoomRecord {
+        id,
+        workspace_id: WORKSPACE.into(),
+        name: name.into(),
+        enabled: true,
+        description: String::new(),
+        template_id: template_id.into(),
+        region: "in".into(),
+        large_room: false,
+        options: RoomOptions::default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rooms_created_together_are_answered_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_workspace(dir.path()).await;
+    // 200 inserts at once: 40 names five times each (in different cases: names are unique
+    // without regard to case), and one room whose template does not exist.
+    let mut inserts = Vec::new();
+    for attempt in 0..5 {
+        for name in 0..40 {
+            let name = if attempt % 2 == 0 { format!("room-{name}") } else { format!("ROOM-{name}") };
+            let record = room(format!("{attempt:02}{name:0>22}"), &name, TEMPLATE);
+            let store = store.clone();
+            inserts.push(tokio::spawn(async move { store.insert_room(&record).await }));
+        }
+    }
+    let orphan = room("orphan".into(), "orphan", "no-such-template");
+    let orphan = tokio::spawn({
+        let store = store.clone();
+        async move { store.insert_room(&orphan).await }
+    });
+
+    let mut created = 0;
+    for insert in inserts {
+        match insert.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::Conflict(what)) => assert_eq!(what, "a room with this name"),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 40, "one room per name");
+    assert!(matches!(orphan.await.unwrap(), Err(StoreError::Database(_))));
+
+    let page = hms_store::PageRequest { limit: 100, start: None };
+    let listed = store.rooms(WORKSPACE, &RoomFilter::default(), &page).await.unwrap();
+    assert_eq!(listed.len(), 40);
+    let mut names: Vec<String> = listed.iter().map(|view| view.room.name.to_lowercase()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 40);
+}
