@@ -73,7 +73,11 @@ async fn rooms_created_together_are_answered_one_by_one() {
     let mut inserts = Vec::new();
     for attempt in 0..5 {
         for name in 0..40 {
-            let name = if attempt % 2 == 0 { format!("room-{name}") } else { format!("ROOM-{name}") };
+            let name = if attempt % 2 == 0 {
+                format!("room-{name}")
+            } else {
+                format!("ROOM-{name}")
+            };
             let record = room(format!("{attempt:02}{name:0>22}"), &name, TEMPLATE);
             let store = store.clone();
             inserts.push(tokio::spawn(async move { store.insert_room(&record).await }));
@@ -96,7 +100,10 @@ async fn rooms_created_together_are_answered_one_by_one() {
     assert_eq!(created, 40, "one room per name");
     assert!(matches!(orphan.await.unwrap(), Err(StoreError::Database(_))));
 
-    let page = hms_store::PageRequest { limit: 100, start: None };
+    let page = hms_store::PageRequest {
+        limit: 100,
+        start: None,
+    };
     let listed = store.rooms(WORKSPACE, &RoomFilter::default(), &page).await.unwrap();
     assert_eq!(listed.len(), 40);
     let mut names: Vec<String> = listed.iter().map(|view| view.room.name.to_lowercase()).collect();

@@ -53,10 +53,7 @@ async fn insert_batches(writer: SqlitePool, mut waiting: mpsc::Receiver<Pending>
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let rooms: Vec<&RoomRecord> = batch.iter().map(|pending| &pending.room).collect();
         let outcomes = match insert_all(&writer, &rooms).await {
-            Ok(inserted) => rooms
-                .iter()
-                .map(|room| inserted_or_taken(&inserted, room))
-                .collect(),
+            Ok(inserted) => rooms.iter().map(|room| inserted_or_taken(&inserted, room)).collect(),
             // One bad room (say, its template was just deleted) must not fail the others.
             Err(_) => insert_each(&writer, &rooms).await,
         };
