@@ -24,8 +24,8 @@ use tokio::sync::broadcast;
 mod room_inserts;
 
 use crate::records::*;
-use room_inserts::RoomInserts;
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
+use room_inserts::RoomInserts;
 
 /// How hard a commit tries to reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
