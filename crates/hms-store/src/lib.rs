@@ -2,7 +2,9 @@
 //!
 //! [`Store`] is what the server needs from a database, one method per atomic use case:
 //! each write method is one transaction. [`SqliteStore`] implements it on an embedded
-//! SQLite file. No SQL lives outside this crate.
+//! SQLite file for one process; [`PgStore`] on PostgreSQL for several processes (nodes)
+//! sharing one database, and [`copy`] moves the first into the second. No SQL lives
+//! outside this crate.
 
 pub mod copy;
 mod location;
