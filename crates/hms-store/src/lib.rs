@@ -93,7 +93,10 @@ pub trait Store: Send + Sync + 'static {
     // Rooms.
 
     async fn insert_room(&self, room: &RoomRecord) -> StoreResult<()>;
-    async fn update_room(&self, room: &RoomRecord) -> StoreResult<()>;
+    /// Replaces a room if nobody wrote it since it was read with `updated_at` equal to
+    /// `read_updated_at` (`Stale` otherwise). Every write of a room moves its `updated_at`
+    /// forward, so that it tells whether the room changed.
+    async fn update_room(&self, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()>;
     async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>>;
     async fn room_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>>;
     async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>>;

@@ -508,11 +508,11 @@ impl Store for SqliteStore {
         self.room_inserts.insert(room).await
     }
 
-    async fn update_room(&self, room: &RoomRecord) -> StoreResult<()> {
+    async fn update_room(&self, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE rooms SET name = ?, name_key = ?, enabled = ?, description = ?, template_id = ?, region = ?, \
-             large_room = ?, options = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
+             large_room = ?, options = ?, updated_at = ? WHERE workspace_id = ? AND id = ? AND updated_at = ?",
         )
         .bind(&room.name)
         .bind(name_key(&room.name))
@@ -525,11 +525,21 @@ impl Store for SqliteStore {
         .bind(room.updated_at.unix_millis())
         .bind(&room.workspace_id)
         .bind(&room.id)
+        .bind(read_updated_at.unix_millis())
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_violation(e, "a room with this name"))?;
         if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM rooms WHERE workspace_id = ? AND id = ?")
+                .bind(&room.workspace_id)
+                .bind(&room.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(if exists.is_some() {
+                StoreError::Stale
+            } else {
+                StoreError::NotFound
+            });
         }
         tx.commit().await?;
         Ok(())
@@ -794,7 +804,8 @@ impl Store for SqliteStore {
                 .await?;
         }
         if let Some(room_id) = &write.disabled_room {
-            sqlx::query("UPDATE rooms SET enabled = 0, updated_at = ? WHERE id = ?")
+            // Later than the last write, as every write of a room (see `Store::update_room`).
+            sqlx::query("UPDATE rooms SET enabled = 0, updated_at = MAX(?, updated_at + 1) WHERE id = ?")
                 .bind(Timestamp::now().unix_millis())
                 .bind(room_id)
                 .execute(&mut *tx)

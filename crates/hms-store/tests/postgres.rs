@@ -25,6 +25,7 @@ mod parity;
 const ADMIN_URL_VAR: &str = "HMS_TEST_POSTGRES_URL";
 const WORKSPACE: &str = "ws-1";
 const TEMPLATE: &str = "tpl-1";
+const OTHER_WORKSPACE: &str = "ws-2";
 
 /// A database of its own for one test, dropped at the end.
 struct TestDatabase {
@@ -137,6 +138,18 @@ fn new_workspace() -> NewWorkspace {
             updated_at: now,
         },
     }
+}
+
+/// A second workspace, with ids and keys of its own.
+fn other_workspace() -> NewWorkspace {
+    let mut new = new_workspace();
+    new.workspace.id = OTHER_WORKSPACE.into();
+    new.workspace.name = "other".into();
+    new.workspace.access_key = "access-key-2".into();
+    new.secret = secret("secret-2");
+    new.default_template.id = "tpl-2".into();
+    new.default_template.workspace_id = OTHER_WORKSPACE.into();
+    new
 }
 
 fn secret(id: &str) -> SecretRecord {
@@ -508,17 +521,13 @@ async fn one_session_change_wins_across_processes() {
     db.remove(stores).await;
 }
 
-/// A transaction that took a lower seq but commits later must still be planned.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_planner_never_skips_an_event_committed_out_of_seq_order() {
-    let Some(db) = TestDatabase::create("the_planner_never_skips_an_event_committed_out_of_seq_order").await else {
-        return;
-    };
-    let stores = db.stores(2).await;
-    stores[0].create_workspace(&new_workspace()).await.unwrap();
-    // Holds the transaction logging the event `slow` open, after it took its seq, until
-    // the test lets it go.
-    const GATE: i64 = 4242;
+/// The advisory lock that holds the event `slow` back.
+const SLOW_EVENT_GATE: i64 = 4242;
+
+/// Installs a gate on the event log: the transaction logging the event `slow` waits,
+/// after it took its seq, until the test lets it go. Answers the connection that holds
+/// the gate.
+async fn gate_slow_event(db: &TestDatabase) -> PgConnection {
     let mut control = db.connection().await;
     control
         .execute(
@@ -529,15 +538,39 @@ async fn the_planner_never_skips_an_event_committed_out_of_seq_order() {
         .await
         .unwrap();
     sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(GATE)
+        .bind(SLOW_EVENT_GATE)
         .execute(&mut control)
         .await
         .unwrap();
+    control
+}
+
+async fn open_gate(control: &mut PgConnection) {
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(SLOW_EVENT_GATE)
+        .execute(control)
+        .await
+        .unwrap();
+}
+
+/// A transaction that took a lower seq but commits later must still be planned. Events
+/// of one workspace commit in seq order, so the two are of different workspaces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_planner_never_skips_an_event_committed_out_of_seq_order() {
+    let Some(db) = TestDatabase::create("the_planner_never_skips_an_event_committed_out_of_seq_order").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    stores[0].create_workspace(&other_workspace()).await.unwrap();
+    let mut control = gate_slow_event(&db).await;
     let slow = tokio::spawn({
         let store = stores[0].clone();
-        async move { log(&store, event("slow", "room-a")).await }
+        let mut slow = event("slow", "room-a");
+        slow.workspace_id = OTHER_WORKSPACE.into();
+        async move { log(&store, slow).await }
     });
-    wait_for_waiting_lock(&mut control).await;
+    wait_for_waiting_locks(&mut control, 1).await;
     log(&stores[1], event("fast", "room-a")).await;
 
     let url = |_: &str| "http://hooks.test/a".to_owned();
@@ -545,11 +578,7 @@ async fn the_planner_never_skips_an_event_committed_out_of_seq_order() {
     assert_eq!(first.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>(), ["fast"]);
     assert_eq!(plan_all(&stores[1], url).await.len(), 1);
 
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(GATE)
-        .execute(&mut control)
-        .await
-        .unwrap();
+    open_gate(&mut control).await;
     slow.await.unwrap();
     let second = stores[0].unplanned_events(100).await.unwrap();
     assert_eq!(second.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>(), ["slow"]);
@@ -557,32 +586,83 @@ async fn the_planner_never_skips_an_event_committed_out_of_seq_order() {
     plan_all(&stores[0], url).await;
     assert!(stores[0].unplanned_events(100).await.unwrap().is_empty());
 
-    let (planned, total) = stores[0]
-        .deliveries(WORKSPACE, &DeliveryFilter::default(), 0, 10)
-        .await
-        .unwrap();
-    assert_eq!(total, 2, "both events have their delivery");
-    // Newest first: the lane goes in planning order.
+    let mut planned = Vec::new();
+    for workspace in [WORKSPACE, OTHER_WORKSPACE] {
+        let (deliveries, total) = stores[0]
+            .deliveries(workspace, &DeliveryFilter::default(), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(total, 1, "each event has its delivery");
+        planned.extend(deliveries);
+    }
+    // The lane goes in planning order.
+    planned.sort_by_key(|delivery| delivery.id);
     assert_eq!(
         planned.iter().map(|d| d.event.id.as_str()).collect::<Vec<_>>(),
-        ["slow", "fast"]
+        ["fast", "slow"]
     );
     db.remove(stores).await;
 }
 
-async fn wait_for_waiting_lock(control: &mut PgConnection) {
+/// A reader following a workspace's log with a seq cursor (as the event log API hands
+/// out) never passes an event that commits later: a workspace's events commit in seq
+/// order, whichever process logs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_of_one_workspace_commit_in_seq_order() {
+    let Some(db) = TestDatabase::create("events_of_one_workspace_commit_in_seq_order").await else {
+        return;
+    };
+    let stores = db.stores(2).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    let mut control = gate_slow_event(&db).await;
+    let slow = tokio::spawn({
+        let store = stores[0].clone();
+        async move { log(&store, event("slow", "room-a")).await }
+    });
+    wait_for_waiting_locks(&mut control, 1).await;
+    let fast = tokio::spawn({
+        let store = stores[1].clone();
+        async move { log(&store, event("fast", "room-b")).await }
+    });
+    // The fast event, of another room, waits for the slow one's commit.
+    wait_for_waiting_locks(&mut control, 2).await;
+    let all = hms_store::EventQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    assert!(
+        stores[1].events(WORKSPACE, &all).await.unwrap().is_empty(),
+        "nothing committed yet"
+    );
+
+    open_gate(&mut control).await;
+    slow.await.unwrap();
+    fast.await.unwrap();
+    let logged = stores[1].events(WORKSPACE, &all).await.unwrap();
+    assert_eq!(
+        logged.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>(),
+        ["slow", "fast"]
+    );
+    assert!(logged[0].seq < logged[1].seq);
+    db.remove(stores).await;
+}
+
+/// Waits until `count` transactions wait for an advisory lock.
+async fn wait_for_waiting_locks(control: &mut PgConnection, count: i64) {
     for _ in 0..500 {
-        let waiting: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                .fetch_one(&mut *control)
-                .await
-                .unwrap();
-        if waiting > 0 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut *control)
+        .await
+        .unwrap();
+        if waiting >= count {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the slow transaction never reached its gate");
+    panic!("{count} transactions never came to wait for an advisory lock");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -893,6 +893,41 @@ async fn create_refuses_every_invalid_body_and_creates_nothing() {
     }
 }
 
+/// Updates of different fields of one room, sent at once: each is acknowledged, so none
+/// may undo another by writing back what it read before the other committed.
+#[tokio::test]
+async fn concurrent_updates_of_different_fields_all_take_effect() {
+    let server = std::sync::Arc::new(TestServer::start());
+    let changes = [
+        json!({"description": "edited"}),
+        json!({"region": "eu"}),
+        json!({"large_room": true}),
+        json!({"size": 100}),
+        json!({"max_duration_seconds": 600}),
+    ];
+    for attempt in 0..4 {
+        let id = create(&server, json!({"name": format!("busy-{attempt}")})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let updates: Vec<_> = changes
+            .iter()
+            .map(|change| {
+                let (server, id, change) = (server.clone(), id.clone(), change.clone());
+                tokio::spawn(async move { update(&server, &id, change).await })
+            })
+            .collect();
+        for update in updates {
+            update.await.expect("the update finishes");
+        }
+        let stored = fetch(&server, &id).await;
+        for change in &changes {
+            let (field, value) = change.as_object().unwrap().iter().next().unwrap();
+            assert_eq!(&stored[field], value, "the update of {field} was lost: {stored}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn refused_updates_change_nothing() {
     let server = TestServer::start();

@@ -17,6 +17,8 @@ const MAX_SIZE: u32 = 20_000;
 const MAX_SMALL_ROOM_SIZE: u32 = 2_500;
 const MIN_DURATION_SECS: u32 = 120;
 const MAX_DURATION_SECS: u32 = 43_200;
+/// Read-modify-write attempts before giving up on a room that keeps changing.
+const MAX_UPDATE_ATTEMPTS: usize = 10;
 
 pub fn room_not_found() -> ApiError {
     ApiError::not_found("Room not found")
@@ -131,7 +133,36 @@ pub async fn update(store: &dyn Store, workspace: &Workspace, id: &str, params: 
     update_view(store, workspace, existing, params).await
 }
 
+/// Applies `params` to the room as read in `view` and writes it back, starting over from
+/// what is there now when another request wrote the room in between: a change of one
+/// field never undoes a concurrent change of another.
 async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> ApiResult<Room> {
+    let mut view = view;
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let read_updated_at = view.room.updated_at;
+        let updated = changed(store, workspace, view, params.clone()).await?;
+        match store.update_room(&updated.room, read_updated_at).await {
+            Ok(()) => return Ok(to_wire(workspace, &updated)),
+            Err(StoreError::Stale) => {
+                view = store
+                    .room(&workspace.id, &updated.room.id)
+                    .await?
+                    .ok_or_else(room_not_found)?;
+            }
+            Err(StoreError::Conflict(_)) => {
+                let taken = format!("a room named {} already exists", updated.room.name);
+                return Err(ApiError::invalid_body(taken));
+            }
+            Err(StoreError::NotFound) => return Err(room_not_found()),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::conflict("Room changed concurrently").with_detail("the room kept changing; retry the request"))
+}
+
+/// The room of `view` as `params` change it.
+async fn changed(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> ApiResult<RoomView> {
+    let read_updated_at = view.room.updated_at;
     let RoomView { mut room, mut template } = view;
     if let Some(template_id) = params.template_id.clone().filter(|id| *id != room.template_id) {
         let new_template = store
@@ -142,14 +173,12 @@ async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, p
         room.template_id = new_template.id;
     }
     apply(&mut room, params);
-    room.updated_at = Timestamp::now();
+    // Later than the version read even within its millisecond: `updated_at` is how the
+    // next writer tells that the room changed (see `Store::update_room`).
+    let just_after_read = Timestamp::from_unix_millis(read_updated_at.unix_millis() + 1);
+    room.updated_at = Timestamp::now().max(just_after_read);
     check_size(&room)?;
-    store.update_room(&room).await.map_err(|error| match error {
-        StoreError::Conflict(_) => ApiError::invalid_body(format!("a room named {} already exists", room.name)),
-        StoreError::NotFound => room_not_found(),
-        other => other.into(),
-    })?;
-    Ok(to_wire(workspace, &RoomView { room, template }))
+    Ok(RoomView { room, template })
 }
 
 fn apply(room: &mut RoomRecord, params: RoomParams) {

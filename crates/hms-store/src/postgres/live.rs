@@ -4,7 +4,8 @@
 //! Several nodes may change one room: a change names the session revision it was computed
 //! from, and its conditional update of that revision makes the second of two concurrent
 //! changes wait for the first and then match nothing (`Stale`). A second open session of
-//! a room breaks a unique index and is `Stale` too.
+//! a room breaks a unique index and is `Stale` too. A workspace's events are logged by one
+//! transaction at a time, so that they commit in seq order (see `lock_event_logs`).
 
 use hms_types::session::SessionFilter;
 use hms_types::simulate::Delivery;
@@ -104,7 +105,8 @@ pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> 
             .await?;
     }
     if let Some(room_id) = &write.disabled_room {
-        sqlx::query("UPDATE rooms SET enabled = FALSE, updated_at = $1 WHERE id = $2")
+        // Later than the last write, as every write of a room (see `Store::update_room`).
+        sqlx::query("UPDATE rooms SET enabled = FALSE, updated_at = GREATEST($1, updated_at + 1) WHERE id = $2")
             .bind(Timestamp::now().unix_millis())
             .bind(room_id)
             .execute(&mut *tx)
@@ -113,6 +115,7 @@ pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> 
     for sent in &write.deliveries {
         insert_peer_delivery(&mut tx, sent).await?;
     }
+    lock_event_logs(&mut tx, &write.events).await?;
     for event in &write.events {
         log_event(&mut tx, event).await?;
     }
@@ -211,6 +214,32 @@ async fn insert_peer_delivery(tx: &mut Transaction<'static, Postgres>, sent: &Pe
         .bind(nanos(sent.delivery.at))
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// First key of the transaction-level advisory locks on workspaces' event logs ("ohms");
+/// the second is a hash of the workspace id. Two-int keys never meet the one-bigint keys
+/// of the webhook queue's locks.
+const EVENT_LOG_LOCK: i32 = 0x6f68_6d73;
+
+/// Makes the calling transaction the only one logging events of their workspaces until it
+/// commits. An event's seq is taken when it is inserted, and transactions commit in their
+/// own order, so without it a reader could see seq 8 before seq 7 commits, and a consumer
+/// following the log with `after` (the cursor the API hands out) would never see 7. With
+/// it, a workspace's events commit in seq order. It is taken last, just before the events
+/// are inserted, so that it is held only until the commit that follows.
+async fn lock_event_logs(tx: &mut Transaction<'static, Postgres>, events: &[EventRecord]) -> StoreResult<()> {
+    let mut workspaces: Vec<&str> = events.iter().map(|event| event.workspace_id.as_str()).collect();
+    // Always taken in one order, so that no two transactions wait for each other.
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    for workspace_id in workspaces {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(EVENT_LOG_LOCK)
+            .bind(workspace_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

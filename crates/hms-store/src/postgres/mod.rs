@@ -144,8 +144,8 @@ impl Store for PgStore {
         rooms::insert(&self.pool, room).await
     }
 
-    async fn update_room(&self, room: &RoomRecord) -> StoreResult<()> {
-        rooms::update(&self.pool, room).await
+    async fn update_room(&self, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()> {
+        rooms::update(&self.pool, room, read_updated_at).await
     }
 
     async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {

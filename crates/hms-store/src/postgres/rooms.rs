@@ -80,10 +80,13 @@ pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> 
     Ok(())
 }
 
-pub(super) async fn update(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
+/// A write that read the room before another one committed matches no row: the row it
+/// waited for has moved `updated_at`.
+pub(super) async fn update(pool: &PgPool, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()> {
     let updated = sqlx::query(
         "UPDATE rooms SET name = $1, name_key = $2, enabled = $3, description = $4, template_id = $5, \
-         region = $6, large_room = $7, options = $8, updated_at = $9 WHERE workspace_id = $10 AND id = $11",
+         region = $6, large_room = $7, options = $8, updated_at = $9 \
+         WHERE workspace_id = $10 AND id = $11 AND updated_at = $12",
     )
     .bind(&room.name)
     .bind(name_key(&room.name))
@@ -96,11 +99,15 @@ pub(super) async fn update(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> 
     .bind(room.updated_at.unix_millis())
     .bind(&room.workspace_id)
     .bind(&room.id)
+    .bind(read_updated_at.unix_millis())
     .execute(pool)
     .await
     .map_err(|e| unique_violation(e, NAME_TAKEN))?;
     if updated.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return match by_id(pool, &room.workspace_id, &room.id).await? {
+            Some(_) => Err(StoreError::Stale),
+            None => Err(StoreError::NotFound),
+        };
     }
     Ok(())
 }

@@ -173,11 +173,13 @@ async fn rooms(store: &dyn Store, t: &mut Transcript) {
     let mut renamed = room("room-a", "Beta");
     renamed.created_at = at(10);
     renamed.updated_at = at(20);
-    t.note("rename onto a taken name", store.update_room(&renamed).await);
+    t.note("rename onto a taken name", store.update_room(&renamed, at(10)).await);
     renamed.name = "delta".into();
-    t.note("rename", store.update_room(&renamed).await);
+    t.note("rename", store.update_room(&renamed, at(10)).await);
+    renamed.name = "epsilon".into();
+    t.note("update from a stale read", store.update_room(&renamed, at(10)).await);
     renamed.id = "room-missing".into();
-    t.note("update a missing room", store.update_room(&renamed).await);
+    t.note("update a missing room", store.update_room(&renamed, at(20)).await);
     t.note("renamed", store.room(WORKSPACE, "room-a").await);
 }
 

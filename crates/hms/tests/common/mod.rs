@@ -32,17 +32,24 @@ impl TestServer {
 
     /// Starts a server on `data_dir` with extra `serve` flags.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
-        Self::spawn(data_dir, extra, Stdio::inherit(), "warn")
+        Self::spawn(data_dir, extra, &[], Stdio::inherit(), "warn")
+    }
+
+    /// Starts a node of a deployment on `data_dir`, with extra `serve` flags and extra
+    /// environment variables (such as `HMS_NODE_TIMEOUT_MS`). Nodes whose data dirs name
+    /// the same test database (see [`share_test_database`]) form one deployment.
+    pub fn start_node(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, extra, env, Stdio::inherit(), "warn")
     }
 
     /// Starts a server on `data_dir` with extra `serve` flags, its logs (stderr) going to
     /// the file `log` at the `RUST_LOG` level `filter`.
     pub fn start_logged(data_dir: &Path, extra: &[&str], log: &Path, filter: &str) -> Self {
         let file = std::fs::File::create(log).expect("log file");
-        Self::spawn(data_dir, extra, Stdio::from(file), filter)
+        Self::spawn(data_dir, extra, &[], Stdio::from(file), filter)
     }
 
-    fn spawn(data_dir: &Path, extra: &[&str], stderr: Stdio, filter: &str) -> Self {
+    fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio, filter: &str) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hms"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -54,6 +61,7 @@ impl TestServer {
             .stdout(Stdio::piped())
             .stderr(stderr);
         use_test_database(&mut command, data_dir);
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("hms binary starts");
         let base = wait_for_address(&mut child);
         Self {
@@ -183,6 +191,21 @@ pub fn test_database_url(data_dir: &Path) -> Option<String> {
     let url = format!("{server}/{name}");
     std::fs::write(&remembered, &url).expect("remember the test database");
     Some(url)
+}
+
+/// Whether the suite runs on PostgreSQL (`HMS_TEST_POSTGRES_URL`), where several servers
+/// can share one database.
+pub fn on_postgres() -> bool {
+    std::env::var("HMS_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty())
+}
+
+/// Makes servers started on `data_dir` use the test database of `first_data_dir` (which
+/// gets one if it has none yet), so that they are nodes of one deployment. Only on
+/// PostgreSQL: on SQLite each data dir has its own database.
+pub fn share_test_database(first_data_dir: &Path, data_dir: &Path) {
+    let url = test_database_url(first_data_dir).expect("a shared database needs HMS_TEST_POSTGRES_URL");
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    std::fs::write(data_dir.join("test-database-url"), url).expect("remember the shared database");
 }
 
 pub fn management_token(access_key: &str, secret: &str) -> String {
