@@ -180,13 +180,14 @@ impl RoomRuntime {
         request: &JoinRequest,
     ) -> Result<ActivePeer, RuntimeError> {
         let now = PreciseTime::now();
-        let mut write = LiveWrite::default();
-        let session = match room.session {
-            Some(session) => {
-                write.read = Some(session.read());
-                session
-            }
-            None => LiveSession::fresh(ids::object_id(), workspace, &room.view, now),
+        let opening = room.session.is_none();
+        let session = room
+            .session
+            .unwrap_or_else(|| LiveSession::fresh(ids::object_id(), workspace, &room.view, now));
+        // A session that opens has no revision yet; one open session per room guards it.
+        let mut write = LiveWrite {
+            read: (!opening).then(|| session.read()),
+            ..LiveWrite::default()
         };
         let peer_id = ids::uuid();
         let peer = LivePeer {
@@ -213,7 +214,7 @@ impl RoomRuntime {
             self.store.record_live(&write).await?;
             return Err(refusal);
         }
-        if write.read.is_none() {
+        if opening {
             write.opened = Some(session_record(&session));
             write.events.push(events::session_open(&session));
         }
