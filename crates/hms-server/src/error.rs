@@ -105,7 +105,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found("Not found"),
             StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),
             StoreError::TooManyCodes => ApiError::bad_request("Invalid request").with_detail(error.to_string()),
-            StoreError::Stale | StoreError::Corrupt(_) | StoreError::Database(_) => {
+            StoreError::Stale | StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::PointRead(_) => {
                 tracing::error!(%error, "store failure");
                 ApiError::internal()
             }

@@ -6,6 +6,7 @@
 //! sharing one database, and [`copy`] moves the first into the second. No SQL lives
 //! outside this crate.
 
+mod codec;
 pub mod copy;
 mod location;
 mod postgres;
@@ -44,6 +45,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A failure of the SQLite store's point reads, which bypass sqlx (see `sqlite::point_reads`).
+    #[error("database error: {0}")]
+    PointRead(#[from] rusqlite::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,7 +1,8 @@
 //! The embedded SQLite store: one file in the data dir, WAL mode, foreign keys on.
 //!
 //! Writes go through a pool of one connection, so they never contend inside a process;
-//! reads use their own pool and run in parallel with them.
+//! reads use their own pool and run in parallel with them, but for the hottest reads of
+//! one row by a unique key, which run on the caller's thread (see `point_reads`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,18 +14,18 @@ use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
 use hms_types::session::SessionFilter;
 use hms_types::simulate::Delivery;
-use hms_types::template::TemplateBody;
 use hms_types::{PreciseTime, Timestamp};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
+mod point_reads;
 mod room_inserts;
 
+use crate::codec::*;
 use crate::records::*;
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
+use point_reads::PointReads;
 use room_inserts::RoomInserts;
 
 /// How hard a commit tries to reach the disk.
@@ -41,6 +42,7 @@ pub enum Durability {
 
 pub struct SqliteStore {
     pub(crate) reader: SqlitePool,
+    point_reads: PointReads,
     writer: SqlitePool,
     room_inserts: RoomInserts,
     notices: broadcast::Sender<Topic>,
@@ -51,7 +53,7 @@ const READ_CONNECTIONS: u32 = 4;
 /// Page cache of each read connection (negative: KiB): 16 MiB keeps the upper levels of a
 /// million rooms' indexes in memory, where SQLite's default 2 MiB re-reads them; it is
 /// filled only as pages are read, so an idle server does not pay for it.
-const READER_CACHE: &str = "-16384";
+const READER_CACHE_KIB: i64 = 16384;
 /// Notices a slow subscriber may fall behind by; it then reloads everything anyway.
 const NOTICE_BACKLOG: usize = 16;
 
@@ -64,8 +66,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and applies migrations.
     pub async fn open(data_dir: &Path, durability: Durability) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let path = data_dir.join(FILE_NAME);
         let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(data_dir.join(FILE_NAME))
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(match durability {
@@ -88,11 +91,16 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .test_before_acquire(false)
-            .connect_with(options.read_only(true).pragma("cache_size", READER_CACHE))
+            .connect_with(
+                options
+                    .read_only(true)
+                    .pragma("cache_size", (-READER_CACHE_KIB).to_string()),
+            )
             .await?;
         let (notices, _) = broadcast::channel(NOTICE_BACKLOG);
         Ok(Self {
             reader,
+            point_reads: PointReads::new(path, READER_CACHE_KIB),
             room_inserts: RoomInserts::start(writer.clone()),
             writer,
             notices,
@@ -112,105 +120,6 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
-
-fn unique_violation(error: sqlx::Error, what: &'static str) -> StoreError {
-    match error.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Database(error),
-    }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("stored documents always serialise")
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn ts(row: &SqliteRow, column: &str) -> StoreResult<Timestamp> {
-    Ok(Timestamp::from_unix_millis(row.try_get(column)?))
-}
-
-fn workspace_from(row: &SqliteRow) -> StoreResult<Workspace> {
-    Ok(Workspace {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        access_key: row.try_get("access_key")?,
-        customer_id: row.try_get("customer_id")?,
-        app_id: row.try_get("app_id")?,
-        created_at: ts(row, "created_at")?,
-    })
-}
-
-fn secret_from(row: &SqliteRow) -> StoreResult<SecretRecord> {
-    let retired_at: Option<i64> = row.try_get("retired_at")?;
-    Ok(SecretRecord {
-        id: row.try_get("id")?,
-        secret: AppSecret::new(row.try_get::<String, _>("secret")?),
-        created_at: ts(row, "created_at")?,
-        retired_at: retired_at.map(Timestamp::from_unix_millis),
-    })
-}
-
-fn template_from(row: &SqliteRow) -> StoreResult<TemplateRecord> {
-    Ok(TemplateRecord {
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        is_default: row.try_get("is_default")?,
-        body: from_json(row.try_get("body")?)?,
-        revision: row.try_get("revision")?,
-        created_at: ts(row, "created_at")?,
-        updated_at: ts(row, "updated_at")?,
-    })
-}
-
-fn room_view_from(row: &SqliteRow) -> StoreResult<RoomView> {
-    Ok(RoomView {
-        room: RoomRecord {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            name: row.try_get("name")?,
-            enabled: row.try_get("enabled")?,
-            description: row.try_get("description")?,
-            template_id: row.try_get("template_id")?,
-            region: row.try_get("region")?,
-            large_room: row.try_get("large_room")?,
-            options: from_json(row.try_get("options")?)?,
-            created_at: ts(row, "created_at")?,
-            updated_at: ts(row, "updated_at")?,
-        },
-        template: TemplateSummary {
-            name: row.try_get("template_name")?,
-            recording_enabled: row.try_get("template_recording_enabled")?,
-        },
-    })
-}
-
-fn room_code_from(row: &SqliteRow) -> StoreResult<RoomCode> {
-    Ok(RoomCode {
-        code: row.try_get("code")?,
-        room_id: row.try_get("room_id")?,
-        role: row.try_get("role")?,
-        enabled: row.try_get("enabled")?,
-        created_at: ts(row, "created_at")?,
-        updated_at: ts(row, "updated_at")?,
-    })
-}
-
-/// Template names and room names are unique regardless of case.
-fn name_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
-fn role_names(body: &TemplateBody) -> String {
-    to_json(&body.roles.keys().collect::<Vec<_>>())
-}
-
-const ROOM_VIEW_SELECT: &str = "SELECT r.id, r.workspace_id, r.name, r.enabled, r.description, r.template_id, \
-     r.region, r.large_room, r.options, r.created_at, r.updated_at, \
-     t.name AS template_name, t.recording_enabled AS template_recording_enabled \
-     FROM rooms r JOIN templates t ON t.id = r.template_id";
 
 const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
 
@@ -295,6 +204,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.point_reads.close();
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -546,29 +456,19 @@ impl Store for SqliteStore {
     }
 
     async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.id = ?"
-        )))
-        .bind(workspace_id)
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?
-        .as_ref()
-        .map(room_view_from)
-        .transpose()
+        self.point_reads.one(
+            &format!("{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.id = ?"),
+            (workspace_id, id),
+            |row| room_view_from(row),
+        )
     }
 
     async fn room_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.name_key = ?"
-        )))
-        .bind(workspace_id)
-        .bind(name_key(name))
-        .fetch_optional(&self.reader)
-        .await?
-        .as_ref()
-        .map(room_view_from)
-        .transpose()
+        self.point_reads.one(
+            &format!("{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.name_key = ?"),
+            (workspace_id, name_key(name)),
+            |row| room_view_from(row),
+        )
     }
 
     async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>> {
@@ -690,21 +590,10 @@ impl Store for SqliteStore {
     }
 
     async fn room_code(&self, code: &str) -> StoreResult<Option<CodeBinding>> {
-        let row = sqlx::query(
-            "SELECT c.code, c.room_id, c.role, c.enabled, c.created_at, c.updated_at, r.workspace_id, \
-             r.enabled AS room_enabled, t.role_names FROM room_codes c JOIN rooms r ON r.id = c.room_id \
-             JOIN templates t ON t.id = r.template_id WHERE c.code = ?",
-        )
-        .bind(code)
-        .fetch_optional(&self.reader)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(CodeBinding {
-            code: room_code_from(&row)?,
-            workspace_id: row.try_get("workspace_id")?,
-            room_enabled: row.try_get("room_enabled")?,
-            template_roles: from_json(row.try_get("role_names")?)?,
-        }))
+        self.point_reads
+            .one(&format!("{CODE_BINDING_SELECT} WHERE c.code = ?"), [code], |row| {
+                code_binding_from(row)
+            })
     }
 
     async fn set_room_code_enabled(&self, code: &str, enabled: bool, now: Timestamp) -> StoreResult<RoomCode> {
@@ -928,7 +817,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?
         .iter()
-        .map(delivery_of_peer_from)
+        .map(peer_delivery_from)
         .collect::<StoreResult<Vec<_>>>()?;
         latest.reverse();
         Ok(Some(latest))
@@ -985,13 +874,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?
         .iter()
-        .map(|row| {
-            Ok(StrandedPeer {
-                workspace_id: row.try_get("workspace_id")?,
-                room_id: row.try_get("room_id")?,
-                peer_id: row.try_get("peer_id")?,
-            })
-        })
+        .map(stranded_peer_from)
         .collect()
     }
 
@@ -1028,15 +911,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?
             .iter()
-            .map(|row| {
-                let secret: Option<String> = row.try_get("signing_secret")?;
-                Ok(WorkspaceWebhook {
-                    workspace_id: row.try_get("workspace_id")?,
-                    url: row.try_get("url")?,
-                    headers: from_json(row.try_get("headers")?)?,
-                    signing_secret: secret.map(AppSecret::new),
-                })
-            })
+            .map(workspace_webhook_from)
             .collect()
     }
 
@@ -1238,13 +1113,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let replay = ReplayRecord {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            request_key: row.try_get("request_key")?,
-            filters: row.try_get("filters")?,
-            started_at: precise(&row, "started_ns")?,
-        };
+        let replay = replay_from(&row)?;
         let counts = sqlx::query(
             "SELECT COUNT(*) AS total, \
              COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
@@ -1261,22 +1130,7 @@ impl Store for SqliteStore {
         .bind(id)
         .fetch_all(&self.reader)
         .await?;
-        let total: i64 = counts.try_get("total")?;
-        let delivered: i64 = counts.try_get("delivered")?;
-        let failed: i64 = counts.try_get("failed")?;
-        let finished: Option<i64> = counts.try_get("finished")?;
-        let done = delivered + failed == total;
-        let progress = ReplayProgress {
-            total,
-            delivered,
-            failed,
-            failed_event_ids,
-            finished_at: if done {
-                Some(finished.map_or(replay.started_at, |ns| PreciseTime::from_unix_nanos(i128::from(ns))))
-            } else {
-                None
-            },
-        };
+        let progress = replay_progress_from(&counts, &replay, failed_event_ids)?;
         Ok(Some((replay, progress)))
     }
 
@@ -1289,22 +1143,9 @@ impl Store for SqliteStore {
         .bind(request_key)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|row| {
-            Ok(ReplayRecord {
-                id: row.try_get("id")?,
-                workspace_id: row.try_get("workspace_id")?,
-                request_key: row.try_get("request_key")?,
-                filters: row.try_get("filters")?,
-                started_at: precise(&row, "started_ns")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(replay_from).transpose()
     }
 }
-
-const DELIVERY_SELECT: &str = "SELECT d.*, e.id AS event_id, e.workspace_id AS event_workspace_id, \
-     e.room_id AS event_room_id, e.kind, e.payload, e.created_ns AS event_created_ns \
-     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
 
 fn push_delivery_filter(query: &mut QueryBuilder<Sqlite>, workspace_id: &str, filter: &DeliveryFilter) {
     query
@@ -1369,33 +1210,6 @@ async fn insert_deliveries_in(tx: &mut Transaction<'static, Sqlite>, deliveries:
     Ok(())
 }
 
-fn delivery_from(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
-    let state: String = row.try_get("state")?;
-    let finished: Option<i64> = row.try_get("finished_ns")?;
-    Ok(DeliveryRecord {
-        id: row.try_get("id")?,
-        event_seq: row.try_get("event_seq")?,
-        event: EventRecord {
-            id: row.try_get("event_id")?,
-            workspace_id: row.try_get("event_workspace_id")?,
-            room_id: row.try_get("event_room_id")?,
-            kind: row.try_get("kind")?,
-            payload: row.try_get("payload")?,
-            created_at: precise(row, "event_created_ns")?,
-        },
-        url: row.try_get("url")?,
-        headers: from_json(row.try_get("headers")?)?,
-        replay_id: row.try_get("replay_id")?,
-        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
-        attempts: row.try_get("attempts")?,
-        deadline: precise(row, "deadline_ns")?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        created_at: precise(row, "created_ns")?,
-        finished_at: finished.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
-    })
-}
-
 impl SqliteStore {
     /// Loads the peers of `sessions` with one query.
     async fn attach_peers(&self, sessions: &mut [SessionRecord]) -> StoreResult<()> {
@@ -1425,75 +1239,6 @@ async fn touch_session(tx: &mut Transaction<'static, Sqlite>, session_id: &str, 
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-fn nanos(time: PreciseTime) -> i64 {
-    i128_to_i64(time.unix_nanos())
-}
-
-/// Unix nanoseconds fit an i64 until the year 2262.
-fn i128_to_i64(value: i128) -> i64 {
-    value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-}
-
-fn precise(row: &SqliteRow, column: &str) -> StoreResult<PreciseTime> {
-    Ok(PreciseTime::from_unix_nanos(i128::from(row.try_get::<i64, _>(column)?)))
-}
-
-fn session_from(row: &SqliteRow) -> StoreResult<SessionRecord> {
-    Ok(SessionRecord {
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        room_id: row.try_get("room_id")?,
-        active: row.try_get("active")?,
-        started_at: precise(row, "started_ns")?,
-        updated_at: precise(row, "updated_ns")?,
-        revision: row.try_get("revision")?,
-        peers: Vec::new(),
-    })
-}
-
-fn session_peer_from(row: &SqliteRow) -> StoreResult<SessionPeerRecord> {
-    let left: Option<i64> = row.try_get("left_ns")?;
-    Ok(SessionPeerRecord {
-        id: row.try_get("id")?,
-        session_id: row.try_get("session_id")?,
-        name: row.try_get("name")?,
-        role: row.try_get("role")?,
-        user_id: row.try_get("user_id")?,
-        metadata: row.try_get("metadata")?,
-        joined_at: precise(row, "joined_ns")?,
-        left_at: left.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
-        current: PeerProfile {
-            name: row.try_get("current_name")?,
-            role: row.try_get("current_role")?,
-            metadata: row.try_get("current_metadata")?,
-        },
-        node_id: row.try_get("node_id")?,
-        tracks: from_json(row.try_get("tracks")?)?,
-    })
-}
-
-fn delivery_of_peer_from(row: &SqliteRow) -> StoreResult<Delivery> {
-    Ok(Delivery {
-        kind: row.try_get("kind")?,
-        at: precise(row, "at_ns")?,
-        fields: from_json(row.try_get("fields")?)?,
-    })
-}
-
-fn logged_event_from(row: &SqliteRow) -> StoreResult<LoggedEvent> {
-    Ok(LoggedEvent {
-        seq: row.try_get("seq")?,
-        event: EventRecord {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            room_id: row.try_get("room_id")?,
-            kind: row.try_get("kind")?,
-            payload: row.try_get("payload")?,
-            created_at: precise(row, "created_ns")?,
-        },
-    })
 }
 
 async fn insert_secret_in(

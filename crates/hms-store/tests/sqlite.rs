@@ -1,5 +1,6 @@
-//! The SQLite store's group commit of new rooms: rooms inserted together by one statement
-//! must each get the answer they would have got alone.
+//! What only the SQLite store does: the group commit of new rooms (rooms inserted together
+//! by one statement must each get the answer they would have got alone), and point reads
+//! outside sqlx's pool.
 
 use std::sync::Arc;
 
@@ -110,4 +111,61 @@ async fn rooms_created_together_are_answered_one_by_one() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 40);
+}
+
+/// Point reads (room by id, by name, room code) run on the caller's thread, outside sqlx's
+/// pool: each must see every write committed before it, from whichever thread, and they
+/// must stop with the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn point_reads_see_every_commit_at_once_and_stop_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_workspace(dir.path()).await;
+    let mut writers = Vec::new();
+    for n in 0..32 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let id = format!("room{n:0>20}");
+            let created = room(id.clone(), &format!("Point-{n}"), TEMPLATE);
+            assert_eq!(store.room(WORKSPACE, &id).await.unwrap(), None);
+            store.insert_room(&created).await.unwrap();
+            let by_id = store
+                .room(WORKSPACE, &id)
+                .await
+                .unwrap()
+                .expect("read after its insert");
+            assert_eq!(by_id.room, created);
+            assert_eq!(by_id.template.name, "default");
+            let by_name = store.room_by_name(WORKSPACE, &format!("point-{n}")).await.unwrap();
+            assert_eq!(by_name.map(|view| view.room.id), Some(id.clone()));
+            assert_eq!(store.room("another-workspace", &id).await.unwrap(), None);
+
+            let mut changed = created.clone();
+            changed.description = format!("changed {n}");
+            changed.updated_at = Timestamp::from_unix_millis(created.updated_at.unix_millis() + 1);
+            store.update_room(&changed, created.updated_at).await.unwrap();
+            let after = store.room(WORKSPACE, &id).await.unwrap().unwrap();
+            assert_eq!(after.room.description, format!("changed {n}"));
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let generator = || "code-1".to_owned();
+    let code = store
+        .create_room_code(&format!("room{:0>20}", 7), "host", &generator, Timestamp::now())
+        .await
+        .unwrap();
+    let binding = store.room_code(&code.code).await.unwrap().expect("the new code");
+    assert_eq!(binding.code, code);
+    assert_eq!(binding.workspace_id, WORKSPACE);
+    assert!(binding.room_enabled);
+    assert_eq!(store.room_code("no-such-code").await.unwrap(), None);
+
+    store.close().await;
+    let closed = store.room(WORKSPACE, &format!("room{:0>20}", 7)).await;
+    assert!(
+        matches!(closed, Err(StoreError::Database(sqlx::Error::PoolClosed))),
+        "{closed:?}"
+    );
 }

@@ -1582,15 +1582,18 @@ async fn a_crash_loses_nothing_and_marks_nothing_delivered_that_was_not() {
         all["summary"]["total_events"], total,
         "nothing pending or failed: {all}"
     );
+    // The kill can land between the receiver answering an attempt and the server recording
+    // its outcome: that one attempt (a room's lane has at most one in flight) goes unrecorded,
+    // like the hanging delivery above. Every other attempt is counted exactly once.
     let failing_attempts = hits.iter().filter(|x| x.room() == failing.id).count();
-    let reported: u64 = history_events(&all)
+    let reported = history_events(&all)
         .iter()
         .filter(|e| e["room_id"] == json!(failing.id))
-        .map(|e| e["payload"]["attempts"].as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        reported as usize, failing_attempts,
-        "attempts recorded across the crash"
+        .map(|e| e["payload"]["attempts"].as_u64().unwrap() as usize)
+        .sum::<usize>();
+    assert!(
+        reported == failing_attempts || reported + 1 == failing_attempts,
+        "attempts recorded across the crash: {reported} of the {failing_attempts} the receiver saw"
     );
 }
 

@@ -17,12 +17,11 @@
 //! poll and process, so serialising them costs nothing that matters.
 
 use hms_types::PreciseTime;
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder, Transaction};
 
-use super::codec::{from_json, from_nanos, nanos, precise, precise_opt, to_json, unique_violation};
-use super::live::logged_event_from;
 use super::read_snapshot;
+use crate::codec::*;
 use crate::records::*;
 use crate::{StoreError, StoreResult};
 
@@ -31,36 +30,6 @@ use crate::{StoreError, StoreResult};
 /// applications' keys in the same database: these spell "ohms" and "plan" or "clam".
 const PLANNER_LOCK: i64 = 0x6f68_6d73_706c_616e;
 const CLAIM_LOCK: i64 = 0x6f68_6d73_636c_616d;
-
-const DELIVERY_SELECT: &str = "SELECT d.*, e.id AS event_id, e.workspace_id AS event_workspace_id, \
-     e.room_id AS event_room_id, e.kind, e.payload, e.created_ns AS event_created_ns \
-     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
-
-fn delivery_from(row: &PgRow) -> StoreResult<DeliveryRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(DeliveryRecord {
-        id: row.try_get("id")?,
-        event_seq: row.try_get("event_seq")?,
-        event: EventRecord {
-            id: row.try_get("event_id")?,
-            workspace_id: row.try_get("event_workspace_id")?,
-            room_id: row.try_get("event_room_id")?,
-            kind: row.try_get("kind")?,
-            payload: row.try_get("payload")?,
-            created_at: precise(row, "event_created_ns")?,
-        },
-        url: row.try_get("url")?,
-        headers: from_json(row.try_get("headers")?)?,
-        replay_id: row.try_get("replay_id")?,
-        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
-        attempts: row.try_get("attempts")?,
-        deadline: precise(row, "deadline_ns")?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        created_at: precise(row, "created_ns")?,
-        finished_at: precise_opt(row, "finished_ns")?,
-    })
-}
 
 /// Waits until no other transaction holds `key`, and holds it until this one ends. It
 /// must be a statement of its own: a statement sees what was committed when it started,
@@ -296,16 +265,6 @@ pub(super) async fn create_replay(pool: &PgPool, replay: &ReplayRecord, deliveri
     Ok(())
 }
 
-fn replay_from(row: &PgRow) -> StoreResult<ReplayRecord> {
-    Ok(ReplayRecord {
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        request_key: row.try_get("request_key")?,
-        filters: row.try_get("filters")?,
-        started_at: precise(row, "started_ns")?,
-    })
-}
-
 pub(super) async fn replay(
     pool: &PgPool,
     workspace_id: &str,
@@ -340,18 +299,7 @@ async fn replay_progress(pool: &PgPool, replay: &ReplayRecord) -> StoreResult<Re
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let total: i64 = counts.try_get("total")?;
-    let delivered: i64 = counts.try_get("delivered")?;
-    let failed: i64 = counts.try_get("failed")?;
-    let finished: Option<i64> = counts.try_get("finished")?;
-    let done = delivered + failed == total;
-    Ok(ReplayProgress {
-        total,
-        delivered,
-        failed,
-        failed_event_ids,
-        finished_at: done.then(|| finished.map_or(replay.started_at, from_nanos)),
-    })
+    replay_progress_from(&counts, replay, failed_event_ids)
 }
 
 pub(super) async fn running_replay(

@@ -10,68 +10,13 @@
 use hms_types::session::SessionFilter;
 use hms_types::simulate::Delivery;
 use hms_types::{PreciseTime, Timestamp};
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder, Transaction};
 
-use super::codec::{from_json, i128_to_i64, nanos, precise, precise_opt, to_json, unique_violation};
 use super::read_snapshot;
+use crate::codec::*;
 use crate::records::*;
 use crate::{StoreError, StoreResult};
-
-fn session_from(row: &PgRow) -> StoreResult<SessionRecord> {
-    Ok(SessionRecord {
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        room_id: row.try_get("room_id")?,
-        active: row.try_get("active")?,
-        started_at: precise(row, "started_ns")?,
-        updated_at: precise(row, "updated_ns")?,
-        revision: row.try_get("revision")?,
-        peers: Vec::new(),
-    })
-}
-
-fn session_peer_from(row: &PgRow) -> StoreResult<SessionPeerRecord> {
-    Ok(SessionPeerRecord {
-        id: row.try_get("id")?,
-        session_id: row.try_get("session_id")?,
-        name: row.try_get("name")?,
-        role: row.try_get("role")?,
-        user_id: row.try_get("user_id")?,
-        metadata: row.try_get("metadata")?,
-        joined_at: precise(row, "joined_ns")?,
-        left_at: precise_opt(row, "left_ns")?,
-        current: PeerProfile {
-            name: row.try_get("current_name")?,
-            role: row.try_get("current_role")?,
-            metadata: row.try_get("current_metadata")?,
-        },
-        node_id: row.try_get("node_id")?,
-        tracks: from_json(row.try_get("tracks")?)?,
-    })
-}
-
-fn peer_delivery_from(row: &PgRow) -> StoreResult<Delivery> {
-    Ok(Delivery {
-        kind: row.try_get("kind")?,
-        at: precise(row, "at_ns")?,
-        fields: from_json(row.try_get("fields")?)?,
-    })
-}
-
-pub(super) fn logged_event_from(row: &PgRow) -> StoreResult<LoggedEvent> {
-    Ok(LoggedEvent {
-        seq: row.try_get("seq")?,
-        event: EventRecord {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            room_id: row.try_get("room_id")?,
-            kind: row.try_get("kind")?,
-            payload: row.try_get("payload")?,
-            created_at: precise(row, "created_ns")?,
-        },
-    })
-}
 
 pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
@@ -443,12 +388,6 @@ pub(super) async fn stranded_peers(pool: &PgPool, alive_since: PreciseTime) -> S
     .fetch_all(pool)
     .await?
     .iter()
-    .map(|row| {
-        Ok(StrandedPeer {
-            workspace_id: row.try_get("workspace_id")?,
-            room_id: row.try_get("room_id")?,
-            peer_id: row.try_get("peer_id")?,
-        })
-    })
+    .map(stranded_peer_from)
     .collect()
 }

@@ -12,7 +12,6 @@
 //! every process hears of them once they are committed (see `changes`).
 
 mod changes;
-mod codec;
 mod deliveries;
 mod live;
 mod rooms;

@@ -8,54 +8,16 @@
 use hms_types::Timestamp;
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder, Transaction};
 
-use super::codec::{from_json, millis, name_key, to_json, unique_violation};
+use crate::codec::*;
 use crate::records::*;
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, StoreError, StoreResult};
 
 const NAME_TAKEN: &str = "a room with this name";
 
-const ROOM_VIEW_SELECT: &str = "SELECT r.id, r.workspace_id, r.name, r.enabled, r.description, r.template_id, \
-     r.region, r.large_room, r.options, r.created_at, r.updated_at, \
-     t.name AS template_name, t.recording_enabled AS template_recording_enabled \
-     FROM rooms r JOIN templates t ON t.id = r.template_id";
-
 const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
-
-fn room_view_from(row: &PgRow) -> StoreResult<RoomView> {
-    Ok(RoomView {
-        room: RoomRecord {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            name: row.try_get("name")?,
-            enabled: row.try_get("enabled")?,
-            description: row.try_get("description")?,
-            template_id: row.try_get("template_id")?,
-            region: row.try_get("region")?,
-            large_room: row.try_get("large_room")?,
-            options: from_json(row.try_get("options")?)?,
-            created_at: millis(row, "created_at")?,
-            updated_at: millis(row, "updated_at")?,
-        },
-        template: TemplateSummary {
-            name: row.try_get("template_name")?,
-            recording_enabled: row.try_get("template_recording_enabled")?,
-        },
-    })
-}
-
-fn room_code_from(row: &PgRow) -> StoreResult<RoomCode> {
-    Ok(RoomCode {
-        code: row.try_get("code")?,
-        room_id: row.try_get("room_id")?,
-        role: row.try_get("role")?,
-        enabled: row.try_get("enabled")?,
-        created_at: millis(row, "created_at")?,
-        updated_at: millis(row, "updated_at")?,
-    })
-}
 
 pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
     sqlx::query(
@@ -315,21 +277,13 @@ pub(super) async fn codes_page(
 }
 
 pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Option<CodeBinding>> {
-    let row = sqlx::query(
-        "SELECT c.code, c.room_id, c.role, c.enabled, c.created_at, c.updated_at, r.workspace_id, \
-         r.enabled AS room_enabled, t.role_names FROM room_codes c JOIN rooms r ON r.id = c.room_id \
-         JOIN templates t ON t.id = r.template_id WHERE c.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(CodeBinding {
-        code: room_code_from(&row)?,
-        workspace_id: row.try_get("workspace_id")?,
-        room_enabled: row.try_get("room_enabled")?,
-        template_roles: from_json(row.try_get("role_names")?)?,
-    }))
+    sqlx::query(sqlx::AssertSqlSafe(format!("{CODE_BINDING_SELECT} WHERE c.code = $1")))
+        .bind(code)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(code_binding_from)
+        .transpose()
 }
 
 pub(super) async fn set_code_enabled(

@@ -2,26 +2,14 @@
 //! also settles two processes creating one name at once; replacements are conditional on
 //! the revision that was read.
 
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder, Transaction};
 
-use super::codec::{from_json, millis, name_key, role_names, to_json, unique_violation};
+use crate::codec::*;
 use crate::records::*;
 use crate::{StoreError, StoreResult};
 
 const NAME_TAKEN: &str = "a template with this name";
-
-fn template_from(row: &PgRow) -> StoreResult<TemplateRecord> {
-    Ok(TemplateRecord {
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        is_default: row.try_get("is_default")?,
-        body: from_json(row.try_get("body")?)?,
-        revision: row.try_get("revision")?,
-        created_at: millis(row, "created_at")?,
-        updated_at: millis(row, "updated_at")?,
-    })
-}
 
 pub(super) async fn insert_in(tx: &mut Transaction<'static, Postgres>, t: &TemplateRecord) -> StoreResult<()> {
     sqlx::query(

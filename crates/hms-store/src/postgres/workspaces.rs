@@ -2,36 +2,15 @@
 
 use hms_auth::AppSecret;
 use hms_types::Timestamp;
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::changes::announce;
-use super::codec::{from_json, millis, to_json, unique_violation};
 use super::read_snapshot;
 use super::templates::insert_in as insert_template_in;
+use crate::codec::*;
 use crate::records::*;
 use crate::{StoreError, StoreResult, Topic};
-
-fn workspace_from(row: &PgRow) -> StoreResult<Workspace> {
-    Ok(Workspace {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        access_key: row.try_get("access_key")?,
-        customer_id: row.try_get("customer_id")?,
-        app_id: row.try_get("app_id")?,
-        created_at: millis(row, "created_at")?,
-    })
-}
-
-fn secret_from(row: &PgRow) -> StoreResult<SecretRecord> {
-    let retired_at: Option<i64> = row.try_get("retired_at")?;
-    Ok(SecretRecord {
-        id: row.try_get("id")?,
-        secret: AppSecret::new(row.try_get::<String, _>("secret")?),
-        created_at: millis(row, "created_at")?,
-        retired_at: retired_at.map(Timestamp::from_unix_millis),
-    })
-}
 
 /// Commits a change of credentials: the version moves (its row lock orders concurrent
 /// changes) and every process hears of it once the change is visible.
@@ -225,14 +204,6 @@ pub(super) async fn webhooks(pool: &PgPool) -> StoreResult<Vec<WorkspaceWebhook>
         .fetch_all(pool)
         .await?
         .iter()
-        .map(|row| {
-            let secret: Option<String> = row.try_get("signing_secret")?;
-            Ok(WorkspaceWebhook {
-                workspace_id: row.try_get("workspace_id")?,
-                url: row.try_get("url")?,
-                headers: from_json(row.try_get("headers")?)?,
-                signing_secret: secret.map(AppSecret::new),
-            })
-        })
+        .map(workspace_webhook_from)
         .collect()
 }
