@@ -1213,8 +1213,21 @@ impl Store for SqliteStore {
         Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 
-    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
+    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<ReplayStart> {
+        // Looked up in the write transaction, not on a reader: writes run one at a time, so
+        // this sees the replay of an identical request that came just before.
         let mut tx = self.begin().await?;
+        let running = sqlx::query(
+            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.request_key = ? AND EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
+        )
+        .bind(&replay.workspace_id)
+        .bind(&replay.request_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(running) = running {
+            return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
+        }
         sqlx::query(
             "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES (?, ?, ?, ?, ?)",
         )
@@ -1228,7 +1241,7 @@ impl Store for SqliteStore {
         .map_err(|e| unique_violation(e, "a replay with this id"))?;
         insert_deliveries_in(&mut tx, deliveries).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(ReplayStart::Started)
     }
 
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
@@ -1238,13 +1251,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let replay = ReplayRecord {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            request_key: row.try_get("request_key")?,
-            filters: row.try_get("filters")?,
-            started_at: precise(&row, "started_ns")?,
-        };
+        let replay = replay_from(&row)?;
         let counts = sqlx::query(
             "SELECT COUNT(*) AS total, \
              COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
@@ -1278,27 +1285,6 @@ impl Store for SqliteStore {
             },
         };
         Ok(Some((replay, progress)))
-    }
-
-    async fn running_replay(&self, workspace_id: &str, request_key: &str) -> StoreResult<Option<ReplayRecord>> {
-        let row = sqlx::query(
-            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.request_key = ? AND EXISTS \
-             (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
-        )
-        .bind(workspace_id)
-        .bind(request_key)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(|row| {
-            Ok(ReplayRecord {
-                id: row.try_get("id")?,
-                workspace_id: row.try_get("workspace_id")?,
-                request_key: row.try_get("request_key")?,
-                filters: row.try_get("filters")?,
-                started_at: precise(&row, "started_ns")?,
-            })
-        })
-        .transpose()
     }
 }
 
@@ -1393,6 +1379,16 @@ fn delivery_from(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
         last_error: row.try_get("last_error")?,
         created_at: precise(row, "created_ns")?,
         finished_at: finished.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
+    })
+}
+
+fn replay_from(row: &SqliteRow) -> StoreResult<ReplayRecord> {
+    Ok(ReplayRecord {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        request_key: row.try_get("request_key")?,
+        filters: row.try_get("filters")?,
+        started_at: precise(row, "started_ns")?,
     })
 }
 
