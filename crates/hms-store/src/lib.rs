@@ -195,9 +195,9 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> StoreResult<(Vec<DeliveryRecord>, u64)>;
-    /// Creates a replay with its deliveries.
-    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()>;
+    /// Creates a replay with its deliveries, unless a replay of its workspace made from the
+    /// same request (`request_key`) still has pending deliveries. Looking and creating are
+    /// one step: of identical requests arriving together, exactly one starts a replay.
+    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<ReplayStart>;
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>>;
-    /// A replay of the workspace made from the same request that still has pending deliveries.
-    async fn running_replay(&self, workspace_id: &str, request_key: &str) -> StoreResult<Option<ReplayRecord>>;
 }

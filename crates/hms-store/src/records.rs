@@ -382,6 +382,16 @@ pub struct ReplayRecord {
     pub started_at: PreciseTime,
 }
 
+/// What `create_replay` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayStart {
+    /// The replay and its deliveries were written.
+    Started,
+    /// A replay of the workspace made from the same request still has pending deliveries:
+    /// that one, and nothing was written.
+    AlreadyRunning(ReplayRecord),
+}
+
 /// How far a replay got.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayProgress {

@@ -1088,8 +1088,21 @@ impl Store for SqliteStore {
         Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 
-    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
+    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<ReplayStart> {
+        // Looked up in the write transaction, not on a reader: writes run one at a time, so
+        // this sees the replay of an identical request that came just before.
         let mut tx = self.begin().await?;
+        let running = sqlx::query(
+            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.request_key = ? AND EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
+        )
+        .bind(&replay.workspace_id)
+        .bind(&replay.request_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(running) = running {
+            return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
+        }
         sqlx::query(
             "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES (?, ?, ?, ?, ?)",
         )
@@ -1103,7 +1116,7 @@ impl Store for SqliteStore {
         .map_err(|e| unique_violation(e, "a replay with this id"))?;
         insert_deliveries_in(&mut tx, deliveries).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(ReplayStart::Started)
     }
 
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
@@ -1132,18 +1145,6 @@ impl Store for SqliteStore {
         .await?;
         let progress = replay_progress_from(&counts, &replay, failed_event_ids)?;
         Ok(Some((replay, progress)))
-    }
-
-    async fn running_replay(&self, workspace_id: &str, request_key: &str) -> StoreResult<Option<ReplayRecord>> {
-        let row = sqlx::query(
-            "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = ? AND r.request_key = ? AND EXISTS \
-             (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
-        )
-        .bind(workspace_id)
-        .bind(request_key)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(replay_from).transpose()
     }
 }
 

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hms_auth::AppSecret;
 use hms_store::{
     AttemptOutcome, DeliveryFilter, DeliveryState, EventRecord, LiveWrite, NewDelivery, NewWorkspace, PgStore,
-    RoomOptions, RoomRecord, SecretRecord, SessionRecord, SessionRevision, Store, StoreError, TemplateRecord, Topic,
-    Workspace,
+    ReplayRecord, ReplayStart, RoomOptions, RoomRecord, SecretRecord, SessionRecord, SessionRevision, Store,
+    StoreError, TemplateRecord, Topic, Workspace,
 };
 use hms_types::{PreciseTime, Timestamp};
 use sqlx::{Connection, Executor, PgConnection};
@@ -697,6 +697,67 @@ async fn concurrent_planners_plan_each_event_once() {
     assert_eq!(total, 50);
     let seqs: HashSet<i64> = deliveries.iter().map(|d| d.event_seq).collect();
     assert_eq!(seqs.len(), 50, "no event is planned twice");
+    db.remove(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_replay_requests_start_one_replay_across_processes() {
+    let Some(db) = TestDatabase::create("identical_replay_requests_start_one_replay_across_processes").await else {
+        return;
+    };
+    let stores = db.stores(3).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    for i in 0..5 {
+        log(&stores[0], event(&format!("event-{i}"), "room-a")).await;
+    }
+    let seqs = plan_all(&stores[0], |_| "http://hooks.test/a".to_owned()).await;
+    for round in 0..20 {
+        let attempts = (0..6).map(|attempt| {
+            let store = stores[attempt % stores.len()].clone();
+            let now = PreciseTime::now();
+            let replay = ReplayRecord {
+                id: format!("replay-{round}-{attempt}"),
+                workspace_id: WORKSPACE.into(),
+                request_key: format!("request-{round}"),
+                filters: "{}".into(),
+                started_at: now,
+            };
+            let copies: Vec<NewDelivery> = seqs
+                .iter()
+                .map(|&seq| NewDelivery {
+                    event_seq: seq,
+                    workspace_id: WORKSPACE.into(),
+                    room_id: "room-a".into(),
+                    url: "http://hooks.test/a".into(),
+                    headers: Vec::new(),
+                    replay_id: Some(replay.id.clone()),
+                    next_attempt_at: now,
+                    deadline: later(now, Duration::from_secs(3600)),
+                    created_at: now,
+                })
+                .collect();
+            async move { store.create_replay(&replay, &copies).await }
+        });
+        let results = side_by_side(attempts).await;
+        let started: Vec<usize> = (0..results.len())
+            .filter(|&attempt| matches!(results[attempt], Ok(ReplayStart::Started)))
+            .collect();
+        assert_eq!(started.len(), 1, "round {round}: {results:?}");
+        let first = format!("replay-{round}-{}", started[0]);
+        for result in &results {
+            match result {
+                Ok(ReplayStart::Started) => {}
+                Ok(ReplayStart::AlreadyRunning(running)) => assert_eq!(running.id, first, "round {round}"),
+                Err(error) => panic!("round {round}: {error}"),
+            }
+        }
+    }
+    let pending_only = DeliveryFilter {
+        states: vec![DeliveryState::Pending],
+        ..DeliveryFilter::default()
+    };
+    let (_, pending) = stores[0].deliveries(WORKSPACE, &pending_only, 0, 1).await.unwrap();
+    assert_eq!(pending, 5 + 20 * 5, "the originals and one replay of each request");
     db.remove(stores).await;
 }
 

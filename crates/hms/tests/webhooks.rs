@@ -2182,6 +2182,54 @@ async fn repeating_a_replay_request_with_default_times_while_it_runs_is_already_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_replay_requests_arriving_together_start_one_replay() {
+    let receiver = Receiver::start().await;
+    let (hms, _room, log) = ten_delivered_events(&receiver, "whsec-together").await;
+    // One open connection per request, so that the requests reach the server together
+    // rather than one connection set-up apart.
+    let clients: Vec<reqwest::Client> = (0..8).map(|_| common::client()).collect();
+    for client in &clients {
+        let warm = common::send(client.get(hms.url("/v2/rooms")).bearer_auth(hms.token())).await;
+        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+    }
+    let body = json!({"status": "success"});
+    let replies = futures::future::join_all(clients.iter().map(|client| {
+        let request = client
+            .post(hms.url("/v2/analytics/webhooks/replay"))
+            .bearer_auth(hms.token())
+            .json(&body);
+        common::send(request)
+    }))
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let answers: Vec<&Value> = replies.iter().map(|reply| &reply.body).collect();
+    let (started, repeats): (Vec<&Value>, Vec<&Value>) = answers
+        .iter()
+        .copied()
+        .partition(|answer| answer["status"] == json!("started"));
+    assert_eq!(started.len(), 1, "{answers:#?}");
+    let mut repeat = started[0].clone();
+    repeat["status"] = json!("already_running");
+    for answer in repeats {
+        assert_eq!(answer, &repeat, "first {}", started[0]);
+    }
+    // Every answer came after its replay (if any) was queued: ten originals, ten copies.
+    let all = history(&hms, "status=all").await;
+    assert_eq!(all["summary"]["total_events"], json!(20), "{all:#}");
+
+    let workflow = text(&started[0]["workflow_id"]);
+    let done = wait_for_replay(&hms, &workflow).await;
+    assert_eq!(done["status"], json!("completed"), "{done}");
+    assert_eq!(done["progress"], json!({"total": 10, "completed": 10, "failed": 0}));
+    let hits = receiver.hits();
+    let replayed: Vec<&str> = hits.iter().filter(|h| h.is_replay()).map(Hit::id).collect();
+    let logged: Vec<&str> = log.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(replayed, logged, "{}", describe(&hits));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_workspace_has_its_own_endpoint_history_and_replays() {
     let mine = Receiver::start().await;
     let theirs = Receiver::start().await;

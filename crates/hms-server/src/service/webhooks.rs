@@ -2,7 +2,8 @@
 
 use hms_auth::AppSecret;
 use hms_store::{
-    DeliveryFilter, DeliveryRecord, DeliveryState, NewDelivery, ReplayRecord, Store, Workspace, WorkspaceWebhook,
+    DeliveryFilter, DeliveryRecord, DeliveryState, NewDelivery, ReplayRecord, ReplayStart, Store, Workspace,
+    WorkspaceWebhook,
 };
 use hms_types::PreciseTime;
 use hms_types::webhook::{
@@ -179,13 +180,16 @@ fn report(delivery: &DeliveryRecord) -> DeliveryReport {
 }
 
 /// `POST /v2/analytics/webhooks/replay`: re-sends the matching events, marked
-/// `is_replay`, to the endpoints configured now, at `replay_per_sec`.
+/// `is_replay`, to the endpoints configured now, at `replay_per_sec`. The same request
+/// while a replay of it still runs answers that replay, `already_running`.
 pub async fn replay(
     store: &dyn Store,
     config: &WebhookConfig,
     workspace: &Workspace,
     request: ReplayRequest,
 ) -> ApiResult<ReplayStarted> {
+    // The request as sent identifies a running replay: its default window moves with
+    // the clock, so the resolved filters of a repeat would never match.
     let request_key = serde_json::to_string(&request).expect("requests serialise");
     let (from, to) = time_range(request.start_time.as_deref(), request.end_time.as_deref())?;
     let status = request.status.unwrap_or_else(|| "failed".to_owned());
@@ -206,12 +210,6 @@ pub async fn replay(
         offset,
         status,
     };
-    // The request as sent identifies a running replay: its default window moves with
-    // the clock, so the resolved filters of a repeat would never match.
-    if let Some(running) = store.running_replay(&workspace.id, &request_key).await? {
-        let filters = serde_json::from_str(&running.filters).unwrap_or(filters);
-        return Ok(started(running.id, "already_running", filters));
-    }
     let filters_json = serde_json::to_string(&filters).expect("filters serialise");
     let filter = DeliveryFilter {
         created_from: Some(from),
@@ -235,8 +233,13 @@ pub async fn replay(
         filters: filters_json,
         started_at: PreciseTime::now(),
     };
-    store.create_replay(&record, &deliveries).await?;
-    Ok(started(id, "started", filters))
+    match store.create_replay(&record, &deliveries).await? {
+        ReplayStart::Started => Ok(started(id, "started", filters)),
+        ReplayStart::AlreadyRunning(running) => {
+            let filters = serde_json::from_str(&running.filters).unwrap_or(filters);
+            Ok(started(running.id, "already_running", filters))
+        }
+    }
 }
 
 /// One delivery per event, spaced so that the replay sends `replay_per_sec` at most.

@@ -31,6 +31,12 @@ use crate::{StoreError, StoreResult};
 const PLANNER_LOCK: i64 = 0x6f68_6d73_706c_616e;
 const CLAIM_LOCK: i64 = 0x6f68_6d73_636c_616d;
 
+/// First key of the transaction-level advisory locks on replay requests ("rply"); the
+/// second is a hash of the workspace id and the request key. It differs from the first key
+/// of the event logs' locks, and two-int keys never meet the one-bigint keys above. Two
+/// requests whose hashes collide only wait for each other.
+const REPLAY_LOCK: i32 = 0x7270_6c79;
+
 /// Waits until no other transaction holds `key`, and holds it until this one ends. It
 /// must be a statement of its own: a statement sees what was committed when it started,
 /// so only the statements after the wait see what the previous holder wrote.
@@ -247,8 +253,32 @@ pub(super) async fn history(
     Ok((records, u64::try_from(total).unwrap_or(0)))
 }
 
-pub(super) async fn create_replay(pool: &PgPool, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
+pub(super) async fn create_replay(
+    pool: &PgPool,
+    replay: &ReplayRecord,
+    deliveries: &[NewDelivery],
+) -> StoreResult<ReplayStart> {
     let mut tx = pool.begin().await?;
+    // Under READ COMMITTED two transactions could both find no running replay and both
+    // insert one. The lock makes identical requests check one at a time, and, taken in a
+    // statement of its own (see `lock`), lets the check see what the previous holder wrote.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2 || ' ' || $3))")
+        .bind(REPLAY_LOCK)
+        .bind(&replay.workspace_id)
+        .bind(&replay.request_key)
+        .execute(&mut *tx)
+        .await?;
+    let running = sqlx::query(
+        "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
+         (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
+    )
+    .bind(&replay.workspace_id)
+    .bind(&replay.request_key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(running) = running {
+        return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
+    }
     sqlx::query(
         "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -262,7 +292,7 @@ pub(super) async fn create_replay(pool: &PgPool, replay: &ReplayRecord, deliveri
     .map_err(|e| unique_violation(e, "a replay with this id"))?;
     insert_deliveries_in(&mut tx, deliveries).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(ReplayStart::Started)
 }
 
 pub(super) async fn replay(
@@ -300,22 +330,4 @@ async fn replay_progress(pool: &PgPool, replay: &ReplayRecord) -> StoreResult<Re
     .await?;
     tx.commit().await?;
     replay_progress_from(&counts, replay, failed_event_ids)
-}
-
-pub(super) async fn running_replay(
-    pool: &PgPool,
-    workspace_id: &str,
-    request_key: &str,
-) -> StoreResult<Option<ReplayRecord>> {
-    sqlx::query(
-        "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
-         (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
-    )
-    .bind(workspace_id)
-    .bind(request_key)
-    .fetch_optional(pool)
-    .await?
-    .as_ref()
-    .map(replay_from)
-    .transpose()
 }

@@ -286,15 +286,11 @@ impl Store for PgStore {
         deliveries::history(&self.pool, workspace_id, filter, offset, limit).await
     }
 
-    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<()> {
+    async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<ReplayStart> {
         deliveries::create_replay(&self.pool, replay, deliveries).await
     }
 
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
         deliveries::replay(&self.pool, workspace_id, id).await
-    }
-
-    async fn running_replay(&self, workspace_id: &str, request_key: &str) -> StoreResult<Option<ReplayRecord>> {
-        deliveries::running_replay(&self.pool, workspace_id, request_key).await
     }
 }

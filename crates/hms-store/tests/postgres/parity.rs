@@ -536,40 +536,73 @@ async fn history(store: &dyn Store, t: &mut Transcript, webhook: &WorkspaceWebho
         filters: "{\"a\":1}".into(),
         started_at: precise_at(300),
     };
-    let copies: Vec<NewDelivery> = events
-        .iter()
-        .take(2)
-        .map(|logged| NewDelivery {
-            event_seq: logged.seq,
-            workspace_id: WORKSPACE.into(),
-            room_id: logged.event.room_id.clone(),
-            url: webhook.url.clone(),
-            headers: Vec::new(),
-            replay_id: Some(replay.id.clone()),
-            next_attempt_at: precise_at(300),
-            deadline: precise_at(100_000),
-            created_at: precise_at(300),
-        })
-        .collect();
-    t.note("replay", store.create_replay(&replay, &copies).await);
-    t.note("replay again", store.create_replay(&replay, &copies).await);
-    t.note("running", store.running_replay(WORKSPACE, "key").await);
+    let copies = |replay: &ReplayRecord| -> Vec<NewDelivery> {
+        events
+            .iter()
+            .take(2)
+            .map(|logged| NewDelivery {
+                event_seq: logged.seq,
+                workspace_id: WORKSPACE.into(),
+                room_id: logged.event.room_id.clone(),
+                url: webhook.url.clone(),
+                headers: Vec::new(),
+                replay_id: Some(replay.id.clone()),
+                next_attempt_at: replay.started_at,
+                deadline: precise_at(100_000),
+                created_at: replay.started_at,
+            })
+            .collect()
+    };
+    let another = |id: &str, request_key: &str| ReplayRecord {
+        id: id.into(),
+        request_key: request_key.into(),
+        started_at: precise_at(500),
+        ..replay.clone()
+    };
+    t.note("replay", store.create_replay(&replay, &copies(&replay)).await);
+    let repeat = another("replay-2", "key");
+    t.note("replay again", store.create_replay(&repeat, &copies(&repeat)).await);
+    let taken = another("replay-1", "other key");
+    t.note(
+        "replay with a taken id",
+        store.create_replay(&taken, &copies(&taken)).await,
+    );
     t.note("progress", store.replay(WORKSPACE, "replay-1").await);
-    let due = store
+    t.note("the repeat wrote nothing", store.replay(WORKSPACE, "replay-2").await);
+    let mut due = store
         .claim_deliveries(precise_at(1_000), precise_at(10_000), 10, 10, &[])
         .await
         .unwrap();
     t.note("claim with the replay", &due);
-    for delivery in due {
-        let outcome = AttemptOutcome::GiveUp {
-            status: Some(410),
-            error: "gone".into(),
-        };
-        store
-            .finish_attempt(delivery.id, &outcome, precise_at(400))
+    let outcome = AttemptOutcome::GiveUp {
+        status: Some(410),
+        error: "gone".into(),
+    };
+    for round in 0.. {
+        for delivery in &due {
+            store
+                .finish_attempt(delivery.id, &outcome, precise_at(400 + round))
+                .await
+                .unwrap();
+        }
+        t.note("progress", store.replay(WORKSPACE, "replay-1").await);
+        if due.is_empty() {
+            break;
+        }
+        due = store
+            .claim_deliveries(precise_at(1_000), precise_at(10_000), 10, 10, &[])
             .await
             .unwrap();
+        t.note("claim what is due next", &due);
     }
-    t.note("progress", store.replay(WORKSPACE, "replay-1").await);
-    t.note("running", store.running_replay(WORKSPACE, "key").await);
+    t.note(
+        "replay after it ran",
+        store.create_replay(&repeat, &copies(&repeat)).await,
+    );
+    t.note("progress", store.replay(WORKSPACE, "replay-2").await);
+    let third = another("replay-3", "key");
+    t.note(
+        "replay while it runs",
+        store.create_replay(&third, &copies(&third)).await,
+    );
 }
