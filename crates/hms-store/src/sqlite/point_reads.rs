@@ -48,7 +48,11 @@ impl PointReads {
     ) -> StoreResult<Option<T>> {
         let connection = self.take()?;
         let found = read_one(&connection, sql, params, decode);
-        self.idle.lock().expect("idle list lock").push(connection);
+        let mut idle = self.idle.lock().expect("idle list lock");
+        // A read that finished after `close` must not leave its connection open.
+        if !self.closed.load(Ordering::Acquire) {
+            idle.push(connection);
+        }
         found
     }
 
