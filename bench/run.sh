@@ -4,7 +4,7 @@
 # loopback, grows the store to 1M rooms, runs the criterion micro-benchmarks, and prints
 # one markdown report (also left in target/bench/latest.md).
 #
-#   bench/run.sh                     # about 6 minutes on 2 cores
+#   bench/run.sh                     # about 10 minutes on 2 cores
 #   BENCH_SECONDS=1 BENCH_GROWTH=1000,100000 bench/run.sh   # a quick look
 #
 # Knobs (environment): BENCH_SECONDS (measured seconds per step, default 5),
