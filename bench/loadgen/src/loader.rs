@@ -98,7 +98,8 @@ pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
     // written back during the next measured steps and show as their "other CPU". Flushing
     // them here keeps that cost in the load, where it belongs.
     let file = std::fs::File::open(data_dir.join("openhms.db")).map_err(|e| format!("database file: {e}"))?;
-    file.sync_all().map_err(|e| format!("flushing the database file: {e}"))?;
+    file.sync_all()
+        .map_err(|e| format!("flushing the database file: {e}"))?;
     Ok(Loaded {
         added: count.saturating_sub(existing as u64),
         took: started.elapsed(),
