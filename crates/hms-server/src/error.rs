@@ -104,7 +104,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::not_found("Not found"),
             StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),
-            StoreError::TooManyCodes => ApiError::bad_request("Invalid request").with_detail(error.to_string()),
+            StoreError::TooManyCodes | StoreError::NulInText => {
+                ApiError::bad_request("Invalid request").with_detail(error.to_string())
+            }
             StoreError::Stale | StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::PointRead(_) => {
                 tracing::error!(%error, "store failure");
                 ApiError::internal()

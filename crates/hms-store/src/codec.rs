@@ -84,7 +84,7 @@ impl Columns for rusqlite::Row<'_> {
 pub(crate) fn unique_violation(error: sqlx::Error, what: &'static str) -> StoreError {
     match error.as_database_error() {
         Some(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Database(error),
+        _ => error.into(),
     }
 }
 

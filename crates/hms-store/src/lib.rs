@@ -43,14 +43,30 @@ pub enum StoreError {
     TooManyCodes,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Text with a NUL character, which PostgreSQL's text type cannot hold. The server
+    /// refuses such input first; this keeps anything that slips past a client error.
+    #[error("text must not contain the NUL character")]
+    NulInText,
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A failure of the SQLite store's point reads, which bypass sqlx (see `sqlite::point_reads`).
     #[error("database error: {0}")]
     PointRead(#[from] rusqlite::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// PostgreSQL's `character_not_in_repertoire`, its answer to a NUL in a text value.
+const NUL_IN_TEXT_SQLSTATE: &str = "22021";
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error.as_database_error().and_then(|db| db.code()) {
+            Some(code) if code == NUL_IN_TEXT_SQLSTATE => StoreError::NulInText,
+            _ => StoreError::Database(error),
+        }
+    }
+}
 
 /// What a change notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -289,6 +289,23 @@ async fn one_room_name_is_created_once_across_processes() {
     db.remove(stores).await;
 }
 
+/// PostgreSQL's text cannot hold U+0000: the store says so as its own error (a client's
+/// mistake), not as a database failure, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_with_a_nul_character_is_its_own_error() {
+    let Some(db) = TestDatabase::create("text_with_a_nul_character_is_its_own_error").await else {
+        return;
+    };
+    let stores = db.stores(1).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    let mut nul = room("room-nul", "nul");
+    nul.description = "a\0b".into();
+    let refused = stores[0].insert_room(&nul).await;
+    assert!(matches!(refused, Err(StoreError::NulInText)), "{refused:?}");
+    assert_eq!(stores[0].room(WORKSPACE, "room-nul").await.unwrap(), None);
+    db.remove(stores).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn room_code_limits_hold_across_processes() {
     let Some(db) = TestDatabase::create("room_code_limits_hold_across_processes").await else {

@@ -1119,3 +1119,63 @@ async fn a_json_array_is_no_room_body() {
     }
     assert_eq!(all_rooms(&server).await, vec![id_of(&room)]);
 }
+
+/// PostgreSQL cannot store U+0000 in text, so neither backend accepts it: in a body, the
+/// URL's path or its query, it is a 400 naming where, and nothing changes.
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_and_changes_nothing() {
+    const NUL_REFUSED: &str = "text must not contain the NUL character (U+0000)";
+    let server = TestServer::start();
+    let room = create(&server, json!({ "name": "nul-test", "description": "kept" })).await;
+    let id = id_of(&room);
+    let refused_bodies = [
+        ("/v2/rooms".to_owned(), json!({ "name": "a\u{0}b" }), "name"),
+        (
+            format!("/v2/rooms/{id}"),
+            json!({ "description": "x\u{0}" }),
+            "description",
+        ),
+        (
+            "/v2/templates".to_owned(),
+            json!({ "name": "t", "roles": { "host": { "name": "\u{0}" } } }),
+            "roles.host.name",
+        ),
+    ];
+    for (path, body, field) in refused_bodies {
+        let (status, answer) = server.post(&path, body.clone()).await;
+        let detail = format!("{field}: {NUL_REFUSED}");
+        assert_eq!(
+            (status, answer),
+            (StatusCode::BAD_REQUEST, envelope(400, "Invalid body param", &[&detail])),
+            "POST {path} {body}"
+        );
+    }
+    let url_detail = format!("the URL: {NUL_REFUSED}");
+    for path in [
+        "/v2/rooms/%00",
+        "/v2/rooms/ab%00cd",
+        "/v2/rooms?name=a%00",
+        "/v2/rooms?limit=1&start=%00",
+    ] {
+        let (status, answer) = server.get(path).await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::BAD_REQUEST,
+                envelope(400, "Invalid request", &[&url_detail])
+            ),
+            "GET {path}"
+        );
+    }
+    assert_eq!(fetch(&server, &id).await, room, "the refused update changed nothing");
+    assert_eq!(
+        ids(&list(&server, "?limit=100").await),
+        vec![id.clone()],
+        "no room was created"
+    );
+
+    // A backslash followed by `u0000` is ordinary text.
+    let literal = create(&server, json!({ "name": "literal", "description": "back\\u0000slash" })).await;
+    assert_eq!(literal["description"], "back\\u0000slash");
+    assert_eq!(fetch(&server, &id_of(&literal)).await, literal);
+}
