@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -120,6 +121,13 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
+
+// The point reads' statements, built once: they run on every room get and code exchange.
+static ROOM_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.id = ?"));
+static ROOM_BY_NAME: LazyLock<String> =
+    LazyLock::new(|| format!("{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.name_key = ?"));
+static CODE_BINDING_BY_CODE: LazyLock<String> = LazyLock::new(|| format!("{CODE_BINDING_SELECT} WHERE c.code = ?"));
 
 const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
 
@@ -456,19 +464,13 @@ impl Store for SqliteStore {
     }
 
     async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
-        self.point_reads.one(
-            &format!("{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.id = ?"),
-            (workspace_id, id),
-            |row| room_view_from(row),
-        )
+        self.point_reads
+            .one(&ROOM_BY_ID, (workspace_id, id), |row| room_view_from(row))
     }
 
     async fn room_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
-        self.point_reads.one(
-            &format!("{ROOM_VIEW_SELECT} WHERE r.workspace_id = ? AND r.name_key = ?"),
-            (workspace_id, name_key(name)),
-            |row| room_view_from(row),
-        )
+        self.point_reads
+            .one(&ROOM_BY_NAME, (workspace_id, name_key(name)), |row| room_view_from(row))
     }
 
     async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>> {
@@ -591,9 +593,7 @@ impl Store for SqliteStore {
 
     async fn room_code(&self, code: &str) -> StoreResult<Option<CodeBinding>> {
         self.point_reads
-            .one(&format!("{CODE_BINDING_SELECT} WHERE c.code = ?"), [code], |row| {
-                code_binding_from(row)
-            })
+            .one(&CODE_BINDING_BY_CODE, [code], |row| code_binding_from(row))
     }
 
     async fn set_room_code_enabled(&self, code: &str, enabled: bool, now: Timestamp) -> StoreResult<RoomCode> {
