@@ -8,6 +8,26 @@ import {
   selectPeers,
 } from "@100mslive/hms-video-store";
 
+// Every peer connection the SDK makes, so that tests can see them connect. This wraps the
+// browser's constructor, not the SDK.
+const peerConnections = [];
+const NativePeerConnection = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) {
+  const connection = new NativePeerConnection(...args);
+  const record = { connection, channels: [] };
+  connection.addEventListener("datachannel", (event) => record.channels.push(event.channel));
+  const createDataChannel = connection.createDataChannel.bind(connection);
+  connection.createDataChannel = (...channelArgs) => {
+    const channel = createDataChannel(...channelArgs);
+    record.channels.push(channel);
+    return channel;
+  };
+  peerConnections.push(record);
+  return connection;
+};
+window.RTCPeerConnection.prototype = NativePeerConnection.prototype;
+Object.setPrototypeOf(window.RTCPeerConnection, NativePeerConnection);
+
 const hms = new HMSReactiveStore();
 hms.triggerOnSubscribe();
 const actions = hms.getActions();
@@ -58,6 +78,12 @@ window.app = {
       recipientRoles: message.recipientRoles ?? null,
     })),
   notifications: () => notifications.slice(),
+  // Each peer connection's state and its data channels' labels and states.
+  transports: () =>
+    peerConnections.map(({ connection, channels }) => ({
+      state: connection.connectionState,
+      channels: channels.map((channel) => `${channel.label}:${channel.readyState}`),
+    })),
   sendToAll: (text) => actions.sendBroadcastMessage(text),
   sendToRoles: (text, roles) => actions.sendGroupMessage(text, roles),
   sendToPeer: (text, peerId) => actions.sendDirectMessage(text, peerId),

@@ -35,6 +35,19 @@ test("two browsers join by room code, see each other, chat exactly once, and lea
   await join(alice, codes.host, "Alice");
   await join(bob, codes.guest, "Bob");
 
+  // Both peer connections of each peer are up, with the ion-sfu channel open on each:
+  // the client's on the publish connection, the server's on the subscribe connection.
+  for (const page of [alice, bob]) {
+    const transports = await waitInPage(
+      page,
+      () => window.app.transports(),
+      (list) => list.length === 2 && list.every((t) => t.state === "connected" && t.channels.includes("ion-sfu:open")),
+      null,
+      "both peer connections to connect",
+    );
+    assert.equal(transports.length, 2);
+  }
+
   const seenByAlice = await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
   const bobAsSeen = seenByAlice.find((peer) => !peer.isLocal);
   assert.deepEqual([bobAsSeen.name, bobAsSeen.role], ["Bob", "guest"]);

@@ -59,6 +59,8 @@ struct Room {
     members: HashMap<String, mpsc::UnboundedSender<ToPeer>>,
     /// The session as the members were last told it.
     told: Option<LiveSession>,
+    /// A change was committed since the session was last read.
+    stale: bool,
 }
 
 pub(super) fn spawn(
@@ -73,6 +75,7 @@ pub(super) fn spawn(
         room_id,
         members: HashMap::new(),
         told: None,
+        stale: false,
     };
     tokio::spawn(room.run(inbox, sender.clone()));
     sender
@@ -82,6 +85,10 @@ impl Room {
     async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToRoom>, me: mpsc::UnboundedSender<ToRoom>) {
         while let Some(message) = inbox.recv().await {
             self.handle(message).await;
+            // Changes that arrive together (a crowd joining) are told after one read.
+            if self.stale && inbox.is_empty() {
+                self.sync().await;
+            }
             if self.members.is_empty() && inbox.is_empty() {
                 self.signal.forget_room(&self.room_id, &me);
                 // Anything sent before the room was forgotten is still handled.
@@ -94,7 +101,7 @@ impl Room {
         match message {
             ToRoom::Changed(notice) => {
                 self.deliver(&notice.deliveries);
-                self.sync().await;
+                self.stale = true;
             }
             ToRoom::Enter {
                 peer_id,
@@ -201,6 +208,7 @@ impl Room {
 
     /// Reads the session again and tells the members what changed since they were told.
     async fn sync(&mut self) {
+        self.stale = false;
         let session = match self
             .signal
             .runtime
@@ -210,6 +218,8 @@ impl Room {
             Ok(session) => session,
             Err(error) => {
                 tracing::warn!(%error, room_id = %self.room_id, "could not read a room's session");
+                // Read again after the next message.
+                self.stale = true;
                 return;
             }
         };
