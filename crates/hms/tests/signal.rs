@@ -394,3 +394,244 @@ async fn the_rest_api_controls_real_peers() {
     let (status, _) = init(&server, Some(&app_token(&room_id, "guest", "u9"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// A template with a role that only one peer may take, for the capacity refusal.
+async fn room_with_single_seat(server: &TestServer, name: &str) -> String {
+    let (status, template) = server.get("/v2/templates").await;
+    assert_eq!(status, StatusCode::OK, "{template}");
+    let template_id = template["data"][0]["id"]
+        .as_str()
+        .expect("a default template")
+        .to_owned();
+    let (status, body) = server
+        .post(
+            &format!("/v2/templates/{template_id}/roles/solo"),
+            json!({"name": "solo", "maxPeerCount": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    room(server, name).await
+}
+
+#[tokio::test]
+async fn bad_joins_and_bad_frames_get_the_protocols_errors_and_leak_nothing() {
+    let server = TestServer::start();
+    let room_id = room_with_single_seat(&server, "signal-refusals").await;
+    let (mut member, member_id, _) = Client::join(&server, &room_id, "solo", "Member").await;
+
+    // Requests before join are refused; pings are answered; unknown methods are 405.
+    let token = app_token(&room_id, "guest", "u2");
+    let mut early = Client::connect(&server, &token, "early-peer").await;
+    early.expect("on-policy-change").await;
+    assert_eq!(early.call("ping", json!({"timestamp": 1})).await["result"], json!({}));
+    let refused = early.call("broadcast", json!({"info": {"message": "x"}})).await;
+    assert_eq!(refused["error"]["code"], 400, "{refused}");
+    let unknown = early.call("poll-start", json!({})).await;
+    assert_eq!(unknown["error"]["code"], 405, "{unknown}");
+    let malformed = early.call("join", json!({"name": 5})).await;
+    assert_eq!(malformed["error"]["code"], 400, "{malformed}");
+
+    // The role is full: 403, and the refused peer is nowhere.
+    let full = Client::connect(&server, &app_token(&room_id, "solo", "u3"), "second-solo").await;
+    let mut full = full;
+    full.expect("on-policy-change").await;
+    let refusal = full.call("join", json!({"name": "Second"})).await;
+    assert_eq!(refusal["error"]["code"], 403, "{refusal}");
+    // A role the template does not have: 400.
+    let mut stranger = Client::connect(&server, &app_token(&room_id, "nobody", "u4"), "stranger").await;
+    let policy = stranger.expect("on-policy-change").await;
+    assert_eq!(policy["name"], "nobody");
+    let refusal = stranger.call("join", json!({"name": "Stranger"})).await;
+    assert_eq!(refusal["error"]["code"], 400, "{refusal}");
+
+    // A second socket with a live peer's id takes the peer over (a reconnect), and a
+    // second join on it is refused.
+    let mut again = Client::connect(&server, &app_token(&room_id, "solo", "user-Member"), &member_id).await;
+    again.expect("on-policy-change").await;
+    again.expect("peer-list").await;
+    let refusal = again.call("join", json!({"name": "Member"})).await;
+    assert_eq!(refusal["error"], json!({"code": 400, "message": "peer already joined"}));
+    assert_eq!(member.closed().await, None, "the old socket is closed");
+
+    // Frames the protocol does not allow close that socket and nothing else.
+    let mut binary = Client::connect(&server, &token, "binary-peer").await;
+    binary.socket.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(binary.closed().await, Some(CloseCode::Unsupported));
+    let mut not_json = Client::connect(&server, &token, "text-peer").await;
+    not_json.socket.send(Message::Text("{not json".into())).await.unwrap();
+    assert_eq!(not_json.closed().await, Some(CloseCode::Unsupported));
+    let mut oversized = Client::connect(&server, &token, "big-peer").await;
+    let huge = json!({"method": "ping", "params": {"pad": "x".repeat(300 * 1024)}, "id": "1"}).to_string();
+    let _ = oversized.socket.send(Message::Text(huge.into())).await;
+    assert!(
+        !matches!(oversized.closed().await, Some(CloseCode::Normal)),
+        "an oversized frame ends the socket"
+    );
+    let mut flood = Client::connect(&server, &token, "flood-peer").await;
+    flood.expect("on-policy-change").await;
+    for n in 0..200 {
+        let ping = json!({"method": "ping", "params": {}, "id": format!("p{n}")}).to_string();
+        if flood.socket.send(Message::Text(ping.into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(flood.closed().await, Some(CloseCode::Policy));
+
+    // Through all of it, the room has its one peer, still served.
+    let answer = again.call("ping", json!({})).await;
+    assert_eq!(answer["result"], json!({}));
+    wait_for_peers(&server, &room_id, &["Member"]).await;
+}
+
+#[tokio::test]
+async fn a_join_into_a_room_disabled_after_init_is_refused() {
+    let server = TestServer::start();
+    let room_id = room(&server, "signal-disabled").await;
+    let mut client = Client::connect(&server, &app_token(&room_id, "guest", "u1"), "late-peer").await;
+    client.expect("on-policy-change").await;
+    let (status, _) = server
+        .post(&format!("/v2/rooms/{room_id}"), json!({"enabled": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let refusal = client.call("join", json!({"name": "Late"})).await;
+    assert_eq!(refusal["error"]["code"], 403, "{refusal}");
+    wait_for_peers(&server, &room_id, &[]).await;
+}
+
+#[tokio::test]
+async fn a_dropped_socket_keeps_the_peer_for_the_window_and_then_removes_it() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_node(
+        data.path(),
+        &["--simulate-peers"],
+        &[("HMS_RTC_RECONNECT_WINDOW_MS", "1500")],
+    );
+    let room_id = room(&server, "signal-window").await;
+    let (mut alice, _, _) = Client::join(&server, &room_id, "host", "Alice").await;
+    let (bob, bob_id, _) = Client::join(&server, &room_id, "guest", "Bob").await;
+    alice.expect("on-peer-join").await;
+
+    // Bob's socket drops and comes back within the window: same peer, fresh policy and
+    // peer list, and the REST API's messages reach him again.
+    drop(bob);
+    let token = app_token(&room_id, "guest", "user-Bob");
+    let mut bob = Client::connect(&server, &token, &bob_id).await;
+    assert_eq!(bob.expect("on-policy-change").await["name"], "guest");
+    let list = bob.expect("peer-list").await;
+    assert_eq!(list["peers"].as_object().unwrap().len(), 1, "{list}");
+    let (status, _) = server
+        .post(
+            &format!("/v2/active-rooms/{room_id}/send-message"),
+            json!({"message": "still here?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bob.expect("on-broadcast").await["info"]["message"], "still here?");
+
+    // Now it drops for good: after the window, Bob is removed, and Alice told.
+    drop(bob);
+    let left = alice.expect("on-peer-leave").await;
+    assert_eq!(left["peer_id"], bob_id);
+    wait_for_peers(&server, &room_id, &["Alice"]).await;
+    let (status, log) = server
+        .get(&format!(
+            "/v2/simulate/events?room_id={room_id}&type=peer.leave.success"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let leave = &log["events"][0]["data"];
+    assert_eq!(
+        (leave["peer_id"].as_str(), leave["reason"].as_str()),
+        (Some(bob_id.as_str()), Some("websocket closed"))
+    );
+}
+
+/// The events (and so the webhooks) of one story told by real peers and by simulated
+/// peers, without what differs by nature: ids, times and durations.
+#[tokio::test]
+async fn real_peers_log_the_same_events_as_simulated_peers() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(data.path(), &["--simulate-peers"]);
+    let real_room = room(&server, "story-real").await;
+    let (mut alice, _, _) = Client::join(&server, &real_room, "host", "Alice").await;
+    let (_bob, bob_id, _) = Client::join(&server, &real_room, "guest", "Bob").await;
+    alice.expect("on-peer-join").await;
+    let (status, _) = server
+        .post(
+            &format!("/v2/active-rooms/{real_room}/peers/{bob_id}"),
+            json!({"role": "host"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &format!("/v2/active-rooms/{real_room}/remove-peers"),
+            json!({"peer_id": bob_id, "reason": "r"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    alice.notify("leave", json!({"client_reason": "user request"})).await;
+    wait_for_peers(&server, &real_room, &[]).await;
+
+    let simulated_room = room(&server, "story-simulated").await;
+    let join = |role: &str, name: &str| json!({"role": role, "name": name, "user_id": format!("user-{name}"), "metadata": "{}"});
+    let (_, alice) = server
+        .post(
+            &format!("/v2/simulate/rooms/{simulated_room}/peers"),
+            join("host", "Alice"),
+        )
+        .await;
+    let (_, bob) = server
+        .post(
+            &format!("/v2/simulate/rooms/{simulated_room}/peers"),
+            join("guest", "Bob"),
+        )
+        .await;
+    let bob_sim = bob["id"].as_str().unwrap();
+    server
+        .post(
+            &format!("/v2/active-rooms/{simulated_room}/peers/{bob_sim}"),
+            json!({"role": "host"}),
+        )
+        .await;
+    server
+        .post(
+            &format!("/v2/active-rooms/{simulated_room}/remove-peers"),
+            json!({"peer_id": bob_sim, "reason": "r"}),
+        )
+        .await;
+    let alice_sim = alice["id"].as_str().unwrap();
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/v2/simulate/rooms/{simulated_room}/peers/{alice_sim}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let story = |events: &Value, room_name: &str| -> Vec<Value> {
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| {
+                let data = &event["data"];
+                json!({
+                    "type": event["type"], "room_name": data["room_name"].as_str().map(|_| room_name),
+                    "user_id": data["user_id"], "user_name": data["user_name"], "user_data": data["user_data"],
+                    "role": data["role"], "reason": data["reason"], "message": data["message"],
+                })
+            })
+            .collect()
+    };
+    let (_, real) = server
+        .get(&format!("/v2/simulate/events?room_id={real_room}&limit=100"))
+        .await;
+    let (_, simulated) = server
+        .get(&format!("/v2/simulate/events?room_id={simulated_room}&limit=100"))
+        .await;
+    let real = story(&real, "story");
+    assert_eq!(real.len(), 7, "{real:#?}");
+    assert_eq!(real, story(&simulated, "story"));
+}

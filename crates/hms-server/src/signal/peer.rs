@@ -28,6 +28,19 @@ use super::{AppClaims, DATA_CHANNEL, Signal, wire};
 /// Messages a client may send per second before its socket is closed as a flood (the
 /// SDK sends a ping every 3 s and a few requests per user action).
 const MAX_MESSAGES_PER_SECOND: u32 = 50;
+/// The methods a peer may call once it has joined.
+const AFTER_JOIN: [&str; 10] = [
+    "offer",
+    "answer",
+    "track-update",
+    "broadcast",
+    "peer-update",
+    "end-room",
+    "peer-leave-request",
+    "role-change-request",
+    "role-change",
+    "change-track-mute-state-request",
+];
 /// Close codes: the client sent what the protocol does not allow.
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_POLICY: u16 = 1008;
@@ -310,6 +323,7 @@ impl Peer {
                 Ok(json!({}))
             }
             "trickle" => Ok(json!({})),
+            _ if !AFTER_JOIN.contains(&method) => Err((405, format!("{method} is not supported by this server"))),
             _ if !self.joined => Err((400, format!("join before {method}"))),
             "offer" => self.publish_offer(parse(params)?).await,
             "answer" => self.subscribe_answer(parse(params)?).await,
@@ -321,7 +335,7 @@ impl Peer {
             "role-change-request" => self.request_role_change(parse(params)?).await,
             "role-change" => self.accept_role_change(parse(params)?).await,
             "change-track-mute-state-request" => self.request_mute(parse(params)?).await,
-            _ => Err((405, format!("{method} is not supported by this server"))),
+            _ => unreachable!("AFTER_JOIN lists the methods above"),
         }
     }
 
