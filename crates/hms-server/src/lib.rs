@@ -105,8 +105,19 @@ impl Server {
                 source,
             })?;
         let rtc = bind_rtc(&config).await?;
+        let placement = hms_store::Placement {
+            node_id: node.id.clone(),
+            url: public_url(&config, listener.local_addr()?, certificate.is_some()),
+        };
         let config = Arc::new(config);
-        let signal = signal::Signal::start(runtime.clone(), store.clone(), credentials.clone(), config.clone(), rtc);
+        let signal = signal::Signal::start(
+            placement,
+            runtime.clone(),
+            store.clone(),
+            credentials.clone(),
+            config.clone(),
+            rtc,
+        );
         let state = AppState {
             store: store.clone(),
             credentials,
@@ -190,6 +201,21 @@ async fn bind_rtc(config: &ServerConfig) -> Result<hms_rtc::Endpoint, ServeError
     hms_rtc::Endpoint::bind(bind, announce)
         .await
         .map_err(|source| ServeError::Rtc { addr: bind, source })
+}
+
+/// Where clients reach this node: its public URL, else its listener's address (on the
+/// outward interface when it listens on every interface).
+fn public_url(config: &ServerConfig, local: std::net::SocketAddr, tls: bool) -> String {
+    if let Some(url) = &config.public_url {
+        return url.as_str().trim_end_matches('/').to_owned();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let ip = if local.ip().is_unspecified() {
+        outward_ip().unwrap_or(local.ip())
+    } else {
+        local.ip()
+    };
+    format!("{scheme}://{}", std::net::SocketAddr::new(ip, local.port()))
 }
 
 /// The address of the interface the system routes outward through (no packet is sent:
