@@ -77,6 +77,8 @@ impl Server {
         initial_credentials: Option<InitialCredentials>,
         on_first_start: impl FnOnce(&CreatedWorkspace),
     ) -> Result<Self, ServeError> {
+        // A bad certificate is refused before anything is written.
+        let certificate = tls::Certificate::from_config(&config)?;
         let node = Node::claim(&config.data_dir)?;
         if let Some(url) = config.database_url.as_ref().filter(|url| !url.is_postgres()) {
             return Err(ServeError::UnsupportedDatabase(url.clone()));
@@ -97,7 +99,6 @@ impl Server {
         service::webhooks::apply_config(store.as_ref(), &config.webhooks.workspaces)
             .await
             .map_err(ServeError::Webhooks)?;
-        let certificate = tls::Certificate::from_config(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Listen {

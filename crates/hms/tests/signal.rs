@@ -700,3 +700,33 @@ async fn init_on_any_node_sends_clients_to_the_rooms_node_and_any_node_controls_
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["endpoint"], format!("{}/v2/ws", ws_base(&a)));
 }
+
+#[tokio::test]
+async fn init_hands_out_the_configured_ice_servers() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("hms.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[rtc.ice_servers]]
+urls = ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
+username = "user"
+credential = "pass"
+
+[[rtc.ice_servers]]
+urls = ["stun:stun.example.com:3478"]
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start_in(&data.path().join("data"), &["--config", config.to_str().unwrap()]);
+    let room_id = room(&server, "ice-room").await;
+    let (status, body) = init(&server, Some(&app_token(&room_id, "host", "u1"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["rtcConfiguration"],
+        json!({"ice_servers": [
+            {"urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"], "username": "user", "credential": "pass"},
+            {"urls": ["stun:stun.example.com:3478"]},
+        ]})
+    );
+}
