@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod ids;
@@ -125,6 +126,8 @@ impl Server {
         let dispatching = tokio::spawn(dispatcher.run(stopped));
         let app = api::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
+        // The client address counts failed dashboard sign-ins.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         refresher.abort();
         keeping_alive.abort();

@@ -74,7 +74,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 17] = [
     "listen",
     "data_dir",
     "database_url",
@@ -89,6 +89,9 @@ const ENV_KEYS: [&str; 14] = [
     "mcp_allowed_hosts",
     "mcp_read_only",
     "mcp_tools",
+    "dashboard",
+    "dashboard_session_secs",
+    "dashboard_sign_in_limit",
 ];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -110,6 +113,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
 /// Where the API's documentation is, on the lines after the listening address.
 fn print_docs_addresses(addr: SocketAddr) {
     let base = format!("http://{addr}");
+    println!("  Dashboard:          {base}/dashboard");
     println!("  API docs:           {base}/docs");
     println!("  OpenAPI document:   {base}/openapi.json");
     println!("  Postman collection: {base}/postman.json (set APP_ACCESS_KEY, APP_SECRET and BASE_URL)");

@@ -1,0 +1,111 @@
+//! What a dashboard request must show: a live session (its cookie) and, to change
+//! anything, that it comes from the dashboard's own pages (same origin and the session's
+//! anti-forgery token).
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::session::{COOKIE, Session};
+use super::{Dashboard, PATH};
+
+/// The header through which the dashboard's scripts send the anti-forgery token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A request's live session, with the cookie value that names it.
+pub struct SignedIn {
+    pub id: String,
+    pub session: Session,
+}
+
+impl Dashboard {
+    /// The live session the request's cookie names, if any.
+    pub fn signed_in(&self, headers: &HeaderMap) -> Option<SignedIn> {
+        let id = cookie(headers, COOKIE)?;
+        let session = self.sessions.find(&id)?;
+        Some(SignedIn { id, session })
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Refuses a request another site could have made: a browser names the page's origin in
+/// `Origin` and says `Sec-Fetch-Site` on every cross-site request, so either one that
+/// points elsewhere gives it away.
+pub fn from_same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if text("sec-fetch-site").is_some_and(|site| !matches!(site, "same-origin" | "none")) {
+        return false;
+    }
+    match text("origin") {
+        None => true,
+        Some(origin) => {
+            let host = text("host");
+            let origin_host = url::Url::parse(origin).ok().map(|url| match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_owned(),
+            });
+            host.is_some() && origin_host.as_deref() == host
+        }
+    }
+}
+
+/// Whether a state-changing request of `signed_in` is the dashboard's own: same origin,
+/// and carrying the session's anti-forgery token (`presented`).
+pub fn not_forged(headers: &HeaderMap, signed_in: &SignedIn, presented: Option<&str>) -> bool {
+    from_same_origin(headers) && presented.is_some_and(|token| signed_in.session.accepts_csrf(token))
+}
+
+/// The anti-forgery token of a script's request.
+pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok())
+}
+
+/// Whether the browser reached us over TLS, directly or through a proxy that says so; the
+/// session cookie is then `Secure`.
+pub fn over_tls(uri: &axum::http::Uri, headers: &HeaderMap) -> bool {
+    uri.scheme_str() == Some("https")
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// The session cookie for `id`, valid for `max_age_secs` (0 removes it).
+pub fn session_cookie(id: &str, max_age_secs: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={id}; Path={PATH}; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// The JSON answer of a script's request without a live session.
+pub fn no_session() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"code": 401, "message": "Not signed in", "details": ["sign in at /dashboard/sign-in"]})),
+    )
+        .into_response()
+}
+
+/// The JSON answer of a request that may have come from another site.
+pub fn forged() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({
+            "code": 403,
+            "message": "Refused: the request did not come from the dashboard",
+            "details": ["reload the page and try again"]
+        })),
+    )
+        .into_response()
+}
