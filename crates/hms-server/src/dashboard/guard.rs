@@ -42,22 +42,44 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Refuses a request another site could have made: a browser names the page's origin in
 /// `Origin` and says `Sec-Fetch-Site` on every cross-site request, so either one that
-/// points elsewhere gives it away.
+/// points elsewhere gives it away. A request that repeats either header is refused too.
 pub fn from_same_origin(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if text("sec-fetch-site").is_some_and(|site| !matches!(site, "same-origin" | "none")) {
-        return false;
-    }
-    match text("origin") {
-        None => true,
-        Some(origin) => {
-            let host = text("host");
-            let origin_host = url::Url::parse(origin).ok().map(|url| match url.port() {
-                Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
-                None => url.host_str().unwrap_or_default().to_owned(),
-            });
-            host.is_some() && origin_host.as_deref() == host
-        }
+    let site_allowed = match sent(headers, "sec-fetch-site") {
+        Sent::Absent => true,
+        Sent::Once(site) => matches!(site, "same-origin" | "none"),
+        Sent::Unclear => false,
+    };
+    let origin_allowed = match sent(headers, "origin") {
+        Sent::Absent => true,
+        Sent::Once(origin) => match (url::Url::parse(origin), sent(headers, "host")) {
+            (Ok(origin), Sent::Once(host)) => {
+                let origin_host = match origin.port() {
+                    Some(port) => format!("{}:{port}", origin.host_str().unwrap_or_default()),
+                    None => origin.host_str().unwrap_or_default().to_owned(),
+                };
+                origin_host == host
+            }
+            _ => false,
+        },
+        Sent::Unclear => false,
+    };
+    site_allowed && origin_allowed
+}
+
+/// How a request sent one of its headers.
+enum Sent<'a> {
+    Absent,
+    Once(&'a str),
+    /// Repeated, or not text.
+    Unclear,
+}
+
+fn sent<'a>(headers: &'a HeaderMap, name: &str) -> Sent<'a> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Sent::Absent,
+        (Some(value), None) => value.to_str().map_or(Sent::Unclear, Sent::Once),
+        _ => Sent::Unclear,
     }
 }
 
@@ -69,7 +91,10 @@ pub fn not_forged(headers: &HeaderMap, signed_in: &SignedIn, presented: Option<&
 
 /// The anti-forgery token of a script's request.
 pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok())
+    match sent(headers, CSRF_HEADER) {
+        Sent::Once(token) => Some(token),
+        Sent::Absent | Sent::Unclear => None,
+    }
 }
 
 /// Whether the browser reached us over TLS, directly or through a proxy that says so; the
