@@ -330,6 +330,22 @@ async fn nothing_changes_without_the_anti_forgery_check() {
     ))
     .await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    // A header sent twice is not trusted, whichever of its values is the right one.
+    let repeated_token = answer(
+        session
+            .forged(
+                &server,
+                Method::POST,
+                "/dashboard/api/v2/rooms",
+                &server.base,
+                "same-origin",
+                &session.csrf,
+            )
+            .header("x-csrf-token", "forged")
+            .json(&create("repeated-token")),
+    )
+    .await;
+    assert_eq!(repeated_token.status, StatusCode::FORBIDDEN);
     let sign_out = post_form(
         &server,
         "/dashboard/sign-out",
