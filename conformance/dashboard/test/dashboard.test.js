@@ -227,12 +227,39 @@ describe("the dashboard in Chromium", () => {
     await row.waitFor({ state: "visible" });
     assert.equal(await row.locator("td.role").textContent(), "speaker");
     await shot("live-room");
-    await row.getByRole("button", { name: "Remove" }).click();
+    await row.getByRole("button", { name: "Rename" }).click();
+    await page.locator("#dialog").getByLabel("New name").fill("Renamed Sam");
+    await confirmDialog("Rename");
+    const renamed = page.locator("#peer-list tr", { hasText: "Renamed Sam" });
+    await renamed.waitFor({ state: "visible" });
+    await renamed.getByRole("button", { name: "Change role" }).click();
+    await page.locator("#dialog").getByLabel("New role").selectOption("viewer");
+    await confirmDialog("Change role");
+    await eventually(async () => assert.equal(await renamed.locator("td.role").textContent(), "viewer"));
+    const peerId = await renamed.getAttribute("data-peer");
+    const stored = await rest("GET", `/v2/active-rooms/${state.roomId}/peers/${peerId}`, state.token);
+    assert.equal(stored.body.name, "Renamed Sam");
+    assert.equal(stored.body.role, "viewer");
+
+    await renamed.getByRole("button", { name: "Remove" }).click();
     await confirmDialog("Remove peer");
-    await row.waitFor({ state: "detached" });
+    await renamed.waitFor({ state: "detached" });
     await eventually(async () => assert.equal(await page.locator("#peer-list").textContent(), "Nobody is in the room."));
     const peers = await rest("GET", `/v2/active-rooms/${state.roomId}/peers`, state.token);
     assert.ok(peers.status === 404 || Object.keys(peers.body.peers).length === 0, JSON.stringify(peers.body));
+  });
+
+  it("shows the session with the peer's join, leave and duration", async () => {
+    await page.goto(BASE + "/dashboard/sessions");
+    await page.getByLabel("Room id").fill(state.roomId);
+    await page.getByRole("button", { name: "Filter" }).click();
+    const sessionLink = page.locator("#session-list a").first();
+    await eventually(async () => assert.equal(await page.locator("#session-list tr td:nth-child(2)").first().textContent(), state.roomId));
+    await sessionLink.click();
+    await page.waitForURL(/\/dashboard\/sessions\/[^/]+$/);
+    const peer = page.locator("#session-peers tr").first();
+    await eventually(async () => assert.notEqual(await peer.locator("td:nth-child(4)").textContent(), "still in the room"));
+    assert.match(await peer.locator("td:nth-child(5)").textContent(), /^(\d+ h )?(\d+ min )?\d+ s$/);
   });
 
   it("shows the failing endpoint's deliveries and replays them", async () => {
@@ -254,6 +281,23 @@ describe("the dashboard in Chromium", () => {
     await eventually(async () => assert.match(await page.locator("#replay-progress").textContent(), /^Replay completed: [1-9]\d* delivered, 0 failed/), 30000);
     const replayed = endpoint.received.filter((delivery) => !delivery.failing);
     assert.ok(replayed.some((delivery) => delivery.event.type === "peer.join.success"), JSON.stringify(replayed.map((d) => d.event.type)));
+  });
+
+  it("ends a live room, locked, after confirmation", async () => {
+    const joined = await rest("POST", `/v2/simulate/rooms/${state.roomId}/peers`, state.token, { role: "host", name: "Host Hana" });
+    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+    await page.goto(BASE + `/dashboard/live/${state.roomId}`);
+    await page.locator("#peer-list tr", { hasText: "Host Hana" }).waitFor({ state: "visible" });
+    await page.getByLabel("Lock the room").check();
+    await page.getByRole("button", { name: "End room" }).click();
+    await page.locator("#dialog").getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("button", { name: "End room" }).click();
+    await confirmDialog("End room");
+    await page.locator("#peer-list tr", { hasText: "Host Hana" }).waitFor({ state: "detached" });
+    // Had the cancelled one ended the room, this one would have found no session to end.
+    assert.equal(await page.locator("#status").textContent(), "Room ended and locked.");
+    const room = await rest("GET", `/v2/rooms/${state.roomId}`, state.token);
+    assert.equal(room.body.enabled, false);
   });
 
   it("signs out, and the session no longer works", async () => {

@@ -113,24 +113,31 @@ pub fn session_cookie(id: &str, max_age_secs: u64, secure: bool) -> String {
     format!("{COOKIE}={id}; Path={PATH}; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}")
 }
 
-/// The JSON answer of a script's request without a live session.
-pub fn no_session() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({"code": 401, "message": "Not signed in", "details": ["sign in at /dashboard/sign-in"]})),
-    )
-        .into_response()
+/// Why a script's request was refused.
+#[derive(Debug, Clone, Copy)]
+pub enum Refusal {
+    /// No live session: signed out, expired, or never signed in.
+    NoSession,
+    /// The request may have come from another site.
+    Forged,
 }
 
-/// The JSON answer of a request that may have come from another site.
-pub fn forged() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Json(json!({
-            "code": 403,
-            "message": "Refused: the request did not come from the dashboard",
-            "details": ["reload the page and try again"]
-        })),
-    )
-        .into_response()
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            Refusal::NoSession => (
+                StatusCode::UNAUTHORIZED,
+                json!({"code": 401, "message": "Not signed in", "details": ["sign in at /dashboard/sign-in"]}),
+            ),
+            Refusal::Forged => (
+                StatusCode::FORBIDDEN,
+                json!({
+                    "code": 403,
+                    "message": "Refused: the request did not come from the dashboard",
+                    "details": ["reload the page and try again"]
+                }),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
 }

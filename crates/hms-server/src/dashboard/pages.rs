@@ -129,7 +129,7 @@ pub async fn page(State(dashboard): State<Shared>, Path(path): Path<String>, uri
             context! { title => "Not found" },
         );
     };
-    let context = page_context(&dashboard, &signed_in, &spec, id, &uri, &headers);
+    let context = page_context(&dashboard, &signed_in, spec, id, &uri, &headers);
     dashboard.pages.render(StatusCode::OK, spec.template, context)
 }
 

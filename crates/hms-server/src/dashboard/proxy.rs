@@ -20,11 +20,11 @@ const CALL_TOKEN_SECS: i64 = 60;
 pub async fn dispatch(State(dashboard): State<Shared>, Path(path): Path<String>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let Some(signed_in) = dashboard.signed_in(&parts.headers) else {
-        return guard::no_session();
+        return guard::Refusal::NoSession.into_response();
     };
     let changes_state = parts.method != Method::GET && parts.method != Method::HEAD;
     if changes_state && !guard::not_forged(&parts.headers, &signed_in, guard::csrf_header(&parts.headers)) {
-        return guard::forged();
+        return guard::Refusal::Forged.into_response();
     }
     let path = format!("/{path}");
     if !is_operation(&parts.method, &path) {
@@ -33,7 +33,7 @@ pub async fn dispatch(State(dashboard): State<Shared>, Path(path): Path<String>,
             .into_response();
     }
     let Some(token) = call_token(&dashboard, &signed_in) else {
-        return guard::no_session();
+        return guard::Refusal::NoSession.into_response();
     };
     let uri = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),

@@ -129,7 +129,7 @@ pub async fn sign_out(State(dashboard): State<Shared>, uri: Uri, headers: Header
     let form: SignOutForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     if let Some(signed_in @ SignedIn { .. }) = dashboard.signed_in(&headers) {
         if !guard::not_forged(&headers, &signed_in, Some(&form.csrf)) {
-            return guard::forged();
+            return guard::Refusal::Forged.into_response();
         }
         dashboard.sessions.close(&signed_in.id);
     }

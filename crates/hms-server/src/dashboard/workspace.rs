@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::guard::{self, SignedIn};
+use super::guard::{self, Refusal, SignedIn};
 use crate::error::ApiError;
 use crate::service::{webhooks, workspaces};
 
@@ -35,34 +35,34 @@ const MIN_TOKEN_SECS: i64 = 60;
 const MAX_TOKEN_SECS: i64 = 14 * 24 * 3600;
 
 /// The session's workspace, for a request that only reads.
-fn reading(dashboard: &Shared, headers: &HeaderMap) -> Result<Arc<WorkspaceCredentials>, Response> {
-    let signed_in = dashboard.signed_in(headers).ok_or_else(guard::no_session)?;
+fn reading(dashboard: &Shared, headers: &HeaderMap) -> Result<Arc<WorkspaceCredentials>, Refusal> {
+    let signed_in = dashboard.signed_in(headers).ok_or(Refusal::NoSession)?;
     workspace_of(dashboard, &signed_in)
 }
 
 /// The session's workspace, for a request that changes something: it must be the
 /// dashboard's own.
-fn changing(dashboard: &Shared, headers: &HeaderMap) -> Result<Arc<WorkspaceCredentials>, Response> {
-    let signed_in = dashboard.signed_in(headers).ok_or_else(guard::no_session)?;
+fn changing(dashboard: &Shared, headers: &HeaderMap) -> Result<Arc<WorkspaceCredentials>, Refusal> {
+    let signed_in = dashboard.signed_in(headers).ok_or(Refusal::NoSession)?;
     if !guard::not_forged(headers, &signed_in, guard::csrf_header(headers)) {
-        return Err(guard::forged());
+        return Err(Refusal::Forged);
     }
     workspace_of(dashboard, &signed_in)
 }
 
-fn workspace_of(dashboard: &Shared, signed_in: &SignedIn) -> Result<Arc<WorkspaceCredentials>, Response> {
+fn workspace_of(dashboard: &Shared, signed_in: &SignedIn) -> Result<Arc<WorkspaceCredentials>, Refusal> {
     dashboard
         .app
         .credentials
         .by_workspace_id(&signed_in.session.workspace_id)
-        .ok_or_else(guard::no_session)
+        .ok_or(Refusal::NoSession)
 }
 
 /// The live secrets, each named by its id and its last characters only.
 async fn secrets(State(dashboard): State<Shared>, headers: HeaderMap) -> Response {
     let credentials = match reading(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match dashboard.app.store.secrets(&credentials.workspace.id).await {
         Ok(records) => {
@@ -88,7 +88,7 @@ fn last_chars(secret: &str) -> String {
 async fn add_secret(State(dashboard): State<Shared>, headers: HeaderMap) -> Response {
     let credentials = match changing(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match workspaces::add_secret(dashboard.app.store.as_ref(), &credentials.workspace.name, None).await {
         Ok(record) => Json(json!({"id": record.id, "secret": record.secret.expose()})).into_response(),
@@ -99,7 +99,7 @@ async fn add_secret(State(dashboard): State<Shared>, headers: HeaderMap) -> Resp
 async fn retire_secret(State(dashboard): State<Shared>, Path(secret_id): Path<String>, headers: HeaderMap) -> Response {
     let credentials = match changing(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match workspaces::retire_secret(dashboard.app.store.as_ref(), &credentials.workspace.name, &secret_id).await {
         Ok(()) => Json(json!({"retired": secret_id})).into_response(),
@@ -122,7 +122,7 @@ struct TokenRequest {
 async fn generate_token(State(dashboard): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let credentials = match changing(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let longest = MAX_TOKEN_SECS.min(dashboard.app.config.max_token_lifetime_secs);
     let validity = match serde_json::from_slice::<TokenRequest>(&body) {
@@ -146,7 +146,7 @@ async fn generate_token(State(dashboard): State<Shared>, headers: HeaderMap, bod
 async fn webhook(State(dashboard): State<Shared>, headers: HeaderMap) -> Response {
     let credentials = match reading(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match dashboard.app.store.workspace_webhooks().await {
         Ok(all) => {
@@ -184,7 +184,7 @@ struct WebhookRequest {
 async fn set_webhook(State(dashboard): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let credentials = match changing(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let request: WebhookRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -212,7 +212,7 @@ async fn set_webhook(State(dashboard): State<Shared>, headers: HeaderMap, body: 
 async fn clear_webhook(State(dashboard): State<Shared>, headers: HeaderMap) -> Response {
     let credentials = match changing(&dashboard, &headers) {
         Ok(credentials) => credentials,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match dashboard
         .app

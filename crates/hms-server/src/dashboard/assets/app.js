@@ -567,9 +567,16 @@
       say("Room code created.");
       loadCodes();
     });
+    async function loadLiveState() {
+      const { ok, status, data } = await api("GET", `/v2/active-rooms/${encodeURIComponent(objectId)}`);
+      const peers = ok ? data.session.peers.length : 0;
+      $("#room-live").textContent = ok ? `in session, ${peers} ${peers === 1 ? "peer" : "peers"}` : status === 404 ? "not in session" : data.message;
+    }
+
     loadRoom();
     loadCodes();
     loadSessions();
+    loadLiveState();
   };
 
   /** Runs `refresh` now and every POLL_MS while the page is open. */
