@@ -98,6 +98,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     init_logging(args.log_json);
     let config = load_config(&args)?;
     hms_server::api::mcp::check_config(&config).map_err(|e| CliError::new(format!("invalid configuration: {e}")))?;
+    let dashboard = config.dashboard;
     let server = Server::bind(config, initial_credentials()?, print_first_start)
         .await
         .map_err(CliError::new)?;
@@ -106,14 +107,17 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         "openhms listening on http://{}",
         server.local_addr().map_err(CliError::new)?
     );
-    print_docs_addresses(server.local_addr().map_err(CliError::new)?);
+    print_addresses(server.local_addr().map_err(CliError::new)?, dashboard);
     server.run(shutdown_signal()).await.map_err(CliError::new)
 }
 
-/// Where the API's documentation is, on the lines after the listening address.
-fn print_docs_addresses(addr: SocketAddr) {
+/// Where the dashboard (when served) and the API's documentation are, on the lines after
+/// the listening address.
+fn print_addresses(addr: SocketAddr, dashboard: bool) {
     let base = format!("http://{addr}");
-    println!("  Dashboard:          {base}/dashboard");
+    if dashboard {
+        println!("  Dashboard:          {base}/dashboard");
+    }
     println!("  API docs:           {base}/docs");
     println!("  OpenAPI document:   {base}/openapi.json");
     println!("  Postman collection: {base}/postman.json (set APP_ACCESS_KEY, APP_SECRET and BASE_URL)");

@@ -60,6 +60,7 @@ pub fn routes(state: &AppState, rest: Router) -> Router {
     Router::new()
         .route("/", any(root))
         .route(PATH, get(pages::home))
+        .route("/dashboard/", get(pages::home))
         .route("/dashboard/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/dashboard/sign-out", post(sign_in::sign_out))
         .route("/dashboard/assets/{file}", get(pages::asset))

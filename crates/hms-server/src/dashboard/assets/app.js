@@ -451,6 +451,7 @@
             "button",
             {
               type: "button",
+              "aria-label": `${room.enabled ? "Disable" : "Enable"} room ${room.name}`,
               onclick: async (event) => {
                 const { ok, data } = await api("POST", `/v2/rooms/${encodeURIComponent(room.id)}`, { enabled: !room.enabled });
                 if (!ok) return say(data.message);
