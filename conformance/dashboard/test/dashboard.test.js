@@ -227,12 +227,12 @@ describe("the dashboard in Chromium", () => {
     await row.waitFor({ state: "visible" });
     assert.equal(await row.locator("td.role").textContent(), "speaker");
     await shot("live-room");
-    await row.getByRole("button", { name: "Rename" }).click();
+    await row.getByRole("button", { name: "Rename Simulated Sam" }).click();
     await page.locator("#dialog").getByLabel("New name").fill("Renamed Sam");
     await confirmDialog("Rename");
     const renamed = page.locator("#peer-list tr", { hasText: "Renamed Sam" });
     await renamed.waitFor({ state: "visible" });
-    await renamed.getByRole("button", { name: "Change role" }).click();
+    await renamed.getByRole("button", { name: "Change role of Renamed Sam" }).click();
     await page.locator("#dialog").getByLabel("New role").selectOption("viewer");
     await confirmDialog("Change role");
     await eventually(async () => assert.equal(await renamed.locator("td.role").textContent(), "viewer"));
@@ -241,7 +241,7 @@ describe("the dashboard in Chromium", () => {
     assert.equal(stored.body.name, "Renamed Sam");
     assert.equal(stored.body.role, "viewer");
 
-    await renamed.getByRole("button", { name: "Remove" }).click();
+    await renamed.getByRole("button", { name: "Remove Renamed Sam" }).click();
     await confirmDialog("Remove peer");
     await renamed.waitFor({ state: "detached" });
     await eventually(async () => assert.equal(await page.locator("#peer-list").textContent(), "Nobody is in the room."));

@@ -654,11 +654,11 @@
         el(
           "td",
           {},
-          el("button", { type: "button", onclick: () => rename(row.peer) }, "Rename"),
+          el("button", { type: "button", "data-action": "Rename", onclick: () => rename(row.peer) }, "Rename"),
           " ",
-          el("button", { type: "button", onclick: () => changeRole(row.peer) }, "Change role"),
+          el("button", { type: "button", "data-action": "Change role of", onclick: () => changeRole(row.peer) }, "Change role"),
           " ",
-          el("button", { type: "button", class: "danger", onclick: () => remove(row.peer) }, "Remove"),
+          el("button", { type: "button", "data-action": "Remove", class: "danger", onclick: () => remove(row.peer) }, "Remove"),
         ),
       );
       return row;
@@ -686,6 +686,8 @@
         $(".name", row).textContent = peer.name;
         $(".role", row).textContent = peer.role;
         $(".tracks", row).textContent = tracks(peer);
+        // Each button names its peer, for whoever does not see the row it stands in.
+        row.querySelectorAll("button[data-action]").forEach((button) => button.setAttribute("aria-label", `${button.dataset.action} ${peer.name}`));
       }
       if (!rows.size) body.append(el("tr", { class: "empty" }, el("td", { colspan: 5 }, "Nobody is in the room.")));
     }
