@@ -120,10 +120,13 @@ describe("the dashboard in Chromium", () => {
     assert.equal((await context.cookies()).filter((c) => c.name === "hms_dashboard").length, 0);
   });
 
-  it("signs in with the access key and secret", async () => {
-    await page.getByLabel("Access key").fill(ACCESS_KEY);
-    await page.getByLabel("App secret").fill(SECRET);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  it("signs in with the access key and secret, from the keyboard", async () => {
+    await page.getByLabel("Access key").fill("");
+    await page.getByLabel("Access key").focus();
+    await page.keyboard.type(ACCESS_KEY);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(SECRET);
+    await page.keyboard.press("Enter");
     await page.waitForURL(BASE + "/dashboard/rooms");
     const [cookie] = (await context.cookies()).filter((c) => c.name === "hms_dashboard");
     assert.equal(cookie.httpOnly, true);
@@ -197,6 +200,18 @@ describe("the dashboard in Chromium", () => {
     await page.waitForURL(/\/dashboard\/rooms\/[^/]+$/);
     state.roomId = page.url().split("/").pop();
     await eventually(async () => assert.equal(await page.locator("h1").textContent(), "Room dashboard-room"));
+  });
+
+  it("fits a phone's width", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await page.reload();
+      await page.locator("#code-list").waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone`);
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 680 });
+    }
   });
 
   it("creates room codes, copies one, and a disabled code is refused by the exchange", async () => {
