@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::guard::{self, SignedIn};
+use super::guard;
 use super::{PATH, Shared};
 
 #[derive(Deserialize, Default)]
@@ -37,6 +37,8 @@ pub async fn form(State(dashboard): State<Shared>, headers: HeaderMap) -> Respon
     dashboard.pages.sign_in(StatusCode::OK, None)
 }
 
+/// `POST /dashboard/sign-in`: a session cookie for the right credentials, the form with
+/// what was wrong otherwise.
 pub async fn sign_in(
     State(dashboard): State<Shared>,
     extensions: Extensions,
@@ -127,7 +129,7 @@ fn too_many_failures(dashboard: &Shared, wait: Duration) -> Response {
 /// `POST /dashboard/sign-out`: ends the session (the form carries its anti-forgery token).
 pub async fn sign_out(State(dashboard): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let form: SignOutForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Some(signed_in @ SignedIn { .. }) = dashboard.signed_in(&headers) {
+    if let Some(signed_in) = dashboard.signed_in(&headers) {
         if !guard::not_forged(&headers, &signed_in, Some(&form.csrf)) {
             return guard::Refusal::Forged.into_response();
         }
