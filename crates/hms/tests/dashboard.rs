@@ -504,3 +504,31 @@ async fn secrets_are_added_once_shown_and_the_last_one_is_never_retired() {
     let rooms = answer(session.script(&server, Method::GET, "/dashboard/api/v2/rooms")).await;
     assert_eq!(rooms.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn behind_an_https_public_url_the_cookie_is_secure_and_the_snippets_use_that_url() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = TestServer::start_node(temp.path(), &[], &[("HMS_PUBLIC_URL", "https://console.example.com")]);
+    let signed_in = post_form(
+        &server,
+        "/dashboard/sign-in",
+        &format!("access_key={ACCESS_KEY}&secret={SECRET}"),
+        &[],
+    )
+    .await;
+    assert!(
+        signed_in
+            .header("set-cookie")
+            .ends_with("; HttpOnly; SameSite=Strict; Secure")
+    );
+    let cookie = signed_in.header("set-cookie").split(';').next().unwrap().to_owned();
+    let developer = answer(
+        browser()
+            .get(server.url("/dashboard/developer"))
+            .header(COOKIE, &cookie),
+    )
+    .await;
+    // The template engine escapes `/` in HTML as `&#x2f;`.
+    let text = developer.text.replace("&#x2f;", "/");
+    assert!(text.contains("https://console.example.com/v2/rooms"), "{text}");
+}

@@ -31,7 +31,7 @@ pub struct PathParams<T>(pub T);
 /// which act through the REST API.
 pub fn router(state: AppState) -> Router {
     let rest = rest_router(state.clone());
-    let mut router = mcp::routes(&state, rest.clone());
+    let mut router = mcp::routes(&state, rest.clone()).merge(crate::signal::routes().with_state(state.clone()));
     if state.config.dashboard {
         router = router.merge(crate::dashboard::routes(&state, rest.clone()));
     }

@@ -97,14 +97,19 @@ pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {
     }
 }
 
-/// Whether the browser reached us over TLS, directly or through a proxy that says so; the
-/// session cookie is then `Secure`.
-pub fn over_tls(uri: &axum::http::Uri, headers: &HeaderMap) -> bool {
-    uri.scheme_str() == Some("https")
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+impl Dashboard {
+    /// Whether the browser reaches the dashboard over TLS: this server serves HTTPS, its
+    /// public URL is `https`, or the proxy in front says so. The session cookie is then
+    /// `Secure`.
+    pub fn over_tls(&self, headers: &HeaderMap) -> bool {
+        let config = &self.app.config;
+        config.serves_tls()
+            || config.public_url.as_ref().is_some_and(|url| url.scheme() == "https")
+            || headers
+                .get("x-forwarded-proto")
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+    }
 }
 
 /// The session cookie for `id`, valid for `max_age_secs` (0 removes it).

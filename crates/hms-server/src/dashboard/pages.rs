@@ -2,12 +2,12 @@
 //! with the script that fills it from the API.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{Environment, Value, context};
 
 use super::Shared;
-use super::guard::{self, SignedIn};
+use super::guard::SignedIn;
 
 /// Where a signed-in person lands.
 pub const FIRST_PAGE: &str = "/dashboard/rooms";
@@ -118,7 +118,7 @@ pub async fn home(State(dashboard): State<Shared>, headers: HeaderMap) -> Respon
 }
 
 /// `GET /dashboard/{page}`: a page for who is signed in; the sign-in form for the rest.
-pub async fn page(State(dashboard): State<Shared>, Path(path): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn page(State(dashboard): State<Shared>, Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(signed_in) = dashboard.signed_in(&headers) else {
         return Redirect::to(SIGN_IN_PAGE).into_response();
     };
@@ -129,7 +129,7 @@ pub async fn page(State(dashboard): State<Shared>, Path(path): Path<String>, uri
             context! { title => "Not found" },
         );
     };
-    let context = page_context(&dashboard, &signed_in, spec, id, &uri, &headers);
+    let context = page_context(&dashboard, &signed_in, spec, id, &headers);
     dashboard.pages.render(StatusCode::OK, spec.template, context)
 }
 
@@ -138,7 +138,6 @@ fn page_context(
     signed_in: &SignedIn,
     spec: &PageSpec,
     id: Option<&str>,
-    uri: &Uri,
     headers: &HeaderMap,
 ) -> Value {
     let workspace = dashboard
@@ -151,16 +150,20 @@ fn page_context(
         section => spec.section,
         id,
         csrf => signed_in.session.csrf_token,
-        base_url => base_url(uri, headers),
+        base_url => base_url(dashboard, headers),
         workspace_name => workspace.as_ref().map(|w| w.name.clone()),
         access_key => workspace.as_ref().map(|w| w.access_key.clone()),
         simulator => dashboard.app.config.simulate_peers,
     }
 }
 
-/// This server's address as the browser reached it, for the snippets.
-fn base_url(uri: &Uri, headers: &HeaderMap) -> String {
-    let scheme = if guard::over_tls(uri, headers) { "https" } else { "http" };
+/// This server's address for the snippets: its public URL, or the address the browser
+/// reached it at.
+fn base_url(dashboard: &Shared, headers: &HeaderMap) -> String {
+    if let Some(public) = &dashboard.app.config.public_url {
+        return public.as_str().trim_end_matches('/').to_owned();
+    }
+    let scheme = if dashboard.over_tls(headers) { "https" } else { "http" };
     let host = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())

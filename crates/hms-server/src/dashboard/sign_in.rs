@@ -2,18 +2,18 @@
 //! secrets, or a management token of the workspace; failures count against the client's
 //! address, and past the limit every try is refused until the window moves on.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::guard;
-use super::{PATH, Shared};
+use super::{ClientAddr, PATH, Shared};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -42,7 +42,6 @@ pub async fn form(State(dashboard): State<Shared>, headers: HeaderMap) -> Respon
 pub async fn sign_in(
     State(dashboard): State<Shared>,
     extensions: Extensions,
-    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -54,8 +53,8 @@ pub async fn sign_in(
     }
     // Behind no address (an in-process call), every such client shares one allowance.
     let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(addr)| addr.ip());
+        .get::<ConnectInfo<ClientAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(ClientAddr(addr))| addr.ip());
     if let Some(wait) = dashboard.sign_ins.wait_for(client) {
         return too_many_failures(&dashboard, wait);
     }
@@ -71,7 +70,7 @@ pub async fn sign_in(
     };
     let (id, _) = dashboard.sessions.open(&workspace_id, lifetime);
     tracing::info!(workspace = %workspace_id, "dashboard sign-in");
-    let cookie = guard::session_cookie(&id, lifetime.as_secs(), guard::over_tls(&uri, &headers));
+    let cookie = guard::session_cookie(&id, lifetime.as_secs(), dashboard.over_tls(&headers));
     with_cookie(Redirect::to(super::pages::FIRST_PAGE).into_response(), &cookie)
 }
 
@@ -127,7 +126,7 @@ fn too_many_failures(dashboard: &Shared, wait: Duration) -> Response {
 }
 
 /// `POST /dashboard/sign-out`: ends the session (the form carries its anti-forgery token).
-pub async fn sign_out(State(dashboard): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sign_out(State(dashboard): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let form: SignOutForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     if let Some(signed_in) = dashboard.signed_in(&headers) {
         if !guard::not_forged(&headers, &signed_in, Some(&form.csrf)) {
@@ -135,7 +134,7 @@ pub async fn sign_out(State(dashboard): State<Shared>, uri: Uri, headers: Header
         }
         dashboard.sessions.close(&signed_in.id);
     }
-    let cookie = guard::session_cookie("", 0, guard::over_tls(&uri, &headers));
+    let cookie = guard::session_cookie("", 0, dashboard.over_tls(&headers));
     with_cookie(Redirect::to(&format!("{PATH}/sign-in")).into_response(), &cookie)
 }
 
