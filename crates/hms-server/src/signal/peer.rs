@@ -41,6 +41,8 @@ const AFTER_JOIN: [&str; 10] = [
     "role-change",
     "change-track-mute-state-request",
 ];
+/// How long a closing socket waits for the client's own close.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Close codes: the client sent what the protocol does not allow.
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_POLICY: u16 = 1008;
@@ -169,8 +171,8 @@ impl Peer {
             }
         }
         self.signal.forget_peer(&self.peer_id, &self.me);
-        if let Some(mut socket) = self.socket.take() {
-            let _ = socket.send(Message::Close(None)).await;
+        if let Some(socket) = self.socket.take() {
+            socket.close(None).await;
         }
     }
 
@@ -218,12 +220,12 @@ impl Peer {
     }
 
     async fn close_socket(&mut self, code: u16, reason: &str) {
-        if let Some(mut socket) = self.socket.take() {
+        if let Some(socket) = self.socket.take() {
             let frame = CloseFrame {
                 code,
                 reason: reason.to_owned().into(),
             };
-            let _ = socket.send(Message::Close(Some(frame))).await;
+            socket.close(Some(frame)).await;
         }
         self.socket_lost().await;
     }
@@ -736,8 +738,8 @@ impl Peer {
     /// peer list again, and the server restarts ICE on the subscribe connection, which
     /// the client never restarts by itself.
     async fn resume(&mut self, socket: WebSocket) {
-        if let Some(mut old) = self.socket.replace(Socket::new(socket)) {
-            let _ = old.send(Message::Close(None)).await;
+        if let Some(old) = self.socket.replace(Socket::new(socket)) {
+            old.close(None).await;
         }
         self.window_ends = None;
         self.flood = Flood::default();
@@ -846,6 +848,21 @@ impl Socket {
 
     async fn send(&mut self, message: Message) -> Result<(), axum::Error> {
         self.0.get_mut().send(message).await
+    }
+
+    /// Sends the close frame, then reads what the client still sends until it closes too
+    /// (for a moment at most): dropping a socket with unread data would reset it, and the
+    /// client would lose the close frame.
+    async fn close(mut self, frame: Option<CloseFrame>) {
+        let _ = self.send(Message::Close(frame)).await;
+        let drain = async {
+            while let Some(Ok(message)) = self.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
     }
 }
 
