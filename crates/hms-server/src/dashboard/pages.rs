@@ -185,3 +185,43 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_page_and_object() {
+        let (spec, id) = resolve("rooms").unwrap();
+        assert_eq!((spec.template, id), ("rooms.html", None));
+        let (spec, id) = resolve("rooms/abc").unwrap();
+        assert_eq!((spec.template, id), ("room.html", Some("abc")));
+        let (spec, id) = resolve("live/abc").unwrap();
+        assert_eq!(
+            (spec.template, spec.section, id),
+            ("live_room.html", "live", Some("abc"))
+        );
+        for unknown in ["nothing", "rooms/", "rooms/a/b", "developer/abc", "webhooks/x"] {
+            assert!(resolve(unknown).is_none(), "{unknown}");
+        }
+    }
+
+    #[test]
+    fn every_template_renders() {
+        let pages = Pages::new();
+        for spec in &PAGES {
+            let context = context! { title => spec.title, section => spec.section, id => "x", csrf => "t" };
+            let html = pages
+                .templates
+                .get_template(spec.template)
+                .unwrap()
+                .render(context)
+                .unwrap();
+            assert!(
+                html.contains("<meta name=\"csrf-token\" content=\"t\">"),
+                "{}",
+                spec.template
+            );
+        }
+    }
+}
