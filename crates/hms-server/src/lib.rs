@@ -78,6 +78,8 @@ impl Server {
         initial_credentials: Option<InitialCredentials>,
         on_first_start: impl FnOnce(&CreatedWorkspace),
     ) -> Result<Self, ServeError> {
+        // A bad certificate is refused before anything is written.
+        let certificate = tls::Certificate::from_config(&config)?;
         let node = Node::claim(&config.data_dir)?;
         if let Some(url) = config.database_url.as_ref().filter(|url| !url.is_postgres()) {
             return Err(ServeError::UnsupportedDatabase(url.clone()));
@@ -98,7 +100,6 @@ impl Server {
         service::webhooks::apply_config(store.as_ref(), &config.webhooks.workspaces)
             .await
             .map_err(ServeError::Webhooks)?;
-        let certificate = tls::Certificate::from_config(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Listen {
@@ -106,8 +107,19 @@ impl Server {
                 source,
             })?;
         let rtc = bind_rtc(&config).await?;
+        let placement = hms_store::Placement {
+            node_id: node.id.clone(),
+            url: public_url(&config, listener.local_addr()?, certificate.is_some()),
+        };
         let config = Arc::new(config);
-        let signal = signal::Signal::start(runtime.clone(), store.clone(), credentials.clone(), config.clone(), rtc);
+        let signal = signal::Signal::start(
+            placement,
+            runtime.clone(),
+            store.clone(),
+            credentials.clone(),
+            config.clone(),
+            rtc,
+        );
         let state = AppState {
             store: store.clone(),
             credentials,
@@ -193,6 +205,21 @@ async fn bind_rtc(config: &ServerConfig) -> Result<hms_rtc::Endpoint, ServeError
     hms_rtc::Endpoint::bind(bind, announce)
         .await
         .map_err(|source| ServeError::Rtc { addr: bind, source })
+}
+
+/// Where clients reach this node: its public URL, else its listener's address (on the
+/// outward interface when it listens on every interface).
+fn public_url(config: &ServerConfig, local: std::net::SocketAddr, tls: bool) -> String {
+    if let Some(url) = &config.public_url {
+        return url.as_str().trim_end_matches('/').to_owned();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let ip = if local.ip().is_unspecified() {
+        outward_ip().unwrap_or(local.ip())
+    } else {
+        local.ip()
+    };
+    format!("{scheme}://{}", std::net::SocketAddr::new(ip, local.port()))
 }
 
 /// The address of the interface the system routes outward through (no packet is sent:

@@ -635,3 +635,98 @@ async fn real_peers_log_the_same_events_as_simulated_peers() {
     assert_eq!(real.len(), 7, "{real:#?}");
     assert_eq!(real, story(&simulated, "story"));
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
+async fn init_on_any_node_sends_clients_to_the_rooms_node_and_any_node_controls_its_peers() {
+    assert!(
+        common::on_postgres(),
+        "several nodes need PostgreSQL: set HMS_TEST_POSTGRES_URL"
+    );
+    let dirs = tempfile::tempdir().unwrap();
+    let (first, second) = (dirs.path().join("node-a"), dirs.path().join("node-b"));
+    common::share_test_database(&first, &second);
+    let a = TestServer::start_node(&first, &["--simulate-peers"], &[]);
+    let mut b = TestServer::start_node(&second, &["--simulate-peers"], &[]);
+    let room_id = room(&a, "multi-node-room").await;
+    let token = app_token(&room_id, "host", "user-Alice");
+
+    // The first /init places the room on its node; /init on the other node agrees.
+    let on_b = format!("{}/v2/ws", ws_base(&b));
+    for node in [&b, &a] {
+        let (status, body) = init(node, Some(&token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["endpoint"], on_b.as_str());
+    }
+
+    // Alice joins on node B; everything done through node A reaches her.
+    let (mut alice, alice_id, _) = Client::join(&b, &room_id, "host", "Alice").await;
+    let (status, _) = a
+        .post(
+            &format!("/v2/active-rooms/{room_id}/send-message"),
+            json!({"message": "via node A"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(alice.expect("on-broadcast").await["info"]["message"], "via node A");
+    let (status, bob) = a
+        .post(
+            &format!("/v2/simulate/rooms/{room_id}/peers"),
+            json!({"role": "guest", "name": "Bob"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{bob}");
+    assert_eq!(alice.expect("on-peer-join").await["info"]["name"], "Bob");
+    let (status, _) = a
+        .post(
+            &format!("/v2/active-rooms/{room_id}/peers/{alice_id}"),
+            json!({"name": "Alicia"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(alice.expect("on-peer-update").await["info"]["name"], "Alicia");
+    let (status, _) = a
+        .post(
+            &format!("/v2/active-rooms/{room_id}/remove-peers"),
+            json!({"peer_id": alice_id, "reason": "bye"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(alice.expect("on-peer-leave-request").await["reason"], "bye");
+
+    // Node B stops: the next /init places the room on node A.
+    b.terminate();
+    let (status, body) = init(&a, Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["endpoint"], format!("{}/v2/ws", ws_base(&a)));
+}
+
+#[tokio::test]
+async fn init_hands_out_the_configured_ice_servers() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("hms.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[rtc.ice_servers]]
+urls = ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
+username = "user"
+credential = "pass"
+
+[[rtc.ice_servers]]
+urls = ["stun:stun.example.com:3478"]
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start_in(&data.path().join("data"), &["--config", config.to_str().unwrap()]);
+    let room_id = room(&server, "ice-room").await;
+    let (status, body) = init(&server, Some(&app_token(&room_id, "host", "u1"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["rtcConfiguration"],
+        json!({"ice_servers": [
+            {"urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"], "username": "user", "credential": "pass"},
+            {"urls": ["stun:stun.example.com:3478"]},
+        ]})
+    );
+}

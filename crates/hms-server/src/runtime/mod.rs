@@ -93,18 +93,12 @@ pub enum Publishes {
     Nothing,
 }
 
-/// Told after every change the runtime commits: the room, and what its peers receive
-/// from it. The signalling of real peers follows rooms through these.
-#[derive(Debug, Clone)]
-pub struct LiveNotice {
-    pub room_id: String,
-    pub deliveries: Vec<PeerDelivery>,
-}
-
-/// Whoever follows committed changes (this node's signalling).
+/// Whoever follows committed changes (this node's signalling, which reads what changed
+/// from the store).
 pub trait LiveObserver: Send + Sync {
-    /// Called in commit order for a room, on the room's turn: keep it short.
-    fn committed(&self, notice: LiveNotice);
+    /// Called after each change of `room_id`'s live state, on the room's turn: keep it
+    /// short.
+    fn committed(&self, room_id: &str);
 }
 
 pub struct RoomRuntime {
@@ -136,13 +130,11 @@ impl RoomRuntime {
     }
 
     /// Writes a change of `room_id`'s live state with its events, then tells the observer.
-    async fn commit(&self, room_id: &str, write: &LiveWrite) -> Result<(), RuntimeError> {
-        self.store.record_live(write).await?;
+    async fn commit(&self, room_id: &str, mut write: LiveWrite) -> Result<(), RuntimeError> {
+        write.room_id = room_id.to_owned();
+        self.store.record_live(&write).await?;
         if let Some(observer) = self.observer.get() {
-            observer.committed(LiveNotice {
-                room_id: room_id.to_owned(),
-                deliveries: write.deliveries.clone(),
-            });
+            observer.committed(room_id);
         }
         Ok(())
     }
@@ -278,7 +270,7 @@ impl RoomRuntime {
             write
                 .events
                 .push(events::peer_join_failure(&session, &peer, "role not allowed"));
-            self.commit(&session.room_id, &write).await?;
+            self.commit(&session.room_id, write).await?;
             return Err(refusal);
         }
         if opening {
@@ -287,7 +279,7 @@ impl RoomRuntime {
         }
         write.joined.push(peer.session_record(&session.id));
         write.events.push(events::peer_join(&session, &peer));
-        self.commit(&session.room_id, &write).await?;
+        self.commit(&session.room_id, write).await?;
         Ok(peer.to_wire(true))
     }
 
@@ -344,7 +336,7 @@ impl RoomRuntime {
             });
             write.events.push(events::session_close(session, now));
         }
-        self.commit(&session.room_id, &write).await?;
+        self.commit(&session.room_id, write).await?;
         Ok(())
     }
 
@@ -437,7 +429,7 @@ impl RoomRuntime {
             if let Err(refusal) = check_capacity(session, role, Some(peer_id)) {
                 let event = events::role_change_failure(session, current, role_name, "role limit reached");
                 write.events.push(event);
-                self.commit(&session.room_id, &write).await?;
+                self.commit(&session.room_id, write).await?;
                 return Err(refusal);
             }
             updated.role = role.name.clone();
@@ -457,7 +449,7 @@ impl RoomRuntime {
             profile: updated.profile(),
         });
         write.deliveries = changes_told(session, current, &updated, now);
-        self.commit(&session.room_id, &write).await?;
+        self.commit(&session.room_id, write).await?;
         Ok(updated.to_wire(true))
     }
 
@@ -491,7 +483,7 @@ impl RoomRuntime {
                 deliveries: deliver(&session, &recipients, "message", PreciseTime::now(), fields),
                 ..LiveWrite::default()
             };
-            self.commit(&session.room_id, &write).await?;
+            self.commit(&session.room_id, write).await?;
             Ok(())
         })
         .await

@@ -30,14 +30,20 @@ pub(super) async fn init(State(state): State<AppState>, headers: HeaderMap) -> A
     if !room.room.enabled {
         return Err(ApiError::forbidden("Room is disabled"));
     }
-    let host = headers.get(HOST).and_then(|host| host.to_str().ok());
-    Ok(Json(init_response(&state.config, host)))
+    let placed = state.signal.place(&room.room.id).await?;
+    let endpoint = if placed.node_id == state.signal.node.node_id {
+        let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+        socket_url(&state.config, host)
+    } else {
+        socket_url_at(&placed.url)
+    };
+    Ok(Json(init_response(&state.config, endpoint)))
 }
 
-/// What `/init` answers a client that reached this node at `host`.
-pub fn init_response(config: &ServerConfig, host: Option<&str>) -> InitResponse {
+/// What `/init` answers a client whose signalling socket is at `endpoint`.
+pub fn init_response(config: &ServerConfig, endpoint: String) -> InitResponse {
     InitResponse {
-        endpoint: socket_url(config, host),
+        endpoint,
         rtc_configuration: RtcConfiguration {
             ice_servers: config.rtc.ice_servers.clone(),
         },
@@ -48,18 +54,23 @@ pub fn init_response(config: &ServerConfig, host: Option<&str>) -> InitResponse 
     }
 }
 
-/// The socket's address: on the public origin when one is configured, else on the host
-/// the client asked for, with the listener's scheme.
+/// The socket's address on this node: on the public origin when one is configured, else
+/// on the host the client asked for, with the listener's scheme.
 fn socket_url(config: &ServerConfig, host: Option<&str>) -> String {
     if let Some(public) = &config.public_url {
-        let scheme = if public.scheme() == "https" { "wss" } else { "ws" };
-        let origin = public.origin().ascii_serialization();
-        let authority = origin.split_once("://").map_or(origin.as_str(), |(_, rest)| rest);
-        return format!("{scheme}://{authority}{SOCKET_PATH}");
+        return socket_url_at(public.as_str());
     }
     let scheme = if config.serves_tls() { "wss" } else { "ws" };
     let host = host.map_or_else(|| config.listen.to_string(), str::to_owned);
     format!("{scheme}://{host}{SOCKET_PATH}")
+}
+
+/// The socket's address on the node whose public origin is `url`.
+fn socket_url_at(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let scheme = if scheme == "https" { "wss" } else { "ws" };
+    format!("{scheme}://{authority}{SOCKET_PATH}")
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -94,5 +105,6 @@ mod tests {
         );
         config.public_url = Some("http://meet.example.com:8000".parse().unwrap());
         assert_eq!(socket_url(&config, None), "ws://meet.example.com:8000/v2/ws");
+        assert_eq!(socket_url_at("https://10.0.0.7:8443"), "wss://10.0.0.7:8443/v2/ws");
     }
 }

@@ -33,7 +33,7 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::auth::CredentialCache;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
-use crate::runtime::{LiveNotice, LiveObserver, RoomRuntime};
+use crate::runtime::{LiveObserver, RoomRuntime};
 use crate::state::AppState;
 
 pub use init::init_response;
@@ -49,6 +49,8 @@ const DATA_CHANNEL: &str = "ion-sfu";
 
 /// This node's real peers and the rooms they are in.
 pub struct Signal {
+    /// This node, as placements name it.
+    node: hms_store::Placement,
     runtime: Arc<RoomRuntime>,
     store: Arc<dyn Store>,
     credentials: Arc<CredentialCache>,
@@ -59,8 +61,10 @@ pub struct Signal {
 }
 
 impl Signal {
-    /// Starts following `runtime`'s changes for the real peers of this node.
+    /// Starts following the changes of rooms, by this node's runtime and by other nodes,
+    /// for the real peers of this node (`node`).
     pub fn start(
+        node: hms_store::Placement,
         runtime: Arc<RoomRuntime>,
         store: Arc<dyn Store>,
         credentials: Arc<CredentialCache>,
@@ -68,6 +72,7 @@ impl Signal {
         rtc: hms_rtc::Endpoint,
     ) -> Arc<Self> {
         let signal = Arc::new(Self {
+            node,
             runtime: runtime.clone(),
             store,
             credentials,
@@ -77,7 +82,31 @@ impl Signal {
             peers: Mutex::default(),
         });
         runtime.observe(signal.clone());
+        tokio::spawn(follow_other_nodes(Arc::downgrade(&signal)));
         signal
+    }
+
+    /// Tells the task of `room_id` (or of every room, for [`hms_store::EVERY_ROOM`]) that
+    /// its live state changed.
+    fn changed(&self, room_id: &str) {
+        let rooms = self.rooms.lock().expect("rooms lock");
+        if room_id == hms_store::EVERY_ROOM {
+            for room in rooms.values() {
+                let _ = room.send(ToRoom::Changed);
+            }
+        } else if let Some(room) = rooms.get(room_id) {
+            let _ = room.send(ToRoom::Changed);
+        }
+    }
+
+    /// The node that serves `room_id`'s real peers: this one, unless another live node
+    /// already does.
+    async fn place(&self, room_id: &str) -> Result<hms_store::Placement, hms_store::StoreError> {
+        let timeout = self.config.node_timeout();
+        let alive_since = hms_types::PreciseTime::from_unix_nanos(
+            hms_types::PreciseTime::now().unix_nanos() - timeout.as_nanos() as i128,
+        );
+        self.store.place_room(room_id, &self.node, alive_since).await
     }
 
     pub fn rtc_addr(&self) -> std::net::SocketAddr {
@@ -153,10 +182,27 @@ impl Signal {
 }
 
 impl LiveObserver for Signal {
-    fn committed(&self, notice: LiveNotice) {
-        let rooms = self.rooms.lock().expect("rooms lock");
-        if let Some(room) = rooms.get(&notice.room_id) {
-            let _ = room.send(ToRoom::Changed(notice));
+    fn committed(&self, room_id: &str) {
+        self.changed(room_id);
+    }
+}
+
+/// Follows the rooms other nodes change (through the store's notices) while the node's
+/// signalling exists.
+async fn follow_other_nodes(signal: std::sync::Weak<Signal>) {
+    let Some(mut notices) = signal.upgrade().map(|signal| signal.store.subscribe_rooms()) else {
+        return;
+    };
+    loop {
+        let room_id = match notices.recv().await {
+            Ok(room_id) => room_id,
+            // Fell behind: every room reads its state again.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => hms_store::EVERY_ROOM.to_owned(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        match signal.upgrade() {
+            Some(signal) => signal.changed(&room_id),
+            None => return,
         }
     }
 }

@@ -8,20 +8,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hms_store::{PeerDelivery, WorkspaceCredentials};
+use hms_store::{NumberedDelivery, WorkspaceCredentials};
 use hms_types::signal::{LeaveRequestParams, MessageNotification, PeerLeaveParams, PeerListParams, RoomState};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::runtime::{LiveNotice, LivePeer, LiveSession};
+use crate::runtime::{LivePeer, LiveSession};
 
 use super::peer::ToPeer;
 use super::{Signal, wire};
 
+/// Deliveries read from the store at once.
+const DELIVERIES_PER_READ: u32 = 500;
+
 pub(super) enum ToRoom {
-    /// The runtime committed a change of the room.
-    Changed(LiveNotice),
+    /// The room's live state changed, through this node or another.
+    Changed,
     /// A peer of this node joined: it gets the peer list, then everything after it.
     Enter {
         peer_id: String,
@@ -61,6 +64,8 @@ struct Room {
     told: Option<LiveSession>,
     /// A change was committed since the session was last read.
     stale: bool,
+    /// The room's last delivery that its peers were given (or that came before them).
+    delivered: Option<i64>,
 }
 
 pub(super) fn spawn(
@@ -76,6 +81,7 @@ pub(super) fn spawn(
         members: HashMap::new(),
         told: None,
         stale: false,
+        delivered: None,
     };
     tokio::spawn(room.run(inbox, sender.clone()));
     sender
@@ -99,10 +105,7 @@ impl Room {
 
     async fn handle(&mut self, message: ToRoom) {
         match message {
-            ToRoom::Changed(notice) => {
-                self.deliver(&notice.deliveries);
-                self.stale = true;
-            }
+            ToRoom::Changed => self.stale = true,
             ToRoom::Enter {
                 peer_id,
                 peer,
@@ -170,9 +173,32 @@ impl Room {
         })
     }
 
-    /// What the change itself says to peers of this node: messages, removals, room ends.
-    fn deliver(&mut self, deliveries: &[PeerDelivery]) {
-        for delivery in deliveries {
+    /// What changes said to peers of this node since the last time: messages, removals,
+    /// room ends, in commit order.
+    async fn deliver_new(&mut self) -> Result<(), hms_store::StoreError> {
+        let store = self.signal.store.clone();
+        let mut after = match self.delivered {
+            Some(after) => after,
+            // The room's deliveries so far were for others, or for before this node served it.
+            None => store.latest_room_delivery(&self.room_id).await?,
+        };
+        loop {
+            let batch = store.room_deliveries(&self.room_id, after, DELIVERIES_PER_READ).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            let full = batch.len() == DELIVERIES_PER_READ as usize;
+            self.deliver(&batch);
+            self.delivered = Some(after);
+            if !full {
+                break;
+            }
+        }
+        self.delivered = Some(after);
+        Ok(())
+    }
+
+    fn deliver(&mut self, deliveries: &[NumberedDelivery]) {
+        for NumberedDelivery { delivery, .. } in deliveries {
             let Some(member) = self.members.get(&delivery.peer_id) else {
                 continue;
             };
@@ -209,6 +235,11 @@ impl Room {
     /// Reads the session again and tells the members what changed since they were told.
     async fn sync(&mut self) {
         self.stale = false;
+        if let Err(error) = self.deliver_new().await {
+            tracing::warn!(%error, room_id = %self.room_id, "could not read a room's deliveries");
+            self.stale = true;
+            return;
+        }
         let session = match self
             .signal
             .runtime
