@@ -532,3 +532,34 @@ async fn behind_an_https_public_url_the_cookie_is_secure_and_the_snippets_use_th
     let text = developer.text.replace("&#x2f;", "/");
     assert!(text.contains("https://console.example.com/v2/rooms"), "{text}");
 }
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_and_failed_sign_ins_still_count() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = TestServer::start_node(
+        temp.path(),
+        &["--tls-self-signed"],
+        &[("HMS_DASHBOARD_SIGN_IN_LIMIT", "1")],
+    );
+    let pem = std::fs::read(temp.path().join("tls/cert.pem")).expect("the self-signed certificate");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |secret: &str| {
+        client
+            .post(server.url("/dashboard/sign-in"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("access_key={ACCESS_KEY}&secret={secret}"))
+    };
+    let right = answer(sign_in(SECRET)).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert!(
+        right
+            .header("set-cookie")
+            .ends_with("; HttpOnly; SameSite=Strict; Secure")
+    );
+    assert_eq!(answer(sign_in("wrong")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer(sign_in(SECRET)).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
