@@ -48,6 +48,12 @@ pub struct ServerConfig {
     /// one comma-separated string.
     #[serde(deserialize_with = "list_or_commas")]
     pub mcp_tools: Vec<String>,
+    /// Serve the web console under `/dashboard` (and send browsers opening `/` there).
+    pub dashboard: bool,
+    /// How long a dashboard sign-in lasts, in seconds.
+    pub dashboard_session_secs: u64,
+    /// Failed dashboard sign-ins allowed per client address and minute.
+    pub dashboard_sign_in_limit: u32,
     /// Webhook delivery (`[webhooks]` in the file).
     pub webhooks: WebhookConfig,
     /// A PEM certificate chain to serve HTTPS with, with `tls_key`.
@@ -175,6 +181,9 @@ impl Default for ServerConfig {
             mcp_allowed_hosts: Vec::new(),
             mcp_read_only: false,
             mcp_tools: Vec::new(),
+            dashboard: true,
+            dashboard_session_secs: 12 * 3600,
+            dashboard_sign_in_limit: 10,
             webhooks: WebhookConfig::default(),
             tls_cert: None,
             tls_key: None,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod ids;
@@ -169,6 +170,8 @@ impl Server {
         let dispatching = tokio::spawn(dispatcher.run(stopped));
         let app = api::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, tls = self.certificate.is_some(), "openhms is serving");
+        // The client address counts failed dashboard sign-ins.
+        let app = app.into_make_service_with_connect_info::<dashboard::ClientAddr>();
         match &self.certificate {
             Some(certificate) => {
                 let listener = tls::TlsListener::new(self.listener, certificate)?;

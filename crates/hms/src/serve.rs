@@ -117,7 +117,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 19] = [
+const ENV_KEYS: [&str; 22] = [
     "listen",
     "data_dir",
     "database_url",
@@ -132,6 +132,9 @@ const ENV_KEYS: [&str; 19] = [
     "mcp_allowed_hosts",
     "mcp_read_only",
     "mcp_tools",
+    "dashboard",
+    "dashboard_session_secs",
+    "dashboard_sign_in_limit",
     "tls_cert",
     "tls_key",
     "tls_self_signed",
@@ -146,13 +149,14 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     init_logging(args.log_json);
     let config = load_config(&args)?;
     hms_server::api::mcp::check_config(&config).map_err(|e| CliError::new(format!("invalid configuration: {e}")))?;
+    let dashboard = config.dashboard;
     let server = Server::bind(config, initial_credentials()?, print_first_start)
         .await
         .map_err(CliError::new)?;
     // On stdout so that scripts and tests can learn the port when listening on port 0.
     let url = server.url().map_err(CliError::new)?;
     println!("openhms listening on {url}");
-    print_docs_addresses(&url);
+    print_addresses(&url, dashboard);
     println!("  WebRTC (UDP):       {}", server.rtc_addr());
     if let Some(certificate) = server.certificate() {
         println!("  TLS certificate:    {}", certificate.path.display());
@@ -161,8 +165,12 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     server.run(shutdown_signal()).await.map_err(CliError::new)
 }
 
-/// Where the API's documentation is, on the lines after the listening address.
-fn print_docs_addresses(base: &str) {
+/// Where the dashboard (when served) and the API's documentation are, on the lines after
+/// the listening address.
+fn print_addresses(base: &str, dashboard: bool) {
+    if dashboard {
+        println!("  Dashboard:          {base}/dashboard");
+    }
     println!("  API docs:           {base}/docs");
     println!("  OpenAPI document:   {base}/openapi.json");
     println!("  Postman collection: {base}/postman.json (set APP_ACCESS_KEY, APP_SECRET and BASE_URL)");
