@@ -61,7 +61,10 @@ async fn scenarios(server: &Process, credentials: &Credentials) -> Result<(Vec<S
     let mut conn = Conn::open(server.addr).await.map_err(|e| e.0)?;
     let auth = management_auth(credentials);
     let templates = call(&mut conn, Method::GET, "/v2/templates", &auth, None).await?;
-    let template_id = templates["data"][0]["id"].as_str().ok_or("no default template")?.to_owned();
+    let template_id = templates["data"][0]["id"]
+        .as_str()
+        .ok_or("no default template")?
+        .to_owned();
     let role = json!({"name": ROLE, "publishParams": {"allowed": []}, "subscribeParams": {"subscribeToRoles": []}});
     let path = format!("/v2/templates/{template_id}/roles/{ROLE}");
     call(&mut conn, Method::POST, &path, &auth, Some(role)).await?;
