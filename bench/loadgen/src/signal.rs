@@ -98,11 +98,12 @@ async fn join_all(
     let mut joining = Vec::with_capacity(rooms.len());
     for (index, room_id) in rooms.iter().enumerate() {
         let token = app_token(credentials, room_id, &format!("bench-{index}"));
+        let peer_id = format!("{}-{index}", name.replace(' ', "-"));
         let (gate, addr) = (gate.clone(), server.addr);
         joining.push(tokio::spawn(async move {
             let _turn = gate.acquire_owned().await.map_err(|e| e.to_string())?;
             let began = Instant::now();
-            let socket = join(addr, &token, index).await?;
+            let socket = join(addr, &token, &peer_id).await?;
             Ok::<_, String>((socket, began.elapsed()))
         }));
     }
@@ -134,12 +135,12 @@ fn app_token(credentials: &Credentials, room_id: &str, user_id: &str) -> String 
 }
 
 /// Connects, joins and waits for the peer list, as the SDK does.
-async fn join(addr: SocketAddr, token: &str, index: usize) -> Result<Socket, String> {
-    let url = format!("ws://{addr}/v2/ws?peer=bench-peer-{index}&token={token}&protocol_version=2.5");
+async fn join(addr: SocketAddr, token: &str, peer_id: &str) -> Result<Socket, String> {
+    let url = format!("ws://{addr}/v2/ws?peer={peer_id}&token={token}&protocol_version=2.5");
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let join = json!({"method": "join", "params": {"name": format!("peer {index}")}, "id": "join", "jsonrpc": "2.0"});
+    let join = json!({"method": "join", "params": {"name": peer_id}, "id": "join", "jsonrpc": "2.0"});
     socket
         .send(Message::Text(join.to_string().into()))
         .await

@@ -242,7 +242,18 @@ async fn the_socket_refuses_bad_tokens_and_peer_ids_before_upgrading() {
     let server = TestServer::start();
     let room_id = room(&server, "socket-refusals").await;
     let good = app_token(&room_id, "host", "u1");
+    let expired = {
+        let mut claims = Claims::app(ACCESS_KEY, &room_id, "host", "u1", now_secs() - 7200, 3600);
+        claims.exp = now_secs() - 3600;
+        hms_auth::mint(&claims, &AppSecret::new(SECRET))
+    };
+    let foreign = hms_auth::mint(
+        &Claims::app(ACCESS_KEY, &room_id, "host", "u1", now_secs(), 3600),
+        &AppSecret::new("another-workspace-secret-0123456789abcdef"),
+    );
     for (query, status) in [
+        (format!("peer=p1&token={expired}"), 401),
+        (format!("peer=p1&token={foreign}"), 401),
         (format!("peer=p1&token={}", server.token()), 401),
         ("peer=p1&token=garbage".to_owned(), 401),
         ("peer=p1".to_owned(), 401),
@@ -257,6 +268,13 @@ async fn the_socket_refuses_bad_tokens_and_peer_ids_before_upgrading() {
             other => panic!("{query}: expected an HTTP refusal, got {other:?}"),
         }
     }
+
+    // A good token for a room that does not exist: the socket says so and closes.
+    let unknown = app_token("0000000000000000deadbeef", "host", "u1");
+    let mut client = Client::connect(&server, &unknown, "p2").await;
+    let error = client.expect("on-error").await;
+    assert_eq!(error, json!({"code": 404, "message": "room not found"}));
+    assert_eq!(client.closed().await, Some(CloseCode::Policy));
 }
 
 #[tokio::test]
