@@ -12,6 +12,8 @@
 
 mod events;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
