@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# Runs the Postman collection that openhms serves at /postman.json, with newman, against a
-# freshly started `hms serve --simulate-peers`. Only APP_ACCESS_KEY, APP_SECRET and
+# Runs the Postman collection that openhms serves at /postman.json, with newman, against the
+# freshly started server that served it: once as the README's first command starts it
+# (`hms serve`), once with `--simulate-peers`. Only APP_ACCESS_KEY, APP_SECRET and
 # BASE_URL are given: the collection mints its own management token and carries the ids
 # from one request to the next. Every request must pass.
 #
-#   bash conformance/newman/run.sh
+#   bash conformance/newman/run.sh [both|default|simulate-peers]
 #   HMS_BIN=/path/to/hms bash conformance/newman/run.sh
 #
 # Env: HMS_BIN (default: <repo>/target/debug/hms), KEEP_DATA=1 keeps the temp dir with the
 #      server log and the downloaded collection.
 set -euo pipefail
+
+# Both configurations a server can be started in, unless one is named: the documents it
+# serves differ (the peer simulator's operations only with --simulate-peers).
+MODE="${1:-both}"
+case "$MODE" in
+  both)
+    bash "${BASH_SOURCE[0]}" default
+    bash "${BASH_SOURCE[0]}" simulate-peers
+    exit 0
+    ;;
+  default) SERVE_FLAGS=() ;;
+  simulate-peers) SERVE_FLAGS=(--simulate-peers) ;;
+  *) echo "usage: $0 [both|default|simulate-peers]" >&2; exit 2 ;;
+esac
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
@@ -23,7 +38,7 @@ if [ ! -x "$HERE/node_modules/.bin/newman" ]; then
   (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" hms_serve newman --simulate-peers
+HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" hms_serve "newman-$MODE" "${SERVE_FLAGS[@]}"
 
 # The collection as the server serves it, exactly what a user imports into Postman.
 if ! node -e '

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes a freshly started `hms serve --simulate-peers` with schemathesis, from the
-# OpenAPI document it serves at /openapi.json: every operation, a bounded number of
-# generated requests each, with a valid management token. It fails on any 5xx, on any
-# status the document does not list for the operation, and on any answer whose body or
-# content type does not match the document.
+# Fuzzes a freshly started `hms serve` with schemathesis, from the OpenAPI document it
+# serves at /openapi.json: every operation, a bounded number of generated requests each,
+# with a valid management token. It fails on any 5xx, on any status the document does not
+# list for the operation, and on any answer whose body or content type does not match the
+# document. Twice: once as the README's first command starts the server, once with
+# `--simulate-peers` (the documents differ).
 #
-#   bash conformance/schemathesis/run.sh
+#   bash conformance/schemathesis/run.sh [both|default|simulate-peers]
 #   HMS_BIN=/path/to/hms bash conformance/schemathesis/run.sh
 #
 # Env: HMS_BIN (default: <repo>/target/debug/hms); MAX_EXAMPLES (default 25) generated
@@ -16,6 +17,20 @@
 #      SEED for a reproducible run; KEEP_DATA=1 keeps the temp dir with the server log
 #      and the reports.
 set -euo pipefail
+
+# Both configurations a server can be started in, unless one is named: the documents it
+# serves differ (the peer simulator's operations only with --simulate-peers).
+MODE="${1:-both}"
+case "$MODE" in
+  both)
+    bash "${BASH_SOURCE[0]}" default
+    bash "${BASH_SOURCE[0]}" simulate-peers
+    exit 0
+    ;;
+  default) SERVE_FLAGS=() ;;
+  simulate-peers) SERVE_FLAGS=(--simulate-peers) ;;
+  *) echo "usage: $0 [both|default|simulate-peers]" >&2; exit 2 ;;
+esac
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
@@ -39,7 +54,7 @@ fi
 ACCESS_KEY="67c1d2e3f4a5b6c7d8e9f0a1"
 SECRET="schemathesis-secret-0123456789abcdefghijk"
 
-HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" RUST_LOG="${RUST_LOG:-warn}" hms_serve schemathesis --simulate-peers
+HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" RUST_LOG="${RUST_LOG:-warn}" hms_serve "schemathesis-$MODE" "${SERVE_FLAGS[@]}"
 
 echo "schemathesis: validating $BASE/openapi.json against the OpenAPI 3.1 specification"
 "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
@@ -49,7 +64,9 @@ echo "schemathesis: validating $BASE/openapi.json against the OpenAPI 3.1 specif
 TOKEN="$("$HMS_BIN" token management --access-key "$ACCESS_KEY" --secret "$SECRET" --validity 2h)"
 echo "schemathesis: server ready at $BASE; fuzzing every operation of $BASE/openapi.json"
 
-"$VENV/bin/python" "$HERE/fixtures.py" "$BASE" "$TOKEN" "$WORK/schemathesis.toml"
+FIXTURE_FLAGS=()
+if [ "$MODE" = default ]; then FIXTURE_FLAGS=(--no-peers); fi
+"$VENV/bin/python" "$HERE/fixtures.py" "$BASE" "$TOKEN" "$WORK/schemathesis.toml" "${FIXTURE_FLAGS[@]}"
 
 SEED_ARGS=()
 if [ -n "${SEED:-}" ]; then SEED_ARGS=(--seed "$SEED"); fi

@@ -197,6 +197,30 @@ fn encode_segment(value: &str) -> String {
     out
 }
 
+/// Which operations a server serves, as it is configured: the peer simulator's only when
+/// it runs with `--simulate-peers`. The documents it serves (OpenAPI, Postman, the docs
+/// page) and its MCP tools list these and no others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Served {
+    /// The peer simulator is on.
+    pub simulator: bool,
+}
+
+impl Served {
+    /// A server started with `--simulate-peers`: every operation.
+    pub const ALL: Served = Served { simulator: true };
+
+    /// Whether such a server serves `op`.
+    pub fn serves(self, op: &Operation) -> bool {
+        self.simulator || !op.simulator
+    }
+
+    /// The operations such a server serves, in the catalogue's order.
+    pub fn operations(self) -> impl Iterator<Item = &'static Operation> {
+        OPERATIONS.iter().filter(move |op| self.serves(op))
+    }
+}
+
 /// The operation named `name`.
 pub fn find(name: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|op| op.name == name)
@@ -236,6 +260,16 @@ mod tests {
             assert!(!(op.read_only && op.destructive), "{}", op.name);
             assert!(!op.paginated || op.read_only, "{}", op.name);
         }
+    }
+
+    #[test]
+    fn without_the_simulator_its_operations_are_not_served() {
+        let served: Vec<&str> = Served::default().operations().map(|op| op.name).collect();
+        assert!(!served.contains(&"simulate-peer-join"));
+        assert!(served.contains(&"create-room"));
+        let simulated = OPERATIONS.iter().filter(|op| op.simulator).count();
+        assert_eq!(served.len() + simulated, OPERATIONS.len());
+        assert_eq!(Served::ALL.operations().count(), OPERATIONS.len());
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub fn router(state: AppState) -> Router {
 fn rest_router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
-        .merge(docs::routes())
+        .merge(docs::routes(hms_api::Served {
+            simulator: state.config.simulate_peers,
+        }))
         .merge(rooms::routes())
         .merge(room_codes::routes())
         .merge(templates::routes())
