@@ -353,3 +353,21 @@ async fn the_cli_prints_what_the_server_serves() {
         assert_eq!(written, collection, "{served:?}");
     }
 }
+
+/// The README names exactly the webhook events the runtime emits.
+#[test]
+fn the_readme_lists_exactly_the_events_emitted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).expect("README");
+    let start = readme
+        .find("exactly these eight:")
+        .expect("the README's list of events");
+    let end = start + readme[start..].find("; no other event").expect("the end of the list");
+    let named: BTreeSet<&str> = readme[start..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| name.ends_with(".success") || name.ends_with(".failure"))
+        .collect();
+    let emitted: BTreeSet<&str> = hms_types::webhook::kind::ALL.into_iter().collect();
+    assert_eq!(named, emitted);
+}
