@@ -12,8 +12,6 @@ use schemars::SchemaGenerator;
 use schemars::generate::{Contract, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::errors::error_statuses;
-
 const SCHEMAS: &str = "#/components/schemas/";
 /// The name of the security scheme of management tokens.
 pub const SECURITY_SCHEME: &str = "managementToken";
@@ -148,10 +146,7 @@ pub fn openapi(served: Served) -> Value {
 
     let tags: Vec<Value> = groups(served)
         .into_iter()
-        .map(|group| match tag_description(group) {
-            "" => json!({"name": group.title()}),
-            description => json!({"name": group.title(), "description": description}),
-        })
+        .map(|group| json!({"name": group.title(), "description": group.description()}))
         .collect();
 
     json!({
@@ -220,33 +215,6 @@ pub(crate) fn groups(served: Served) -> Vec<Group> {
     groups
 }
 
-pub(crate) fn tag_description(group: Group) -> &'static str {
-    match group {
-        Group::Rooms => "Rooms: create, retrieve, list, update, enable and disable. Rooms are never deleted.",
-        Group::RoomCodes => {
-            "Room codes: short codes bound to a room and a role, which client apps exchange for an \
-                             app token."
-        }
-        Group::Templates => {
-            "Templates (policies): the roles, settings, destinations and recording configs rooms \
-                             are created from."
-        }
-        Group::Roles => "The roles of a template: what a peer of the role may publish, subscribe to and do.",
-        Group::Sessions => "Sessions: the calls that took place in rooms, with every peer that joined.",
-        Group::ActiveRooms => {
-            "Active rooms: the room while a session runs, its peers, messages to them, removing \
-                               them and ending the session."
-        }
-        Group::Auth => "The room-code exchange client apps call to join a room. It needs no management token.",
-        Group::Simulator => {
-            "Peers without media that join and leave through the same room runtime as real \
-                             peers, for tests of your own backend. Served only when the server runs with \
-                             `--simulate-peers`."
-        }
-        _ => "",
-    }
-}
-
 fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Value>) -> Value {
     let op = endpoint.primary();
     let mut description = op.description.to_owned();
@@ -277,7 +245,7 @@ fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Valu
                 "name": name,
                 "in": "path",
                 "required": true,
-                "description": path_param_description(name),
+                "description": hms_api::path_param_description(name),
                 "schema": {"type": "string", "minLength": 1},
             })
         })
@@ -334,7 +302,7 @@ fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Valu
             responses.insert("204".into(), json!({"description": "Done; no body"}));
         }
     }
-    for status in error_statuses(op) {
+    for status in op.error_statuses() {
         responses.insert(
             status.to_string(),
             json!({"$ref": format!("#/components/responses/{}", error_response_name(status))}),
@@ -354,18 +322,6 @@ fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Valu
         operation["x-openhms-alias-of"] = json!(of);
     }
     operation
-}
-
-fn path_param_description(name: &str) -> String {
-    match name {
-        "room_id" => "Id of the room".into(),
-        "template_id" => "Id of the template".into(),
-        "role" => "Name of the role".into(),
-        "code" => "The room code".into(),
-        "session_id" => "Id of the session".into(),
-        "peer_id" => "Id of the peer".into(),
-        other => format!("The {}", other.replace('_', " ")),
-    }
 }
 
 /// Whether an empty body (which the server reads as `{}`) would be refused: the body is
@@ -401,7 +357,7 @@ fn error_response_name(status: u16) -> String {
 
 /// The shared error responses the operations refer to.
 fn error_responses(served: Served, error_body: &Value) -> Value {
-    let mut statuses: Vec<u16> = served.operations().flat_map(error_statuses).collect();
+    let mut statuses: Vec<u16> = served.operations().flat_map(Operation::error_statuses).collect();
     statuses.sort_unstable();
     statuses.dedup();
     let responses: Map<String, Value> = statuses

@@ -13,7 +13,7 @@ use hms_api::{Auth, Body, Operation, Response, Served};
 use schemars::SchemaGenerator;
 use serde_json::{Value, json};
 
-use crate::openapi::{groups, query_parameters, tag_description};
+use crate::openapi::{groups, query_parameters};
 
 /// Where the collection points until `BASE_URL` is set: `hms serve`'s default address.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -351,11 +351,7 @@ pub fn postman_collection_for(base_url: &str, served: Served) -> Value {
                     )
                 })
                 .collect();
-            let mut folder = json!({"name": group.title(), "item": items});
-            if !tag_description(group).is_empty() {
-                folder["description"] = json!(tag_description(group));
-            }
-            folder
+            json!({"name": group.title(), "description": group.description(), "item": items})
         })
         .collect();
     json!({
