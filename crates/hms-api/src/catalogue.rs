@@ -410,6 +410,21 @@ pub static OPERATIONS: &[Operation] = &[
         ..base("list-sessions", Group::Sessions, "list", Method::Get, "/v2/sessions")
     },
     Operation {
+        summary: "List sessions (with a trailing slash)",
+        description: "The same list; 100ms's docs write its path with a trailing slash in one place.",
+        query: Some(schema::<SessionFilter>),
+        response: Response::Json(schema::<Page<Session>>),
+        paginated: true,
+        alias_of: Some("list-sessions"),
+        ..base(
+            "list-sessions-trailing-slash",
+            Group::Sessions,
+            "list-trailing-slash",
+            Method::Get,
+            "/v2/sessions/",
+        )
+    },
+    Operation {
         summary: "Retrieve a session",
         description: "Answers a session with every peer's join and leave times.",
         response: Response::Json(schema::<Session>),

@@ -1,27 +1,25 @@
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hms_types::active_room::{
     Acknowledgement, ActivePeer, ActiveRoom, EndRoom, PeerFilter, PeerList, PeerUpdate, RemovePeers, SendMessage,
 };
 
 use super::PathParams;
+use super::bind::Routes;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/active-rooms/{room_id}", get(retrieve))
-        .route("/v2/active-rooms/{room_id}/peers", get(peers))
-        .route(
-            "/v2/active-rooms/{room_id}/peers/{peer_id}",
-            get(peer).post(update_peer),
-        )
-        .route("/v2/active-rooms/{room_id}/send-message", post(send_message))
-        .route("/v2/active-rooms/{room_id}/remove-peers", post(remove_peers))
-        .route("/v2/active-rooms/{room_id}/end-room", post(end_room))
+pub fn routes() -> Routes {
+    Routes::default()
+        .bind(&["get-active-room"], retrieve)
+        .bind(&["list-active-room-peers"], peers)
+        .bind(&["get-active-room-peer"], peer)
+        .bind(&["update-active-room-peer"], update_peer)
+        .bind(&["send-message"], send_message)
+        .bind(&["remove-peers"], remove_peers)
+        .bind(&["end-active-room"], end_room)
 }
 
 type RoomId = PathParams<String>;

@@ -1,12 +1,12 @@
 //! The peer simulator, served only with `--simulate-peers`.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hms_types::active_room::{Acknowledgement, ActivePeer};
 use hms_types::simulate::{Deliveries, EventLog, EventLogQuery, SimulatedJoin};
 
 use super::PathParams;
+use super::bind::Routes;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -14,15 +14,12 @@ use crate::runtime::JoinRequest;
 use crate::service::events;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/simulate/rooms/{room_id}/peers", post(join))
-        .route(
-            "/v2/simulate/rooms/{room_id}/peers/{peer_id}",
-            axum::routing::delete(leave),
-        )
-        .route("/v2/simulate/rooms/{room_id}/peers/{peer_id}/messages", get(messages))
-        .route("/v2/simulate/events", get(event_log))
+pub fn routes() -> Routes {
+    Routes::default()
+        .bind(&["simulate-peer-join"], join)
+        .bind(&["simulate-peer-leave"], leave)
+        .bind(&["list-simulated-peer-messages"], messages)
+        .bind(&["list-events"], event_log)
 }
 
 async fn join(

@@ -1,37 +1,32 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
 use hms_types::{Page, PageQuery};
 
 use super::PathParams;
+use super::bind::Routes;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
 use crate::service::templates;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/templates", get(list).post(create))
-        .route("/v2/templates/{template_id}", get(retrieve).post(replace))
-        .route(
-            "/v2/templates/{template_id}/roles/{role}",
-            get(role).post(upsert_role).delete(delete_role),
-        )
-        .route(
-            "/v2/templates/{template_id}/settings",
-            get(settings).post(replace_settings),
-        )
-        .route(
-            "/v2/templates/{template_id}/destinations",
-            get(destinations).post(replace_destinations),
-        )
-        .route(
-            "/v2/templates/{template_id}/recordings",
-            get(recordings).post(replace_recordings),
-        )
+pub fn routes() -> Routes {
+    Routes::default()
+        .bind(&["list-templates"], list)
+        .bind(&["create-template"], create)
+        .bind(&["get-template"], retrieve)
+        .bind(&["update-template"], replace)
+        .bind(&["get-role"], role)
+        .bind(&["upsert-role"], upsert_role)
+        .bind(&["delete-role"], delete_role)
+        .bind(&["get-template-settings"], settings)
+        .bind(&["update-template-settings"], replace_settings)
+        .bind(&["get-template-destinations"], destinations)
+        .bind(&["update-template-destinations"], replace_destinations)
+        .bind(&["get-template-recordings"], recordings)
+        .bind(&["update-template-recordings"], replace_recordings)
 }
 
 type Id = PathParams<String>;
