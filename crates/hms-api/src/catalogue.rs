@@ -483,7 +483,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<ActivePeer>),
         idempotent: true,
         example: Some(|| json!({"name": "Ann (host)", "metadata": "{\"isHandRaised\":false}"})),
-        errors: &[403],
+        errors: &[403, 409],
         ..base(
             "update-active-room-peer",
             Group::ActiveRooms,
@@ -498,6 +498,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Json(schema::<SendMessage>),
         response: Response::Json(schema::<Acknowledgement>),
         example: Some(|| json!({"message": "The session ends in 5 minutes", "type": "chat"})),
+        errors: &[409],
         ..base(
             "send-message",
             Group::ActiveRooms,
@@ -514,6 +515,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Acknowledgement>),
         destructive: true,
         example: Some(|| json!({"role": "guest", "reason": "The session is over"})),
+        errors: &[409],
         ..base(
             "remove-peers",
             Group::ActiveRooms,
@@ -530,6 +532,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Acknowledgement>),
         destructive: true,
         example: Some(|| json!({"reason": "Time is up", "lock": false})),
+        errors: &[409],
         ..base(
             "end-active-room",
             Group::ActiveRooms,
@@ -594,7 +597,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<ActivePeer>),
         simulator: true,
         example: Some(|| json!({"role": "host", "name": "Ann", "user_id": "ann"})),
-        errors: &[403],
+        errors: &[403, 409],
         ..base(
             "simulate-peer-join",
             Group::Simulator,
@@ -610,6 +613,7 @@ pub static OPERATIONS: &[Operation] = &[
         idempotent: false,
         destructive: true,
         simulator: true,
+        errors: &[409],
         ..base(
             "simulate-peer-leave",
             Group::Simulator,

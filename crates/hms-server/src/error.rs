@@ -132,6 +132,8 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::RoleNotAllowed(_) => ApiError::forbidden("Role not allowed").with_detail(detail),
             RuntimeError::RoleFull { .. } => ApiError::forbidden("Role limit reached").with_detail(detail),
             RuntimeError::UnknownRole(_) | RuntimeError::Invalid(_) => ApiError::invalid_body(detail),
+            RuntimeError::KeptChanging => ApiError::conflict("Room changed concurrently")
+                .with_detail("the room's session kept changing; retry the request"),
             RuntimeError::Store(store) => store.into(),
         }
     }
