@@ -104,6 +104,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::not_found("Not found"),
             StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),
+            StoreError::LastLiveSecret => ApiError::conflict("Conflict").with_detail(error.to_string()),
             StoreError::TooManyCodes | StoreError::NulInText => {
                 ApiError::bad_request("Invalid request").with_detail(error.to_string())
             }

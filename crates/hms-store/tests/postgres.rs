@@ -401,9 +401,7 @@ async fn the_last_live_secret_survives_concurrent_retirements() {
     let results = side_by_side(retirements).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2, "{results:?}");
     assert!(
-        results
-            .iter()
-            .any(|r| matches!(r, Err(StoreError::Conflict("no other live secret")))),
+        results.iter().any(|r| matches!(r, Err(StoreError::LastLiveSecret))),
         "{results:?}"
     );
     let live = stores[1].secrets(WORKSPACE).await.unwrap();
