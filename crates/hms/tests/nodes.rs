@@ -198,7 +198,8 @@ fn assert_exchanged(reply: Reply, room_id: &str, role: &str, user_id: &str, secr
         max_lifetime_secs: 24 * 3600,
     };
     let claims = hms_auth::verify(&token, |_| Some(vec![AppSecret::new(secret)]), &policy, now_secs())
-        .unwrap_or_else(|error| panic!("{what}: the app token does not verify: {error}"));
+        .unwrap_or_else(|error| panic!("{what}: the app token does not verify: {error}"))
+        .claims;
     assert_eq!(
         (
             claims.access_key.as_str(),
