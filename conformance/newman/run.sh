@@ -12,22 +12,9 @@
 #      server log and the downloaded collection.
 set -euo pipefail
 
-# Both configurations a server can be started in, unless one is named: the documents it
-# serves differ (the peer simulator's operations only with --simulate-peers).
-MODE="${1:-both}"
-case "$MODE" in
-  both)
-    bash "${BASH_SOURCE[0]}" default
-    bash "${BASH_SOURCE[0]}" simulate-peers
-    exit 0
-    ;;
-  default) SERVE_FLAGS=() ;;
-  simulate-peers) SERVE_FLAGS=(--simulate-peers) ;;
-  *) echo "usage: $0 [both|default|simulate-peers]" >&2; exit 2 ;;
-esac
-
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
+hms_configuration "$@"
 hms_find_binary newman
 command -v node >/dev/null || { echo "newman: node (>= 20) is required" >&2; exit 2; }
 

@@ -18,22 +18,9 @@
 #      and the reports.
 set -euo pipefail
 
-# Both configurations a server can be started in, unless one is named: the documents it
-# serves differ (the peer simulator's operations only with --simulate-peers).
-MODE="${1:-both}"
-case "$MODE" in
-  both)
-    bash "${BASH_SOURCE[0]}" default
-    bash "${BASH_SOURCE[0]}" simulate-peers
-    exit 0
-    ;;
-  default) SERVE_FLAGS=() ;;
-  simulate-peers) SERVE_FLAGS=(--simulate-peers) ;;
-  *) echo "usage: $0 [both|default|simulate-peers]" >&2; exit 2 ;;
-esac
-
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
+hms_configuration "$@"
 hms_find_binary schemathesis
 MAX_EXAMPLES="${MAX_EXAMPLES:-25}"
 PHASES="${PHASES:-examples,coverage,fuzzing}"

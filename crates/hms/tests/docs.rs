@@ -43,12 +43,19 @@ fn start(served: Served, dir: &tempfile::TempDir) -> TestServer {
     TestServer::start_in(dir.path(), flags)
 }
 
-#[tokio::test]
-async fn every_served_operation_is_in_the_openapi_document_and_no_other() {
+/// What `path` answers on a server of each configuration.
+async fn on_each_configuration(path: &str) -> Vec<(Served, Value)> {
+    let mut answers = Vec::new();
     for served in [Served::default(), Served::ALL] {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = start(served, &dir);
-        let document = fetch_json(&server, "/openapi.json").await;
+        answers.push((served, fetch_json(&start(served, &dir), path).await));
+    }
+    answers
+}
+
+#[tokio::test]
+async fn every_served_operation_is_in_the_openapi_document_and_no_other() {
+    for (served, document) in on_each_configuration("/openapi.json").await {
         assert_documents(&document, served);
     }
 }
@@ -112,10 +119,7 @@ fn assert_documents(document: &Value, served: Served) {
 
 #[tokio::test]
 async fn every_served_operation_is_in_the_postman_collection_and_no_other() {
-    for served in [Served::default(), Served::ALL] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let server = start(served, &dir);
-        let collection = fetch_json(&server, "/postman.json").await;
+    for (served, collection) in on_each_configuration("/postman.json").await {
         assert_collection(&collection, served);
     }
 }

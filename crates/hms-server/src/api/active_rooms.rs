@@ -5,21 +5,16 @@ use hms_types::active_room::{
 };
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["get-active-room"], retrieve)
-        .bind(&["list-active-room-peers"], peers)
-        .bind(&["get-active-room-peer"], peer)
-        .bind(&["update-active-room-peer"], update_peer)
-        .bind(&["send-message"], send_message)
-        .bind(&["remove-peers"], remove_peers)
-        .bind(&["end-active-room"], end_room)
+    bind!(retrieve => "get-active-room", peers => "list-active-room-peers", peer => "get-active-room-peer",
+        update_peer => "update-active-room-peer", send_message => "send-message",
+        remove_peers => "remove-peers", end_room => "end-active-room")
 }
 
 type RoomId = PathParams<String>;

@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use hms_types::webhook::{ReplayRequest, ReplayStarted, ReplayStatus, WebhookHistory, WebhookHistoryQuery};
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, parse_query_with_lists};
@@ -13,10 +13,8 @@ use crate::service::webhooks;
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["list-webhook-deliveries"], history)
-        .bind(&["replay-webhooks"], replay)
-        .bind(&["get-webhook-replay"], replay_status)
+    bind!(history => "list-webhook-deliveries", replay => "replay-webhooks",
+        replay_status => "get-webhook-replay")
 }
 
 async fn history(

@@ -11,6 +11,15 @@ use hms_api::{Method, Operation};
 
 use crate::state::AppState;
 
+/// Routes that bind each handler to the catalogue operations named after it:
+/// `bind!(handler => "operation", other_handler => "operation" | "same endpoint", …)`.
+macro_rules! bind {
+    ($($handler:expr => $($name:literal)|+),+ $(,)?) => {
+        $crate::api::bind::Routes::default()$(.bind(&[$($name),+], $handler))+
+    };
+}
+pub(crate) use bind;
+
 /// Routes under construction, with the names of the operations they serve.
 #[derive(Default)]
 pub struct Routes {

@@ -4,7 +4,7 @@ use hms_types::Page;
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, Shape, parse_json, read_body};
@@ -12,12 +12,9 @@ use crate::service::room_codes;
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["get-room-codes"], list)
-        .bind(&["create-room-codes"], create_for_all_roles)
-        .bind(&["create-room-code-for-role"], create_for_role)
-        .bind(&["update-room-code-by-body"], update)
-        .bind(&["update-room-code"], update_by_path)
+    bind!(list => "get-room-codes", create_for_all_roles => "create-room-codes",
+        create_for_role => "create-room-code-for-role", update => "update-room-code-by-body",
+        update_by_path => "update-room-code")
 }
 
 async fn create_for_all_roles(

@@ -4,7 +4,7 @@ use hms_types::Page;
 use hms_types::room::{Room, RoomFilter, RoomParams};
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -12,11 +12,8 @@ use crate::service::rooms;
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["list-rooms"], list)
-        .bind(&["create-room"], create)
-        .bind(&["get-room"], retrieve)
-        .bind(&["update-room", "enable-room", "disable-room"], update)
+    bind!(list => "list-rooms", create => "create-room", retrieve => "get-room",
+        update => "update-room" | "enable-room" | "disable-room")
 }
 
 async fn create(

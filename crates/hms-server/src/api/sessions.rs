@@ -4,7 +4,7 @@ use hms_types::Page;
 use hms_types::session::{Session, SessionFilter};
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -12,11 +12,8 @@ use crate::service::sessions;
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["list-sessions"], list)
-        // The docs write the list path with a trailing slash in one place.
-        .bind(&["list-sessions-trailing-slash"], list)
-        .bind(&["get-session"], retrieve)
+    // The docs write the list path with a trailing slash in one place.
+    bind!(list => "list-sessions", list => "list-sessions-trailing-slash", retrieve => "get-session")
 }
 
 async fn list(

@@ -6,7 +6,7 @@ use hms_types::active_room::{Acknowledgement, ActivePeer};
 use hms_types::simulate::{Deliveries, EventLog, EventLogQuery, SimulatedJoin};
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -15,11 +15,8 @@ use crate::service::events;
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["simulate-peer-join"], join)
-        .bind(&["simulate-peer-leave"], leave)
-        .bind(&["list-simulated-peer-messages"], messages)
-        .bind(&["list-events"], event_log)
+    bind!(join => "simulate-peer-join", leave => "simulate-peer-leave",
+        messages => "list-simulated-peer-messages", event_log => "list-events")
 }
 
 async fn join(

@@ -5,7 +5,7 @@ use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Setti
 use hms_types::{Page, PageQuery};
 
 use super::PathParams;
-use super::bind::Routes;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
@@ -13,20 +13,12 @@ use crate::service::templates;
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .bind(&["list-templates"], list)
-        .bind(&["create-template"], create)
-        .bind(&["get-template"], retrieve)
-        .bind(&["update-template"], replace)
-        .bind(&["get-role"], role)
-        .bind(&["upsert-role"], upsert_role)
-        .bind(&["delete-role"], delete_role)
-        .bind(&["get-template-settings"], settings)
-        .bind(&["update-template-settings"], replace_settings)
-        .bind(&["get-template-destinations"], destinations)
-        .bind(&["update-template-destinations"], replace_destinations)
-        .bind(&["get-template-recordings"], recordings)
-        .bind(&["update-template-recordings"], replace_recordings)
+    bind!(list => "list-templates", create => "create-template", retrieve => "get-template",
+        replace => "update-template", role => "get-role", upsert_role => "upsert-role",
+        delete_role => "delete-role", settings => "get-template-settings",
+        replace_settings => "update-template-settings", destinations => "get-template-destinations",
+        replace_destinations => "update-template-destinations", recordings => "get-template-recordings",
+        replace_recordings => "update-template-recordings")
 }
 
 type Id = PathParams<String>;

@@ -108,6 +108,13 @@ async fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// A host and a guest in the room: their peer ids.
+    async fn host_and_guest(&self) -> (String, String) {
+        let host = self.join("host", "Ann").await.unwrap();
+        let guest = self.join("guest", "Bob").await.unwrap();
+        (host, guest)
+    }
+
     async fn join(&self, role: &str, name: &str) -> Result<String, RuntimeError> {
         let request = JoinRequest {
             role: role.into(),
@@ -150,8 +157,7 @@ impl Fixture {
 #[tokio::test]
 async fn the_first_peer_opens_the_session_and_the_last_one_closes_it() {
     let f = fixture().await;
-    let host = f.join("host", "Ann").await.unwrap();
-    let guest = f.join("guest", "Bob").await.unwrap();
+    let (host, guest) = f.host_and_guest().await;
     assert_eq!(
         f.logged().await,
         ["session.open.success", "peer.join.success", "peer.join.success"]
@@ -229,8 +235,7 @@ async fn a_peer_moving_to_a_full_role_is_refused_and_logged() {
 #[tokio::test]
 async fn each_change_tells_the_peer_it_concerns_and_nobody_else() {
     let f = fixture().await;
-    let host = f.join("host", "Ann").await.unwrap();
-    let guest = f.join("guest", "Bob").await.unwrap();
+    let (host, guest) = f.host_and_guest().await;
     let update = PeerUpdate {
         name: Some("Robert".into()),
         metadata: Some("{\"hand\":true}".into()),
@@ -279,8 +284,7 @@ async fn each_change_tells_the_peer_it_concerns_and_nobody_else() {
 #[tokio::test]
 async fn removing_a_role_and_ending_the_room_tell_whom_they_remove() {
     let f = fixture().await;
-    let host = f.join("host", "Ann").await.unwrap();
-    let guest = f.join("guest", "Bob").await.unwrap();
+    let (host, guest) = f.host_and_guest().await;
     let remove = RemovePeers {
         role: Some("guest".into()),
         reason: Some("too loud".into()),
