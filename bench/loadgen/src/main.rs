@@ -9,6 +9,7 @@ mod loader;
 mod proc_stats;
 mod report;
 mod server;
+mod signal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +46,13 @@ enum Command {
         /// How many loaded rooms the store should hold.
         #[arg(long)]
         count: u64,
+    },
+    /// Real peers on the signalling socket: joins into one room and into 100 rooms, and
+    /// broadcasts to a whole room; prints its markdown section.
+    Signal {
+        /// The `hms` binary to benchmark.
+        #[arg(long)]
+        hms: PathBuf,
     },
     /// Summarize criterion's results as a markdown table.
     CriterionSummary {
@@ -119,6 +127,7 @@ fn main() {
             Command::LoadRooms { data_dir, count } => loader::load_rooms(&data_dir, count).await.map(|loaded| {
                 println!("added {} rooms in {:.1} s", loaded.added, loaded.took.as_secs_f64());
             }),
+            Command::Signal { hms } => signal_step(&hms).await.map(|section| print!("{section}")),
             Command::CriterionSummary { dir } => criterion_summary(&dir).map(|table| print!("{table}")),
         }
     });
@@ -126,6 +135,14 @@ fn main() {
         eprintln!("hms-bench: {error}");
         std::process::exit(1);
     }
+}
+
+async fn signal_step(hms: &Path) -> Result<String, String> {
+    let work = std::env::temp_dir().join(format!("hms-bench-signal-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("work dir: {e}"))?;
+    let outcome = signal::run(hms, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
 }
 
 fn now_secs() -> i64 {

@@ -135,6 +135,9 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::UnknownRole(_) | RuntimeError::Invalid(_) => ApiError::invalid_body(detail),
             RuntimeError::KeptChanging => ApiError::conflict("Room changed concurrently")
                 .with_detail("the room's session kept changing; retry the request"),
+            RuntimeError::PeerExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "Peer already joined").with_detail(detail)
+            }
             RuntimeError::Store(store) => store.into(),
         }
     }

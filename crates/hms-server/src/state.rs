@@ -13,4 +13,5 @@ pub struct AppState {
     pub credentials: Arc<CredentialCache>,
     pub config: Arc<ServerConfig>,
     pub runtime: Arc<RoomRuntime>,
+    pub signal: Arc<crate::signal::Signal>,
 }
