@@ -5,6 +5,7 @@
 #   hms_find_binary LABEL                                   # sets HMS_BIN
 #   hms_serve LABEL [serve flags…]                          # sets WORK, LOG, SERVER_PID, BASE
 #   hms_log_tail [LINES]                                    # the end of the server's log, on stderr
+#   hms_configuration [both|default|simulate-peers]         # sets MODE and SERVE_FLAGS
 #
 # The server takes HMS_ACCESS_KEY and HMS_SECRET from the environment. It listens on port
 # 0 and prints the address it got, so there is no race for a port. KEEP_DATA=1 keeps WORK.
@@ -24,6 +25,23 @@ hms_find_binary() {
     echo "$1: build it with 'cargo build -p hms' or set HMS_BIN" >&2
     exit 2
   fi
+}
+
+# The configuration a runner's server is started in: `default` (as the README's first
+# command starts it) or `simulate-peers`. With `both` (or nothing) the runner runs again
+# once for each and exits with the first failure; the documents a server serves differ
+# between the two (the peer simulator's operations only with --simulate-peers).
+hms_configuration() {
+  MODE="${1:-both}"
+  case "$MODE" in
+    both)
+      bash "$0" default && bash "$0" simulate-peers
+      exit $?
+      ;;
+    default) SERVE_FLAGS=() ;;
+    simulate-peers) SERVE_FLAGS=(--simulate-peers) ;;
+    *) echo "usage: $0 [both|default|simulate-peers]" >&2; exit 2 ;;
+  esac
 }
 
 hms_log_tail() {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the Postman collection that openhms serves at /postman.json, with newman, against a
-# freshly started `hms serve --simulate-peers`. Only APP_ACCESS_KEY, APP_SECRET and
+# Runs the Postman collection that openhms serves at /postman.json, with newman, against the
+# freshly started server that served it: once as the README's first command starts it
+# (`hms serve`), once with `--simulate-peers`. Only APP_ACCESS_KEY, APP_SECRET and
 # BASE_URL are given: the collection mints its own management token and carries the ids
 # from one request to the next. Every request must pass.
 #
-#   bash conformance/newman/run.sh
+#   bash conformance/newman/run.sh [both|default|simulate-peers]
 #   HMS_BIN=/path/to/hms bash conformance/newman/run.sh
 #
 # Env: HMS_BIN (default: <repo>/target/debug/hms), KEEP_DATA=1 keeps the temp dir with the
@@ -13,6 +14,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
+hms_configuration "$@"
 hms_find_binary newman
 command -v node >/dev/null || { echo "newman: node (>= 20) is required" >&2; exit 2; }
 
@@ -23,7 +25,7 @@ if [ ! -x "$HERE/node_modules/.bin/newman" ]; then
   (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" hms_serve newman --simulate-peers
+HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" hms_serve "newman-$MODE" "${SERVE_FLAGS[@]}"
 
 # The collection as the server serves it, exactly what a user imports into Postman.
 if ! node -e '

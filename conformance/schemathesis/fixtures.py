@@ -2,10 +2,11 @@
 feeds its ids to the generated requests, so that they reach the operations' logic instead
 of stopping at 404.
 
-    python fixtures.py BASE_URL TOKEN CONFIG_PATH
+    python fixtures.py BASE_URL TOKEN CONFIG_PATH [--no-peers]
 
 Each id parameter (room_id, template_id, role, code, peer_id, session_id) takes a real value
-most of the time and a generated one otherwise.
+most of the time and a generated one otherwise. With --no-peers (a server without the peer
+simulator) no peer joins, so there are no peer or session ids to give.
 """
 
 import json
@@ -33,6 +34,7 @@ def toml_list(values):
 
 def main():
     base, token, config_path = sys.argv[1:4]
+    peers = "--no-peers" not in sys.argv[4:]
     template = call(base, token, "POST", "/v2/templates", {
         "name": "fuzz-template",
         "roles": {"host": {}, "guest": {}, "viewer": {"maxPeerCount": 2}},
@@ -44,13 +46,14 @@ def main():
         room = call(base, token, "POST", "/v2/rooms", {"name": f"fuzz-room-{index}", "template_id": template["id"]})
         room_ids.append(room["id"])
         codes += [code["code"] for code in call(base, token, "POST", f"/v2/room-codes/room/{room['id']}")["data"]]
-        for role in roles[:2]:
+        for role in roles[:2] if peers else []:
             for n in range(2):
                 peer = call(base, token, "POST", f"/v2/simulate/rooms/{room['id']}/peers",
                             {"role": role, "name": f"{role}-{n}", "user_id": f"user-{index}-{role}-{n}"})
                 peer_ids.append(peer["id"])
     # A session that has ended, and the ones still running.
-    call(base, token, "POST", f"/v2/active-rooms/{room_ids[-1]}/end-room", {"reason": "fixture"})
+    if peers:
+        call(base, token, "POST", f"/v2/active-rooms/{room_ids[-1]}/end-room", {"reason": "fixture"})
     session_ids = [session["id"] for session in call(base, token, "GET", "/v2/sessions?limit=100")["data"]]
 
     dictionaries = {
@@ -76,6 +79,9 @@ def main():
         "body.peer_id": "peer_ids",
         "path.session_id": "session_ids",
     }
+    # A parameter without real values is left to the generator.
+    dictionaries = {name: values for name, values in dictionaries.items() if values}
+    bindings = {key: name for key, name in bindings.items() if name in dictionaries}
     lines = ["# Written by fixtures.py for one run.", "[dictionaries]"]
     for name, values in dictionaries.items():
         lines.append(f"{name} = {{ values = {toml_list(values)} }}")

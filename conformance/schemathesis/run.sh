@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes a freshly started `hms serve --simulate-peers` with schemathesis, from the
-# OpenAPI document it serves at /openapi.json: every operation, a bounded number of
-# generated requests each, with a valid management token. It fails on any 5xx, on any
-# status the document does not list for the operation, and on any answer whose body or
-# content type does not match the document.
+# Fuzzes a freshly started `hms serve` with schemathesis, from the OpenAPI document it
+# serves at /openapi.json: every operation, a bounded number of generated requests each,
+# with a valid management token. It fails on any 5xx, on any status the document does not
+# list for the operation, and on any answer whose body or content type does not match the
+# document. Twice: once as the README's first command starts the server, once with
+# `--simulate-peers` (the documents differ).
 #
-#   bash conformance/schemathesis/run.sh
+#   bash conformance/schemathesis/run.sh [both|default|simulate-peers]
 #   HMS_BIN=/path/to/hms bash conformance/schemathesis/run.sh
 #
 # Env: HMS_BIN (default: <repo>/target/debug/hms); MAX_EXAMPLES (default 25) generated
@@ -19,6 +20,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
+hms_configuration "$@"
 hms_find_binary schemathesis
 MAX_EXAMPLES="${MAX_EXAMPLES:-25}"
 PHASES="${PHASES:-examples,coverage,fuzzing}"
@@ -39,7 +41,7 @@ fi
 ACCESS_KEY="67c1d2e3f4a5b6c7d8e9f0a1"
 SECRET="schemathesis-secret-0123456789abcdefghijk"
 
-HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" RUST_LOG="${RUST_LOG:-warn}" hms_serve schemathesis --simulate-peers
+HMS_ACCESS_KEY="$ACCESS_KEY" HMS_SECRET="$SECRET" RUST_LOG="${RUST_LOG:-warn}" hms_serve "schemathesis-$MODE" "${SERVE_FLAGS[@]}"
 
 echo "schemathesis: validating $BASE/openapi.json against the OpenAPI 3.1 specification"
 "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
@@ -49,7 +51,9 @@ echo "schemathesis: validating $BASE/openapi.json against the OpenAPI 3.1 specif
 TOKEN="$("$HMS_BIN" token management --access-key "$ACCESS_KEY" --secret "$SECRET" --validity 2h)"
 echo "schemathesis: server ready at $BASE; fuzzing every operation of $BASE/openapi.json"
 
-"$VENV/bin/python" "$HERE/fixtures.py" "$BASE" "$TOKEN" "$WORK/schemathesis.toml"
+FIXTURE_FLAGS=()
+if [ "$MODE" = default ]; then FIXTURE_FLAGS=(--no-peers); fi
+"$VENV/bin/python" "$HERE/fixtures.py" "$BASE" "$TOKEN" "$WORK/schemathesis.toml" "${FIXTURE_FLAGS[@]}"
 
 SEED_ARGS=()
 if [ -n "${SEED:-}" ]; then SEED_ARGS=(--seed "$SEED"); fi

@@ -42,6 +42,7 @@ const fn base(
         example: None,
         alias_of: None,
         simulator: false,
+        errors: &[],
     }
 }
 
@@ -56,6 +57,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Room>),
         idempotent: true,
         example: Some(|| json!({"name": "standup", "description": "Daily standup", "region": "eu"})),
+        errors: &[404, 409],
         ..base("create-room", Group::Rooms, "create", Method::Post, "/v2/rooms")
     },
     Operation {
@@ -80,6 +82,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Room>),
         idempotent: true,
         example: Some(|| json!({"description": "Renamed standup"})),
+        errors: &[409],
         ..base(
             "update-room",
             Group::Rooms,
@@ -94,6 +97,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Fixed(|| json!({"enabled": true})),
         response: Response::Json(schema::<Room>),
         idempotent: true,
+        errors: &[409],
         ..base(
             "enable-room",
             Group::Rooms,
@@ -110,6 +114,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Room>),
         idempotent: true,
         destructive: true,
+        errors: &[409],
         ..base(
             "disable-room",
             Group::Rooms,
@@ -125,6 +130,7 @@ pub static OPERATIONS: &[Operation] = &[
                       ones), disables codes of roles no longer in the template, and answers every code of the room.",
         response: Response::Json(schema::<RoomCodeList>),
         idempotent: true,
+        errors: &[403],
         ..base(
             "create-room-codes",
             Group::RoomCodes,
@@ -137,6 +143,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Create a room code for one role",
         description: "Creates a new room code for the role on every call (a room holds at most 100 codes).",
         response: Response::Json(schema::<RoomCode>),
+        errors: &[403],
         ..base(
             "create-room-code-for-role",
             Group::RoomCodes,
@@ -152,6 +159,7 @@ pub static OPERATIONS: &[Operation] = &[
         query: Some(schema::<RoomCodeFilter>),
         response: Response::Json(schema::<Page<RoomCode>>),
         paginated: true,
+        errors: &[403],
         ..base(
             "get-room-codes",
             Group::RoomCodes,
@@ -168,6 +176,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<RoomCode>),
         idempotent: true,
         example: Some(|| json!({"enabled": false})),
+        errors: &[403],
         ..base(
             "update-room-code",
             Group::RoomCodes,
@@ -184,6 +193,7 @@ pub static OPERATIONS: &[Operation] = &[
         idempotent: true,
         alias_of: Some("update-room-code"),
         example: Some(|| json!({"code": "abc-defg-hij", "enabled": false})),
+        errors: &[403, 404],
         ..base(
             "update-room-code-by-body",
             Group::RoomCodes,
@@ -200,6 +210,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Json(schema::<TokenRequest>),
         response: Response::Json(schema::<TokenResponse>),
         example: Some(|| json!({"code": "abc-defg-hij", "user_id": "alice"})),
+        errors: &[403, 404],
         ..base("exchange-room-code", Group::Auth, "exchange", Method::Post, "/v2/token")
     },
     // Templates.
@@ -211,6 +222,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Template>),
         idempotent: true,
         example: Some(|| json!({"name": "webinar", "roles": {"host": {}, "viewer": {}}})),
+        errors: &[409],
         ..base(
             "create-template",
             Group::Templates,
@@ -248,6 +260,7 @@ pub static OPERATIONS: &[Operation] = &[
         idempotent: true,
         destructive: true,
         example: Some(|| json!({"roles": {"host": {}, "guest": {}}, "settings": {"region": "eu"}})),
+        errors: &[409],
         ..base(
             "update-template",
             Group::Templates,
@@ -276,6 +289,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Role>),
         idempotent: true,
         example: Some(|| json!({"publishParams": {"allowed": ["audio", "video"]}, "maxPeerCount": 10})),
+        errors: &[409],
         ..base(
             "upsert-role",
             Group::Roles,
@@ -290,6 +304,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::NoContent,
         idempotent: true,
         destructive: true,
+        errors: &[409],
         ..base(
             "delete-role",
             Group::Roles,
@@ -319,6 +334,7 @@ pub static OPERATIONS: &[Operation] = &[
         example: Some(
             || json!({"region": "eu", "roomState": {"messageInterval": 5, "sendPeerList": false, "enabled": true}}),
         ),
+        errors: &[409],
         ..base(
             "update-template-settings",
             Group::Templates,
@@ -346,6 +362,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Destinations>),
         idempotent: true,
         example: Some(|| json!({"hlsDestinations": {"hls": {"name": "hls", "playlistType": "live"}}})),
+        errors: &[409],
         ..base(
             "update-template-destinations",
             Group::Templates,
@@ -373,6 +390,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Vec<RecordingConfig>>),
         idempotent: true,
         example: Some(|| json!([{"name": "main", "role": "host", "trackRecording": {"enabled": true}}])),
+        errors: &[409],
         ..base(
             "update-template-recordings",
             Group::Templates,
@@ -390,6 +408,21 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Page<Session>>),
         paginated: true,
         ..base("list-sessions", Group::Sessions, "list", Method::Get, "/v2/sessions")
+    },
+    Operation {
+        summary: "List sessions (with a trailing slash)",
+        description: "The same list; 100ms's docs write its path with a trailing slash in one place.",
+        query: Some(schema::<SessionFilter>),
+        response: Response::Json(schema::<Page<Session>>),
+        paginated: true,
+        alias_of: Some("list-sessions"),
+        ..base(
+            "list-sessions-trailing-slash",
+            Group::Sessions,
+            "list-trailing-slash",
+            Method::Get,
+            "/v2/sessions/",
+        )
     },
     Operation {
         summary: "Retrieve a session",
@@ -450,6 +483,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<ActivePeer>),
         idempotent: true,
         example: Some(|| json!({"name": "Ann (host)", "metadata": "{\"isHandRaised\":false}"})),
+        errors: &[403, 409],
         ..base(
             "update-active-room-peer",
             Group::ActiveRooms,
@@ -464,6 +498,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Body::Json(schema::<SendMessage>),
         response: Response::Json(schema::<Acknowledgement>),
         example: Some(|| json!({"message": "The session ends in 5 minutes", "type": "chat"})),
+        errors: &[409],
         ..base(
             "send-message",
             Group::ActiveRooms,
@@ -480,6 +515,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Acknowledgement>),
         destructive: true,
         example: Some(|| json!({"role": "guest", "reason": "The session is over"})),
+        errors: &[409],
         ..base(
             "remove-peers",
             Group::ActiveRooms,
@@ -496,6 +532,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<Acknowledgement>),
         destructive: true,
         example: Some(|| json!({"reason": "Time is up", "lock": false})),
+        errors: &[409],
         ..base(
             "end-active-room",
             Group::ActiveRooms,
@@ -560,6 +597,7 @@ pub static OPERATIONS: &[Operation] = &[
         response: Response::Json(schema::<ActivePeer>),
         simulator: true,
         example: Some(|| json!({"role": "host", "name": "Ann", "user_id": "ann"})),
+        errors: &[403, 409],
         ..base(
             "simulate-peer-join",
             Group::Simulator,
@@ -575,6 +613,7 @@ pub static OPERATIONS: &[Operation] = &[
         idempotent: false,
         destructive: true,
         simulator: true,
+        errors: &[409],
         ..base(
             "simulate-peer-leave",
             Group::Simulator,

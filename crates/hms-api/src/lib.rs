@@ -69,6 +69,36 @@ impl Group {
         }
     }
 
+    /// What the group is for: the tag's description in the OpenAPI document, the folder's
+    /// in the Postman collection, the group's long help in the CLI.
+    pub fn description(self) -> &'static str {
+        match self {
+            Group::Rooms => "Rooms: create, retrieve, list, update, enable and disable. Rooms are never deleted.",
+            Group::RoomCodes => {
+                "Room codes: short codes bound to a room and a role, which client apps exchange for an app token."
+            }
+            Group::Templates => {
+                "Templates (policies): the roles, settings, destinations and recording configs rooms are created \
+                 from."
+            }
+            Group::Roles => "The roles of a template: what a peer of the role may publish, subscribe to and do.",
+            Group::Sessions => "Sessions: the calls that took place in rooms, with every peer that joined.",
+            Group::ActiveRooms => {
+                "Active rooms: the room while a session runs, its peers, messages to them, removing them and \
+                 ending the session."
+            }
+            Group::Auth => "The room-code exchange client apps call to join a room. It needs no management token.",
+            Group::Analytics => {
+                "Webhook deliveries: the history of every event sent to your endpoints, with its outcome, and \
+                 replays that send past events again."
+            }
+            Group::Simulator => {
+                "Peers without media that join and leave through the same room runtime as real peers, for tests \
+                 of your own backend. Served only when the server runs with `--simulate-peers`."
+            }
+        }
+    }
+
     /// Subcommand of the `hms` CLI.
     pub fn command(self) -> &'static str {
         match self {
@@ -147,6 +177,11 @@ pub struct Operation {
     pub alias_of: Option<&'static str>,
     /// Served only when the peer simulator is on.
     pub simulator: bool,
+    /// The error statuses its service answers that its shape does not imply (see
+    /// [`Operation::error_statuses`]): 403 (a disabled room or code, a role that is full or
+    /// may not be joined), 404 without a path parameter (a code in the body, a room removed
+    /// while it was created) and 409 (writes that keep colliding, a name taken).
+    pub errors: &'static [u16],
 }
 
 impl Operation {
@@ -178,10 +213,63 @@ impl Operation {
         Ok(path)
     }
 
+    /// The error statuses the operation can answer, ascending. Every one carries the error
+    /// envelope.
+    ///
+    /// - 400: it takes input (a path parameter, a query or a body) that can be malformed
+    ///   or invalid;
+    /// - 401: it needs a management token;
+    /// - 403, 409 and 404 without path parameters: as [`Operation::errors`] says;
+    /// - 404: it names a resource in its path;
+    /// - 413: it reads a body, which has a size limit.
+    ///
+    /// 405 is left out: every documented method is served on its path.
+    pub fn error_statuses(&self) -> Vec<u16> {
+        let has_body = !matches!(self.body, Body::None);
+        let has_path_params = !self.path_params().is_empty();
+        let mut statuses = Vec::new();
+        if has_path_params || self.query.is_some() || has_body {
+            statuses.push(400);
+        }
+        if self.auth == Auth::Management {
+            statuses.push(401);
+        }
+        statuses.extend(self.errors);
+        if has_path_params {
+            statuses.push(404);
+        }
+        if has_body {
+            statuses.push(413);
+        }
+        statuses.sort_unstable();
+        statuses.dedup();
+        statuses
+    }
+
     /// The `hms-` name of the operation's MCP tool.
     pub fn tool_name(&self) -> String {
         format!("hms-{}", self.name)
     }
+}
+
+/// What each path parameter of the catalogue is, for the OpenAPI document, the MCP tools'
+/// input schemas and the CLI's help. A test checks that every parameter has one.
+const PATH_PARAMS: &[(&str, &str)] = &[
+    ("room_id", "The room's id (24 hex characters)."),
+    ("code", "The room code, such as abc-defg-hij."),
+    ("role", "The role's name, as in the template."),
+    ("template_id", "The template's id (24 hex characters)."),
+    ("session_id", "The session's id (24 hex characters)."),
+    ("peer_id", "The peer's id (a UUID)."),
+    ("workflow_id", "The replay's workflow id, as starting it answered."),
+];
+
+/// What the path parameter `name` is (empty for a name no operation has).
+pub fn path_param_description(name: &str) -> &'static str {
+    PATH_PARAMS
+        .iter()
+        .find(|(param, _)| *param == name)
+        .map_or("", |(_, description)| description)
 }
 
 /// Percent-encodes what may not stand in a path segment.
@@ -195,6 +283,30 @@ fn encode_segment(value: &str) -> String {
         }
     }
     out
+}
+
+/// Which operations a server serves, as it is configured: the peer simulator's only when
+/// it runs with `--simulate-peers`. The documents it serves (OpenAPI, Postman, the docs
+/// page) and its MCP tools list these and no others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Served {
+    /// The peer simulator is on.
+    pub simulator: bool,
+}
+
+impl Served {
+    /// A server started with `--simulate-peers`: every operation.
+    pub const ALL: Served = Served { simulator: true };
+
+    /// Whether such a server serves `op`.
+    pub fn serves(self, op: &Operation) -> bool {
+        self.simulator || !op.simulator
+    }
+
+    /// The operations such a server serves, in the catalogue's order.
+    pub fn operations(self) -> impl Iterator<Item = &'static Operation> {
+        OPERATIONS.iter().filter(move |op| self.serves(op))
+    }
 }
 
 /// The operation named `name`.
@@ -235,6 +347,43 @@ mod tests {
             assert_eq!(op.read_only, op.method == Method::Get, "{}", op.name);
             assert!(!(op.read_only && op.destructive), "{}", op.name);
             assert!(!op.paginated || op.read_only, "{}", op.name);
+        }
+    }
+
+    #[test]
+    fn without_the_simulator_its_operations_are_not_served() {
+        let served: Vec<&str> = Served::default().operations().map(|op| op.name).collect();
+        assert!(!served.contains(&"simulate-peer-join"));
+        assert!(served.contains(&"create-room"));
+        let simulated = OPERATIONS.iter().filter(|op| op.simulator).count();
+        assert_eq!(served.len() + simulated, OPERATIONS.len());
+        assert_eq!(Served::ALL.operations().count(), OPERATIONS.len());
+    }
+
+    #[test]
+    fn error_statuses_follow_the_shape_and_the_declared_ones() {
+        let status_of = |name| find(name).unwrap().error_statuses();
+        assert_eq!(status_of("exchange-room-code"), [400, 403, 404, 413]);
+        assert_eq!(status_of("list-rooms"), [400, 401]);
+        assert_eq!(status_of("delete-role"), [400, 401, 404, 409]);
+        assert_eq!(status_of("create-room"), [400, 401, 404, 409, 413]);
+        assert_eq!(status_of("update-room"), [400, 401, 404, 409, 413]);
+        for op in OPERATIONS {
+            assert!(
+                op.errors.iter().all(|status| [403, 404, 409].contains(status)),
+                "{}: {:?}",
+                op.name,
+                op.errors
+            );
+        }
+    }
+
+    #[test]
+    fn every_path_parameter_is_described() {
+        for op in OPERATIONS {
+            for param in op.path_params() {
+                assert!(!path_param_description(param).is_empty(), "{}: {param}", op.name);
+            }
         }
     }
 

@@ -13,4 +13,4 @@ mod verify;
 pub use claims::{Claims, TOKEN_VERSION, TokenType};
 pub use jwt::{JwtError, mint};
 pub use secret::AppSecret;
-pub use verify::{SecretSource, TokenError, VerifyPolicy, verify};
+pub use verify::{SecretSource, TokenError, Verified, VerifyPolicy, verify};

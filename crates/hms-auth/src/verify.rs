@@ -67,28 +67,51 @@ impl<T: SecretSource> SecretSource for Arc<T> {
     }
 }
 
+/// A token that verified: its claims, the secrets `secrets_of` gave for its access key
+/// (the caller's record of the workspace), and which of them signed it.
+#[derive(Debug)]
+pub struct Verified<S> {
+    pub claims: Claims,
+    pub source: S,
+    signed_with: usize,
+}
+
+impl<S: SecretSource> Verified<S> {
+    /// The secret that signed the token.
+    pub fn secret(&self) -> &AppSecret {
+        &self.source.secrets()[self.signed_with]
+    }
+}
+
 /// Verifies `token` at time `now` (Unix seconds). `secrets_of` gives the live secrets of
-/// an access key, or `None` when no workspace has it.
+/// an access key, or `None` when no workspace has it; what it gave comes back with the
+/// claims.
 pub fn verify<S: SecretSource>(
     token: &str,
     secrets_of: impl FnOnce(&str) -> Option<S>,
     policy: &VerifyPolicy,
     now: i64,
-) -> Result<Claims, TokenError> {
+) -> Result<Verified<S>, TokenError> {
     let unverified = UnverifiedToken::parse(token)?;
     let access_key = unverified
         .claims
         .get("access_key")
         .and_then(|key| key.as_str())
         .ok_or_else(|| TokenError::InvalidClaims("access_key is missing".into()))?;
-    let secrets = secrets_of(access_key).ok_or(TokenError::UnknownAccessKey)?;
-    if !secrets.secrets().iter().any(|secret| unverified.signed_with(secret)) {
-        return Err(TokenError::BadSignature);
-    }
+    let source = secrets_of(access_key).ok_or(TokenError::UnknownAccessKey)?;
+    let signed_with = source
+        .secrets()
+        .iter()
+        .position(|secret| unverified.signed_with(secret))
+        .ok_or(TokenError::BadSignature)?;
     let claims: Claims =
         serde_json::from_value(unverified.claims).map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
     check_claims(&claims, policy, now)?;
-    Ok(claims)
+    Ok(Verified {
+        claims,
+        source,
+        signed_with,
+    })
 }
 
 fn check_claims(claims: &Claims, policy: &VerifyPolicy, now: i64) -> Result<(), TokenError> {
@@ -135,6 +158,7 @@ mod tests {
             &VerifyPolicy::management(),
             NOW,
         )
+        .map(|verified| verified.claims)
     }
 
     #[test]
@@ -142,6 +166,16 @@ mod tests {
         for secret in secrets() {
             let token = mint(&Claims::management("ak", NOW, 3600), &secret);
             assert_eq!(check(&token).unwrap().access_key, "ak");
+        }
+    }
+
+    #[test]
+    fn answers_the_secret_that_signed_and_what_the_source_gave() {
+        for secret in secrets() {
+            let token = mint(&Claims::management("ak", NOW, 3600), &secret);
+            let verified = verify(&token, |_| Some(secrets()), &VerifyPolicy::management(), NOW).unwrap();
+            assert_eq!(verified.secret().expose(), secret.expose());
+            assert_eq!(verified.source.len(), 2);
         }
     }
 

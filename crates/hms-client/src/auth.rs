@@ -100,7 +100,9 @@ mod tests {
 
     fn claims(token: &str, now: i64) -> Claims {
         let policy = VerifyPolicy::management();
-        hms_auth::verify(token, |_| Some(vec![AppSecret::new("s3cret")]), &policy, now).expect("token verifies")
+        hms_auth::verify(token, |_| Some(vec![AppSecret::new("s3cret")]), &policy, now)
+            .expect("token verifies")
+            .claims
     }
 
     #[test]

@@ -5,11 +5,9 @@
 //! JSON Schemas of the wire types, so that they cannot fall behind the server: an
 //! operation added to the catalogue appears in both at once.
 
-mod errors;
 mod openapi;
 pub mod page;
 mod postman;
 
-pub use errors::error_statuses;
 pub use openapi::openapi;
 pub use postman::{DEFAULT_BASE_URL, postman_collection, postman_collection_for};

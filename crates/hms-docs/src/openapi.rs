@@ -7,12 +7,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use hms_api::{Auth, Body, Group, Method, OPERATIONS, Operation, Response};
+use hms_api::{Auth, Body, Group, Method, Operation, Response, Served};
 use schemars::SchemaGenerator;
 use schemars::generate::{Contract, SchemaSettings};
 use serde_json::{Map, Value, json};
-
-use crate::errors::error_statuses;
 
 const SCHEMAS: &str = "#/components/schemas/";
 /// The name of the security scheme of management tokens.
@@ -45,9 +43,9 @@ impl Endpoint {
     }
 }
 
-fn endpoints() -> Vec<Endpoint> {
+fn endpoints(served: Served) -> Vec<Endpoint> {
     let mut endpoints: Vec<Endpoint> = Vec::new();
-    for op in OPERATIONS {
+    for op in served.operations() {
         match endpoints
             .iter_mut()
             .find(|e| e.path == op.path && e.method == op.method)
@@ -71,13 +69,14 @@ struct Schemas {
     response: Option<Value>,
 }
 
-/// The OpenAPI 3.1 document of every operation of the catalogue.
-pub fn openapi() -> Value {
+/// The OpenAPI 3.1 document of the operations of the catalogue a server configured as
+/// `served` serves.
+pub fn openapi(served: Served) -> Value {
     let mut requests = generator(Contract::Deserialize);
     let mut responses = generator(Contract::Serialize);
     let error_body = hms_api::schema::<hms_types::ErrorBody>(&mut responses).to_value();
 
-    let endpoints = endpoints();
+    let endpoints = endpoints(served);
     let mut schemas: Vec<Schemas> = endpoints
         .iter()
         .map(|endpoint| {
@@ -145,12 +144,9 @@ pub fn openapi() -> Value {
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let schemas: Map<String, Value> = sorted.into_iter().collect();
 
-    let tags: Vec<Value> = groups()
+    let tags: Vec<Value> = groups(served)
         .into_iter()
-        .map(|group| match tag_description(group) {
-            "" => json!({"name": group.title()}),
-            description => json!({"name": group.title(), "description": description}),
-        })
+        .map(|group| json!({"name": group.title(), "description": group.description()}))
         .collect();
 
     json!({
@@ -177,7 +173,7 @@ pub fn openapi() -> Value {
                                     `hms token management` mints one.",
                 }
             },
-            "responses": error_responses(&error_body),
+            "responses": error_responses(served, &error_body),
             "schemas": schemas,
         },
     })
@@ -208,42 +204,15 @@ pub(crate) fn group_rank(group: Group) -> usize {
 }
 
 /// The groups that have operations, in [`group_rank`] order.
-pub(crate) fn groups() -> Vec<Group> {
+pub(crate) fn groups(served: Served) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    for op in OPERATIONS {
+    for op in served.operations() {
         if !groups.contains(&op.group) {
             groups.push(op.group);
         }
     }
     groups.sort_by_key(|group| group_rank(*group));
     groups
-}
-
-pub(crate) fn tag_description(group: Group) -> &'static str {
-    match group {
-        Group::Rooms => "Rooms: create, retrieve, list, update, enable and disable. Rooms are never deleted.",
-        Group::RoomCodes => {
-            "Room codes: short codes bound to a room and a role, which client apps exchange for an \
-                             app token."
-        }
-        Group::Templates => {
-            "Templates (policies): the roles, settings, destinations and recording configs rooms \
-                             are created from."
-        }
-        Group::Roles => "The roles of a template: what a peer of the role may publish, subscribe to and do.",
-        Group::Sessions => "Sessions: the calls that took place in rooms, with every peer that joined.",
-        Group::ActiveRooms => {
-            "Active rooms: the room while a session runs, its peers, messages to them, removing \
-                               them and ending the session."
-        }
-        Group::Auth => "The room-code exchange client apps call to join a room. It needs no management token.",
-        Group::Simulator => {
-            "Peers without media that join and leave through the same room runtime as real \
-                             peers, for tests of your own backend. Served only when the server runs with \
-                             `--simulate-peers`."
-        }
-        _ => "",
-    }
 }
 
 fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Value>) -> Value {
@@ -276,7 +245,7 @@ fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Valu
                 "name": name,
                 "in": "path",
                 "required": true,
-                "description": path_param_description(name),
+                "description": hms_api::path_param_description(name),
                 "schema": {"type": "string", "minLength": 1},
             })
         })
@@ -333,7 +302,7 @@ fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Valu
             responses.insert("204".into(), json!({"description": "Done; no body"}));
         }
     }
-    for status in error_statuses(op) {
+    for status in op.error_statuses() {
         responses.insert(
             status.to_string(),
             json!({"$ref": format!("#/components/responses/{}", error_response_name(status))}),
@@ -353,18 +322,6 @@ fn operation(endpoint: &Endpoint, parts: Schemas, definitions: &Map<String, Valu
         operation["x-openhms-alias-of"] = json!(of);
     }
     operation
-}
-
-fn path_param_description(name: &str) -> String {
-    match name {
-        "room_id" => "Id of the room".into(),
-        "template_id" => "Id of the template".into(),
-        "role" => "Name of the role".into(),
-        "code" => "The room code".into(),
-        "session_id" => "Id of the session".into(),
-        "peer_id" => "Id of the peer".into(),
-        other => format!("The {}", other.replace('_', " ")),
-    }
 }
 
 /// Whether an empty body (which the server reads as `{}`) would be refused: the body is
@@ -399,8 +356,8 @@ fn error_response_name(status: u16) -> String {
 }
 
 /// The shared error responses the operations refer to.
-fn error_responses(error_body: &Value) -> Value {
-    let mut statuses: Vec<u16> = OPERATIONS.iter().flat_map(error_statuses).collect();
+fn error_responses(served: Served, error_body: &Value) -> Value {
+    let mut statuses: Vec<u16> = served.operations().flat_map(Operation::error_statuses).collect();
     statuses.sort_unstable();
     statuses.dedup();
     let responses: Map<String, Value> = statuses
@@ -559,16 +516,28 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_is_documented() {
-        let document = openapi();
-        for op in OPERATIONS {
-            let method = op.method.as_str().to_ascii_lowercase();
-            assert!(
-                document["paths"][op.path][&method].is_object(),
-                "{} {}",
-                op.method.as_str(),
-                op.path
-            );
+    fn every_served_operation_is_documented_and_no_other() {
+        for served in [Served::ALL, Served::default()] {
+            let document = openapi(served);
+            for op in hms_api::OPERATIONS {
+                let method = op.method.as_str().to_ascii_lowercase();
+                assert_eq!(
+                    document["paths"][op.path][&method].is_object(),
+                    served.serves(op),
+                    "{} {} in {served:?}",
+                    op.method.as_str(),
+                    op.path
+                );
+            }
         }
+        let tags = |served| {
+            let document = openapi(served);
+            let tags = document["tags"].as_array().unwrap().clone();
+            tags.iter()
+                .map(|tag| tag["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert!(tags(Served::ALL).contains(&Group::Simulator.title().to_owned()));
+        assert!(!tags(Served::default()).contains(&Group::Simulator.title().to_owned()));
     }
 }

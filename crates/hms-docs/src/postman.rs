@@ -1,16 +1,19 @@
 //! The Postman collection (format v2.1), generated from the catalogue.
 //!
 //! Its requests are ordered so that the whole collection runs top to bottom on a fresh
-//! server started with `--simulate-peers`: a template, a room from it, room codes for the
-//! room, a code exchanged for an app token, simulated peers joining, the active room and
-//! its peers, and finally the room ended and its session read back. Each request's test
-//! checks its status and stores the ids the later requests use in collection variables.
+//! server: a template, a room from it, room codes for the room, a code exchanged for an
+//! app token, simulated peers joining, the active room and its peers, and finally the room
+//! ended and its session read back. Each request's test checks its status and stores the
+//! ids the later requests use in collection variables. A server without the peer simulator
+//! serves a collection without its requests, where no peer joins: there the active-room
+//! requests check that no session is running, and the session requests that none took
+//! place.
 
-use hms_api::{Auth, Body, OPERATIONS, Operation, Response};
+use hms_api::{Auth, Body, Operation, Response, Served};
 use schemars::SchemaGenerator;
 use serde_json::{Value, json};
 
-use crate::openapi::{groups, query_parameters, tag_description};
+use crate::openapi::{groups, query_parameters};
 
 /// Where the collection points until `BASE_URL` is set: `hms serve`'s default address.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -31,7 +34,24 @@ struct Step {
     /// Test lines run on success with the parsed answer in `body`: checks, and the
     /// collection variables later requests use.
     then: &'static str,
+    /// What the request answers instead on a server without the peer simulator, where no
+    /// peer can join.
+    alone: Option<Alone>,
 }
+
+/// An answer on a server without the peer simulator: its status, and test lines as in
+/// [`Step::then`].
+#[derive(Clone, Copy)]
+struct Alone {
+    status: u16,
+    then: &'static str,
+}
+
+/// What the active-room requests answer when no peer could join.
+const NOT_ACTIVE: Option<Alone> = Some(Alone {
+    status: 404,
+    then: r#"pm.expect(body.message).to.eql("Room is not active");"#,
+});
 
 const fn step(op: &'static str) -> Step {
     Step {
@@ -41,6 +61,7 @@ const fn step(op: &'static str) -> Step {
         query: &[],
         body: None,
         then: "",
+        alone: None,
     }
 }
 
@@ -176,31 +197,52 @@ pm.collectionVariables.set("guest_code", body.code);"#,
     Step {
         then: r#"pm.expect(body.session.peers).to.include(pm.collectionVariables.get("peer_id"));
 pm.collectionVariables.set("session_id", body.session.id);"#,
+        alone: NOT_ACTIVE,
         ..step("get-active-room")
     },
     Step {
         then: r#"pm.expect(Object.keys(body.peers)).to.have.lengthOf(2);"#,
+        alone: NOT_ACTIVE,
         ..step("list-active-room-peers")
     },
     Step {
         then: r#"pm.expect(body.id).to.eql(pm.collectionVariables.get("peer_id"));"#,
+        alone: NOT_ACTIVE,
         ..step("get-active-room-peer")
     },
-    step("update-active-room-peer"),
-    step("send-message"),
+    Step {
+        alone: NOT_ACTIVE,
+        ..step("update-active-room-peer")
+    },
+    Step {
+        alone: NOT_ACTIVE,
+        ..step("send-message")
+    },
     Step {
         body: Some(|| json!({"role": "guest", "reason": "Thanks for joining"})),
+        alone: NOT_ACTIVE,
         ..step("remove-peers")
     },
-    step("end-active-room"),
+    Step {
+        alone: NOT_ACTIVE,
+        ..step("end-active-room")
+    },
     // Session APIs: the session that just ended.
     Step {
         query: &[("room_id", "{{room_id}}")],
         then: r#"pm.expect(body.data.map((s) => s.id)).to.include(pm.collectionVariables.get("session_id"));"#,
+        alone: Some(Alone {
+            status: 200,
+            then: r#"pm.expect(body.data).to.eql([]);"#,
+        }),
         ..step("list-sessions")
     },
     Step {
         then: r#"pm.expect(Object.keys(body.peers)).to.include(pm.collectionVariables.get("peer_id"));"#,
+        alone: Some(Alone {
+            status: 404,
+            then: r#"pm.expect(body.message).to.eql("Session not found");"#,
+        }),
         ..step("get-session")
     },
     // Analytics APIs: the webhook history, and a replay of it.
@@ -275,26 +317,26 @@ if (!fresh && accessKey && secret) {
         "secret of your openhms workspace) so that a management token can be minted.");
 }"#;
 
-/// The Postman v2.1 collection of every operation of the catalogue, pointing at
-/// [`DEFAULT_BASE_URL`] until its `BASE_URL` variable is set.
-pub fn postman_collection() -> Value {
-    postman_collection_for(DEFAULT_BASE_URL)
+/// The Postman v2.1 collection of the operations a server configured as `served` serves,
+/// pointing at [`DEFAULT_BASE_URL`] until its `BASE_URL` variable is set.
+pub fn postman_collection(served: Served) -> Value {
+    postman_collection_for(DEFAULT_BASE_URL, served)
 }
 
 /// The Postman collection with `base_url` as the default value of `BASE_URL`.
-pub fn postman_collection_for(base_url: &str) -> Value {
+pub fn postman_collection_for(base_url: &str, served: Served) -> Value {
     let mut generator = SchemaGenerator::default();
-    let folders: Vec<Value> = groups()
+    let folders: Vec<Value> = groups(served)
         .into_iter()
         .map(|group| {
             let mut steps: Vec<Step> = SCENARIO
                 .iter()
-                .filter(|step| hms_api::find(step.op).is_some_and(|op| op.group == group))
+                .filter(|step| hms_api::find(step.op).is_some_and(|op| op.group == group && served.serves(op)))
                 .copied()
                 .collect();
             steps.extend(
-                OPERATIONS
-                    .iter()
+                served
+                    .operations()
                     .filter(|op| op.group == group && !SCENARIO.iter().any(|step| step.op == op.name))
                     .map(|op| step(op.name)),
             );
@@ -304,15 +346,12 @@ pub fn postman_collection_for(base_url: &str) -> Value {
                     request(
                         hms_api::find(step.op).expect("scenario names operations"),
                         step,
+                        served,
                         &mut generator,
                     )
                 })
                 .collect();
-            let mut folder = json!({"name": group.title(), "item": items});
-            if !tag_description(group).is_empty() {
-                folder["description"] = json!(tag_description(group));
-            }
-            folder
+            json!({"name": group.title(), "description": group.description(), "item": items})
         })
         .collect();
     json!({
@@ -344,9 +383,10 @@ const DESCRIPTION: &str = "The server-side REST API v2 of openhms, a self-hosted
 100ms API.\n\nSet the collection variables APP_ACCESS_KEY and APP_SECRET to your workspace's access key and \
 secret, and BASE_URL to where your server listens. A pre-request script mints the management token into TOKEN \
 whenever it is missing or about to expire, and every request uses it as its Bearer authentication.\n\nRun the \
-whole collection in order against a server started with `hms serve --simulate-peers`: each request stores the \
-ids the next ones need (template, room, room codes, peers, session). Requests of the Peer Simulator APIs need \
---simulate-peers.";
+whole collection in order against the server that served it: each request stores the ids the next ones need \
+(template, room, room codes, peers, session). A server started with `--simulate-peers` serves the Peer \
+Simulator APIs too, whose peers give the Active Room and Session APIs a session to show; without them, those \
+requests check that no session is running.";
 
 fn variable(key: &str, value: &str, description: &str) -> Value {
     json!({"key": key, "value": value, "type": "string", "description": description})
@@ -356,7 +396,7 @@ fn lines(script: &str) -> Vec<&str> {
     script.lines().collect()
 }
 
-fn request(op: &Operation, step: &Step, generator: &mut SchemaGenerator) -> Value {
+fn request(op: &Operation, step: &Step, served: Served, generator: &mut SchemaGenerator) -> Value {
     let mut path_segments = Vec::new();
     let mut path_variables = Vec::new();
     for segment in op.path.split('/').skip(1) {
@@ -451,16 +491,17 @@ fn request(op: &Operation, step: &Step, generator: &mut SchemaGenerator) -> Valu
         "request": request,
         "event": [{
             "listen": "test",
-            "script": {"type": "text/javascript", "exec": lines(&test_script(op, step))},
+            "script": {"type": "text/javascript", "exec": lines(&test_script(op, step, served))},
         }],
     })
 }
 
 /// The status check of a request, and what it carries forward.
-fn test_script(op: &Operation, step: &Step) -> String {
-    let (status, json) = match op.response {
-        Response::Json(_) => (200, true),
-        Response::NoContent => (204, false),
+fn test_script(op: &Operation, step: &Step, served: Served) -> String {
+    let (status, json, then) = match (op.response, step.alone.filter(|_| !served.simulator)) {
+        (_, Some(alone)) => (alone.status, true, alone.then),
+        (Response::Json(_), None) => (200, true, step.then),
+        (Response::NoContent, None) => (204, false, step.then),
     };
     let mut script = format!(
         "// {name}: {method} {path}\npm.test(\"answers {status}\", function () {{\n    pm.response.to.have.status({status});\n}});\n",
@@ -473,11 +514,11 @@ fn test_script(op: &Operation, step: &Step) -> String {
             "pm.test(\"answers JSON\", function () {\n    pm.expect(pm.response.headers.get(\"Content-Type\")).to.include(\"application/json\");\n});\n",
         );
     }
-    if !step.then.is_empty() {
+    if !then.is_empty() {
         script.push_str(&format!(
             "pm.test(\"carries on\", function () {{\n    pm.response.to.have.status({status});\n    const body = pm.response.json();\n"
         ));
-        for line in step.then.lines() {
+        for line in then.lines() {
             script.push_str("    ");
             script.push_str(line);
             script.push('\n');
@@ -499,9 +540,53 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_has_a_request() {
-        let collection = postman_collection();
-        let requests: Vec<(String, String)> = collection["item"]
+    fn every_served_operation_has_a_request_and_no_other() {
+        for served in [Served::ALL, Served::default()] {
+            let requests = requests(&postman_collection(served));
+            for op in hms_api::OPERATIONS {
+                let path = op
+                    .path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .map(
+                        |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                            Some(param) => format!(":{param}"),
+                            None => segment.to_owned(),
+                        },
+                    )
+                    .collect::<Vec<_>>()
+                    .join("/");
+                assert_eq!(
+                    requests.contains(&(op.method.as_str().to_owned(), path.clone())),
+                    served.serves(op),
+                    "{} {path} in {served:?}",
+                    op.method.as_str()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn without_the_simulator_the_active_room_requests_expect_no_session() {
+        let collection = postman_collection(Served::default());
+        let folder = collection["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|folder| folder["name"] == "Active Room APIs")
+            .unwrap();
+        for item in folder["item"].as_array().unwrap() {
+            let script = item["event"][0]["script"]["exec"].as_array().unwrap();
+            assert!(
+                script.contains(&json!("    pm.response.to.have.status(404);")),
+                "{item:#}"
+            );
+        }
+    }
+
+    /// The method and path (`:param` placeholders) of each request of a collection.
+    fn requests(collection: &Value) -> Vec<(String, String)> {
+        collection["item"]
             .as_array()
             .unwrap()
             .iter()
@@ -517,25 +602,6 @@ mod tests {
                     .join("/");
                 (request["method"].as_str().unwrap().to_owned(), path)
             })
-            .collect();
-        for op in OPERATIONS {
-            let path = op
-                .path
-                .trim_start_matches('/')
-                .split('/')
-                .map(
-                    |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                        Some(param) => format!(":{param}"),
-                        None => segment.to_owned(),
-                    },
-                )
-                .collect::<Vec<_>>()
-                .join("/");
-            assert!(
-                requests.contains(&(op.method.as_str().to_owned(), path.clone())),
-                "{} {path}",
-                op.method.as_str()
-            );
-        }
+            .collect()
     }
 }

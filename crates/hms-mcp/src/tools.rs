@@ -182,7 +182,7 @@ pub fn input_schema(op: &Operation) -> (Map<String, Value>, Vec<String>) {
     for param in op.path_params() {
         properties.insert(
             param.to_owned(),
-            json!({"type": "string", "minLength": 1, "description": path_param_description(param)}),
+            json!({"type": "string", "minLength": 1, "description": hms_api::path_param_description(param)}),
         );
         required.push(Value::from(param));
     }
@@ -272,18 +272,6 @@ fn body_is_required(schema: &Value) -> bool {
         .is_some_and(|fields| !fields.is_empty());
     let is_object = schema.get("type").and_then(Value::as_str) == Some("object");
     requires_fields || !is_object
-}
-
-fn path_param_description(param: &str) -> String {
-    match param {
-        "room_id" => "The room's id (24 hex characters).".into(),
-        "code" => "The room code, such as abc-defg-hij.".into(),
-        "role" => "The role's name, as in the template.".into(),
-        "template_id" => "The template's id (24 hex characters).".into(),
-        "session_id" => "The session's id (24 hex characters).".into(),
-        "peer_id" => "The peer's id (a UUID).".into(),
-        other => format!("The `{other}` of the path."),
-    }
 }
 
 #[cfg(test)]

@@ -95,21 +95,17 @@ impl FromRequestParts<AppState> for Caller {
             leeway_secs: state.config.token_leeway_secs,
             max_lifetime_secs: state.config.max_token_lifetime_secs,
         };
-        let mut found = None;
         let now = hms_types::Timestamp::now().unix_seconds();
-        hms_auth::verify(
+        let verified = hms_auth::verify(
             token,
-            |access_key| {
-                found = state.credentials.by_access_key(access_key);
-                found.clone()
-            },
+            |access_key| state.credentials.by_access_key(access_key),
             &policy,
             now,
         )
         .map_err(|error| {
             ApiError::unauthorized(format!("Token validation error: {error}")).with_detail(error.to_string())
         })?;
-        Ok(Caller(found.expect("verified tokens name a known workspace")))
+        Ok(Caller(verified.source))
     }
 }
 

@@ -104,6 +104,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::not_found("Not found"),
             StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),
+            StoreError::LastLiveSecret => ApiError::conflict("Conflict").with_detail(error.to_string()),
             StoreError::TooManyCodes | StoreError::NulInText => {
                 ApiError::bad_request("Invalid request").with_detail(error.to_string())
             }
@@ -132,6 +133,8 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::RoleNotAllowed(_) => ApiError::forbidden("Role not allowed").with_detail(detail),
             RuntimeError::RoleFull { .. } => ApiError::forbidden("Role limit reached").with_detail(detail),
             RuntimeError::UnknownRole(_) | RuntimeError::Invalid(_) => ApiError::invalid_body(detail),
+            RuntimeError::KeptChanging => ApiError::conflict("Room changed concurrently")
+                .with_detail("the room's session kept changing; retry the request"),
             RuntimeError::PeerExists(_) => {
                 ApiError::new(StatusCode::CONFLICT, "Peer already joined").with_detail(detail)
             }

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod ids;
 pub mod keyed_lock;
 pub mod node;
+mod retry;
 pub mod runtime;
 pub mod service;
 pub mod signal;

@@ -36,6 +36,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("not found")]
     NotFound,
+    /// Retiring this secret would leave its workspace without a live one.
+    #[error("the last live secret of a workspace cannot be retired")]
+    LastLiveSecret,
     /// The object changed since it was read; read it again and retry.
     #[error("changed concurrently")]
     Stale,
@@ -100,7 +103,7 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials_version(&self) -> StoreResult<i64>;
     async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()>;
     async fn secrets(&self, workspace_id: &str) -> StoreResult<Vec<SecretRecord>>;
-    /// Retires a secret; refused with `Conflict` when it is the last live one.
+    /// Retires a secret; refused with `LastLiveSecret` when it is the last live one.
     async fn retire_secret(&self, workspace_id: &str, secret_id: &str, at: Timestamp) -> StoreResult<()>;
 
     // Templates.

@@ -330,7 +330,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         if live <= 1 {
-            return Err(StoreError::Conflict("no other live secret"));
+            return Err(StoreError::LastLiveSecret);
         }
         self.commit_credentials(tx).await?;
         Ok(())

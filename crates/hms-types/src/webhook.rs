@@ -35,6 +35,18 @@ pub mod kind {
     pub const ROOM_END: &str = "room.end.success";
     pub const ROLE_CHANGE: &str = "role.change.success";
     pub const ROLE_CHANGE_FAILURE: &str = "role.change.failure";
+
+    /// Every type the runtime emits, and no other.
+    pub const ALL: [&str; 8] = [
+        SESSION_OPEN,
+        SESSION_CLOSE,
+        PEER_JOIN,
+        PEER_JOIN_FAILURE,
+        PEER_LEAVE,
+        ROOM_END,
+        ROLE_CHANGE,
+        ROLE_CHANGE_FAILURE,
+    ];
 }
 
 /// `peer.leave.success` reasons.

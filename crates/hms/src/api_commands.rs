@@ -73,6 +73,12 @@ fn group_command(group: Group) -> Command {
     let verbs: Vec<&str> = commands().filter(|op| op.group == group).map(|op| op.command).collect();
     let mut command = Command::new(group.command())
         .about(format!("{}: {}", group.title(), verbs.join(", ")))
+        .long_about(format!(
+            "{}: {}\n\n{}",
+            group.title(),
+            verbs.join(", "),
+            group.description()
+        ))
         .subcommand_required(true)
         .arg_required_else_help(true)
         .args(target::args())
@@ -120,14 +126,17 @@ fn operation_command(op: &'static Operation) -> Command {
             .arg(
                 Arg::new(format!("path.{param}"))
                     .value_name(param.to_uppercase())
-                    .help(format!("The {}", param.replace('_', " ")))
+                    .help(hms_api::path_param_description(param))
                     .required_unless_present(flag_id.clone()),
             )
             .arg(
                 Arg::new(flag_id)
                     .long(kebab(param))
                     .value_name(param.to_uppercase())
-                    .help(format!("The {} (instead of the argument)", param.replace('_', " ")))
+                    .help(format!(
+                        "{} (instead of the argument)",
+                        hms_api::path_param_description(param).trim_end_matches('.')
+                    ))
                     .conflicts_with(format!("path.{param}")),
             );
     }

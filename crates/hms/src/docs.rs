@@ -1,9 +1,11 @@
 //! `hms openapi` and `hms postman export`: the API's OpenAPI document and Postman
-//! collection, the same ones `hms serve` answers at `/openapi.json` and `/postman.json`.
+//! collection, the same ones `hms serve` answers at `/openapi.json` and `/postman.json`
+//! (with `--simulate-peers`, those of a server started with it).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use hms_api::Served;
 use serde_json::Value;
 
 use crate::CliError;
@@ -13,6 +15,10 @@ pub struct OpenapiArgs {
     /// Write the document to this file instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// The document of a server started with --simulate-peers (with the peer simulator's
+    /// operations).
+    #[arg(long)]
+    simulate_peers: bool,
 }
 
 #[derive(Subcommand)]
@@ -26,19 +32,33 @@ pub enum PostmanCommand {
         /// The collection's default BASE_URL [default: http://127.0.0.1:8080].
         #[arg(long)]
         base_url: Option<String>,
+        /// The collection of a server started with --simulate-peers (with the peer
+        /// simulator's requests).
+        #[arg(long)]
+        simulate_peers: bool,
     },
 }
 
 pub fn openapi(args: OpenapiArgs) -> Result<(), CliError> {
-    write(&hms_docs::openapi(), args.output)
+    let served = Served {
+        simulator: args.simulate_peers,
+    };
+    write(&hms_docs::openapi(served), args.output)
 }
 
 pub fn postman(command: PostmanCommand) -> Result<(), CliError> {
     match command {
-        PostmanCommand::Export { output, base_url } => {
+        PostmanCommand::Export {
+            output,
+            base_url,
+            simulate_peers,
+        } => {
+            let served = Served {
+                simulator: simulate_peers,
+            };
             let collection = match base_url {
-                Some(base_url) => hms_docs::postman_collection_for(base_url.trim_end_matches('/')),
-                None => hms_docs::postman_collection(),
+                Some(base_url) => hms_docs::postman_collection_for(base_url.trim_end_matches('/'), served),
+                None => hms_docs::postman_collection(served),
             };
             write(&collection, output)
         }

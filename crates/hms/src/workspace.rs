@@ -249,9 +249,7 @@ async fn open(data: &DataDir) -> Result<Arc<dyn Store>, CliError> {
 fn describe(error: StoreError) -> CliError {
     match error {
         StoreError::NotFound => CliError::new("no such workspace or secret"),
-        StoreError::Conflict("no other live secret") => {
-            CliError::new("refusing to retire the last live secret: add another one first")
-        }
+        StoreError::LastLiveSecret => CliError::new("refusing to retire the last live secret: add another one first"),
         other => CliError::new(other),
     }
 }

@@ -120,6 +120,7 @@ fn verify(token: &str, expected: TokenType, max_lifetime_secs: i64) -> Claims {
     };
     hms_auth::verify(token, |_| Some(vec![AppSecret::new(SECRET)]), &policy, now_secs())
         .unwrap_or_else(|e| panic!("{token} does not verify: {e}"))
+        .claims
 }
 
 #[tokio::test]

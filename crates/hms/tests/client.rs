@@ -175,7 +175,8 @@ async fn every_room_room_code_and_exchange_operation() {
         &policy,
         now_secs(),
     )
-    .expect("the app token verifies");
+    .expect("the app token verifies")
+    .claims;
     assert_eq!(
         (
             claims.room_id.as_deref(),
@@ -662,6 +663,7 @@ fn verified(token: &str) -> hms_auth::Claims {
         now_secs(),
     )
     .expect("a management token of the test workspace")
+    .claims
 }
 
 #[tokio::test]

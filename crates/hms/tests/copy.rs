@@ -3,7 +3,8 @@
 //! holds data and a data dir a server is running on.
 //!
 //! Needs PostgreSQL: `HMS_TEST_POSTGRES_URL` (an admin URL such as
-//! postgres://postgres@127.0.0.1:55432/postgres); without it every test here is skipped.
+//! postgres://postgres@127.0.0.1:55432/postgres). Every test here is ignored unless asked
+//! for with `--include-ignored` (the PostgreSQL pass of `scripts/test.sh`).
 
 mod common;
 
@@ -25,20 +26,10 @@ const ACME_FIRST_SECRET: &str = "acme-first-secret-0123456789abcdef";
 const ACME_SECOND_SECRET: &str = "acme-second-secret-0123456789abcdef";
 const TEN_SECONDS: Duration = Duration::from_secs(10);
 
-/// Whether there is a PostgreSQL server to create databases on; prints a line saying that
-/// `test` is skipped when there is none.
-fn postgres_available(test: &str) -> bool {
-    let available = std::env::var("HMS_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty());
-    if !available {
-        println!("skipped {test}: set HMS_TEST_POSTGRES_URL to an admin URL of a throwaway PostgreSQL");
-    }
-    available
-}
-
 /// A new, empty database (migrated by nobody yet), remembered in `data_dir` so that
 /// servers started there use it.
 fn fresh_database(data_dir: &Path) -> String {
-    common::test_database_url(data_dir).expect("HMS_TEST_POSTGRES_URL is set")
+    common::test_database_url(data_dir).expect("these tests need PostgreSQL: set HMS_TEST_POSTGRES_URL")
 }
 
 /// Runs `hms database copy` of `data_dir` into `url`.
@@ -459,10 +450,8 @@ async fn exchange(server: &TestServer, code: &str) -> Value {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_copied_data_dir_answers_exactly_as_before_and_takes_new_writes() {
-    if !postgres_available("a_copied_data_dir_answers_exactly_as_before_and_takes_new_writes") {
-        return;
-    }
     let receiver = Receiver::start().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let data_dir = temp.path();
@@ -557,10 +546,8 @@ async fn new_writes_succeed(server: &TestServer, data: &DataSet, before: &BTreeM
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_target_that_holds_data_is_refused_and_left_unchanged() {
-    if !postgres_available("a_target_that_holds_data_is_refused_and_left_unchanged") {
-        return;
-    }
     let source_temp = tempfile::tempdir().expect("temp dir");
     let source_dir = source_temp.path();
     common::pin_embedded_database(source_dir);
@@ -616,10 +603,8 @@ fn table_digest(url: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_data_dir_in_use_is_refused() {
-    if !postgres_available("a_data_dir_in_use_is_refused") {
-        return;
-    }
     let temp = tempfile::tempdir().expect("temp dir");
     let data_dir = temp.path();
     common::pin_embedded_database(data_dir);

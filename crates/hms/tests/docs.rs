@@ -1,7 +1,8 @@
 //! The API's documentation surfaces: `/openapi.json`, `/postman.json`, `/docs` and the
-//! `hms openapi` / `hms postman export` commands. Every operation of the catalogue must
-//! appear in the document and in the collection, the document must hold together as
-//! OpenAPI 3.1, and the docs page must need nothing from outside the server.
+//! `hms openapi` / `hms postman export` commands. Every operation the server serves as it
+//! is configured must appear in the document and in the collection, and no other (the peer
+//! simulator's only with `--simulate-peers`); the document must hold together as OpenAPI
+//! 3.1, and the docs page must need nothing from outside the server.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::process::Command;
 
 use common::*;
-use hms_api::OPERATIONS;
+use hms_api::{OPERATIONS, Served};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -36,13 +37,52 @@ async fn fetch_json(server: &TestServer, path: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|error| panic!("{path} is no JSON: {error}"))
 }
 
+/// A server on a fresh data dir, as `served` says: with `--simulate-peers` or without.
+fn start(served: Served, dir: &tempfile::TempDir) -> TestServer {
+    let flags: &[&str] = if served.simulator { &["--simulate-peers"] } else { &[] };
+    TestServer::start_in(dir.path(), flags)
+}
+
+/// What `path` answers on a server of each configuration.
+async fn on_each_configuration(path: &str) -> Vec<(Served, Value)> {
+    let mut answers = Vec::new();
+    for served in [Served::default(), Served::ALL] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        answers.push((served, fetch_json(&start(served, &dir), path).await));
+    }
+    answers
+}
+
 #[tokio::test]
-async fn every_operation_is_in_the_openapi_document() {
-    let server = TestServer::start();
-    let document = fetch_json(&server, "/openapi.json").await;
+async fn every_served_operation_is_in_the_openapi_document_and_no_other() {
+    for (served, document) in on_each_configuration("/openapi.json").await {
+        assert_documents(&document, served);
+    }
+}
+
+fn assert_documents(document: &Value, served: Served) {
+    let tags: Vec<&str> = document["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    assert_eq!(
+        tags.contains(&hms_api::Group::Simulator.title()),
+        served.simulator,
+        "{tags:?}"
+    );
     for op in OPERATIONS {
         let method = op.method.as_str().to_ascii_lowercase();
         let operation = &document["paths"][op.path][&method];
+        if !served.serves(op) {
+            assert!(
+                operation.is_null(),
+                "{} is documented without --simulate-peers",
+                op.name
+            );
+            continue;
+        }
         assert!(
             operation.is_object(),
             "{} {} is not documented",
@@ -78,9 +118,13 @@ async fn every_operation_is_in_the_openapi_document() {
 }
 
 #[tokio::test]
-async fn every_operation_is_in_the_postman_collection() {
-    let server = TestServer::start();
-    let collection = fetch_json(&server, "/postman.json").await;
+async fn every_served_operation_is_in_the_postman_collection_and_no_other() {
+    for (served, collection) in on_each_configuration("/postman.json").await {
+        assert_collection(&collection, served);
+    }
+}
+
+fn assert_collection(collection: &Value, served: Served) {
     assert_eq!(
         collection["info"]["schema"],
         "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -134,9 +178,10 @@ async fn every_operation_is_in_the_postman_collection() {
             op.method.as_str().to_owned(),
             op.path.to_owned(),
         );
-        assert!(
+        assert_eq!(
             requests.contains(&key),
-            "{} {} is not in the folder {}",
+            served.serves(op),
+            "{} {} in the folder {}",
             key.1,
             key.2,
             key.0
@@ -284,25 +329,49 @@ fn collect_refs(value: &Value, into: &mut Vec<String>) {
 
 #[tokio::test]
 async fn the_cli_prints_what_the_server_serves() {
-    let server = TestServer::start();
-    let served = fetch_json(&server, "/openapi.json").await;
-    let output = Command::new(env!("CARGO_BIN_EXE_hms"))
-        .arg("openapi")
-        .output()
-        .expect("hms runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let printed: Value = serde_json::from_slice(&output.stdout).expect("hms openapi prints JSON");
-    assert_eq!(printed, served);
+    for served in [Served::default(), Served::ALL] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = start(served, &dir);
+        let flags: &[&str] = if served.simulator { &["--simulate-peers"] } else { &[] };
+        let document = fetch_json(&server, "/openapi.json").await;
+        let output = Command::new(env!("CARGO_BIN_EXE_hms"))
+            .arg("openapi")
+            .args(flags)
+            .output()
+            .expect("hms runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let printed: Value = serde_json::from_slice(&output.stdout).expect("hms openapi prints JSON");
+        assert_eq!(printed, document, "{served:?}");
 
-    let served = fetch_json(&server, "/postman.json").await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("openhms.postman_collection.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_hms"))
-        .args(["postman", "export", "--output"])
-        .arg(&file)
-        .output()
-        .expect("hms runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let written: Value = serde_json::from_slice(&std::fs::read(&file).expect("file written")).expect("JSON");
-    assert_eq!(written, served);
+        let collection = fetch_json(&server, "/postman.json").await;
+        let out = tempfile::tempdir().expect("temp dir");
+        let file = out.path().join("openhms.postman_collection.json");
+        let output = Command::new(env!("CARGO_BIN_EXE_hms"))
+            .args(["postman", "export", "--output"])
+            .arg(&file)
+            .args(flags)
+            .output()
+            .expect("hms runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let written: Value = serde_json::from_slice(&std::fs::read(&file).expect("file written")).expect("JSON");
+        assert_eq!(written, collection, "{served:?}");
+    }
+}
+
+/// The README names exactly the webhook events the runtime emits.
+#[test]
+fn the_readme_lists_exactly_the_events_emitted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).expect("README");
+    let start = readme
+        .find("exactly these eight:")
+        .expect("the README's list of events");
+    let end = start + readme[start..].find("; no other event").expect("the end of the list");
+    let named: BTreeSet<&str> = readme[start..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| name.ends_with(".success") || name.ends_with(".failure"))
+        .collect();
+    let emitted: BTreeSet<&str> = hms_types::webhook::kind::ALL.into_iter().collect();
+    assert_eq!(named, emitted);
 }

@@ -6,8 +6,9 @@
 //! while both nodes write it; the webhooks of a concurrent workload arrive once each and
 //! in each room's order; and the peers of a node that dies are removed by the survivor.
 //!
-//! Several nodes need PostgreSQL: without `HMS_TEST_POSTGRES_URL` every test says it is
-//! skipped and passes.
+//! Several nodes need PostgreSQL: every test here is ignored unless asked for with
+//! `--include-ignored` (the PostgreSQL pass of `scripts/test.sh`), and then needs
+//! `HMS_TEST_POSTGRES_URL`.
 
 mod common;
 
@@ -47,22 +48,22 @@ struct Cluster {
 
 impl Cluster {
     /// Two nodes with the peer simulator on a fresh database, each with its own data dir
-    /// and the extra environment `env`; `None`, after saying so, without PostgreSQL.
-    fn start(test: &str, env: &[(&str, &str)]) -> Option<Self> {
-        if !common::on_postgres() {
-            println!("{test}: skipped, multi-node needs PostgreSQL (set HMS_TEST_POSTGRES_URL)");
-            return None;
-        }
+    /// and the extra environment `env`.
+    fn start(env: &[(&str, &str)]) -> Self {
+        assert!(
+            common::on_postgres(),
+            "several nodes need PostgreSQL: set HMS_TEST_POSTGRES_URL"
+        );
         let dirs = tempfile::tempdir().expect("temp dir");
         let (first, second) = (dirs.path().join("node-a"), dirs.path().join("node-b"));
         common::share_test_database(&first, &second);
         // One after the other: the first creates the default workspace.
         let a = TestServer::start_node(&first, &["--simulate-peers"], env);
         let b = TestServer::start_node(&second, &["--simulate-peers"], env);
-        Some(Self {
+        Self {
             nodes: [a, b],
             _dirs: dirs,
-        })
+        }
     }
 
     fn a(&self) -> &TestServer {
@@ -197,7 +198,8 @@ fn assert_exchanged(reply: Reply, room_id: &str, role: &str, user_id: &str, secr
         max_lifetime_secs: 24 * 3600,
     };
     let claims = hms_auth::verify(&token, |_| Some(vec![AppSecret::new(secret)]), &policy, now_secs())
-        .unwrap_or_else(|error| panic!("{what}: the app token does not verify: {error}"));
+        .unwrap_or_else(|error| panic!("{what}: the app token does not verify: {error}"))
+        .claims;
     assert_eq!(
         (
             claims.access_key.as_str(),
@@ -370,10 +372,9 @@ fn admin(cluster: &Cluster, node: &TestServer, args: &[&str]) -> String {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn writes_through_one_node_are_served_by_the_other_at_once() {
-    let Some(cluster) = Cluster::start("writes_through_one_node_are_served_by_the_other_at_once", &[]) else {
-        return;
-    };
+    let cluster = Cluster::start(&[]);
     let (a, b) = (cluster.a(), cluster.b());
 
     // Rooms: each read comes right after the acknowledged write, through the other node.
@@ -465,11 +466,9 @@ async fn writes_through_one_node_are_served_by_the_other_at_once() {
 const EDITED_ROOMS: usize = 4;
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn concurrent_room_updates_through_both_nodes_lose_nothing() {
-    let test = "concurrent_room_updates_through_both_nodes_lose_nothing";
-    let Some(cluster) = Cluster::start(test, &[]) else {
-        return;
-    };
+    let cluster = Cluster::start(&[]);
     let cluster = Arc::new(cluster);
     let changes = [
         json!({"description": "edited"}),
@@ -510,11 +509,9 @@ async fn concurrent_room_updates_through_both_nodes_lose_nothing() {
 const ROLE_UPSERTS: usize = 24;
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn concurrent_role_upserts_through_both_nodes_lose_nothing() {
-    let test = "concurrent_role_upserts_through_both_nodes_lose_nothing";
-    let Some(cluster) = Cluster::start(test, &[]) else {
-        return;
-    };
+    let cluster = Cluster::start(&[]);
     let cluster = Arc::new(cluster);
     let body = json!({"name": "busy", "roles": {"host": {}, "guest": {}}});
     let template = ok(cluster.a().post("/v2/templates", body).await, "template");
@@ -559,11 +556,10 @@ fn secret_list(cluster: &Cluster) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn credential_changes_reach_every_node_by_notify() {
     let env = [("HMS_CREDENTIALS_REFRESH_MS", "600000")];
-    let Some(cluster) = Cluster::start("credential_changes_reach_every_node_by_notify", &env) else {
-        return;
-    };
+    let cluster = Cluster::start(&env);
     const NEW_SECRET: &str = "node-rotated-secret-5f4e3d2c1b0a9988";
     let old_token = management_token(ACCESS_KEY, SECRET);
     let new_token = management_token(ACCESS_KEY, NEW_SECRET);
@@ -654,10 +650,9 @@ async fn credential_changes_reach_every_node_by_notify() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn live_state_is_shared_by_both_nodes() {
-    let Some(cluster) = Cluster::start("live_state_is_shared_by_both_nodes", &[]) else {
-        return;
-    };
+    let cluster = Cluster::start(&[]);
     let (a, b) = (cluster.a(), cluster.b());
     let room = create_room(a, "live").await;
     let pam = join(a, &room, "host", "Pam").await;
@@ -936,11 +931,9 @@ impl Joined {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_concurrent_workload_through_both_nodes_keeps_every_invariant() {
-    let test = "a_concurrent_workload_through_both_nodes_keeps_every_invariant";
-    let Some(cluster) = Cluster::start(test, &[]) else {
-        return;
-    };
+    let cluster = Cluster::start(&[]);
     let cluster = Arc::new(cluster);
     let receiver = Receiver::start().await;
     admin(
@@ -1490,11 +1483,9 @@ const JOINS_PER_ROOM: usize = 20;
 /// while both nodes log the events of many rooms at once: no event becomes visible behind
 /// one already read.
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn following_the_event_log_while_both_nodes_write_misses_no_event() {
-    let test = "following_the_event_log_while_both_nodes_write_misses_no_event";
-    let Some(cluster) = Cluster::start(test, &[]) else {
-        return;
-    };
+    let cluster = Cluster::start(&[]);
     let cluster = Arc::new(cluster);
     let mut rooms = Vec::new();
     for r in 0..BUSY_ROOMS {
@@ -1534,12 +1525,10 @@ async fn following_the_event_log_while_both_nodes_write_misses_no_event() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn the_peers_of_a_dead_node_are_removed_by_the_survivor() {
     let env = [("HMS_NODE_TIMEOUT_MS", "2000")];
-    let test = "the_peers_of_a_dead_node_are_removed_by_the_survivor";
-    let Some(mut cluster) = Cluster::start(test, &env) else {
-        return;
-    };
+    let mut cluster = Cluster::start(&env);
     let (a, b) = (cluster.a(), cluster.b());
     let shared = create_room(a, "shared").await;
     let doomed = create_room(a, "doomed").await;

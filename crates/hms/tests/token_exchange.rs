@@ -96,6 +96,7 @@ fn verify_app(token: &str) -> Claims {
         now_secs(),
     )
     .unwrap_or_else(|e| panic!("the exchanged token verifies: {e}"))
+    .claims
 }
 
 /// Checks every claim of an exchanged token; answers its `user_id`.

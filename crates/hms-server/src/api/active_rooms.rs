@@ -1,27 +1,20 @@
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hms_types::active_room::{
     Acknowledgement, ActivePeer, ActiveRoom, EndRoom, PeerFilter, PeerList, PeerUpdate, RemovePeers, SendMessage,
 };
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/active-rooms/{room_id}", get(retrieve))
-        .route("/v2/active-rooms/{room_id}/peers", get(peers))
-        .route(
-            "/v2/active-rooms/{room_id}/peers/{peer_id}",
-            get(peer).post(update_peer),
-        )
-        .route("/v2/active-rooms/{room_id}/send-message", post(send_message))
-        .route("/v2/active-rooms/{room_id}/remove-peers", post(remove_peers))
-        .route("/v2/active-rooms/{room_id}/end-room", post(end_room))
+pub fn routes() -> Routes {
+    bind!(retrieve => "get-active-room", peers => "list-active-room-peers", peer => "get-active-room-peer",
+        update_peer => "update-active-room-peer", send_message => "send-message",
+        remove_peers => "remove-peers", end_room => "end-active-room")
 }
 
 type RoomId = PathParams<String>;

@@ -1,22 +1,20 @@
 //! The webhook history and replays of the analytics API.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hms_types::webhook::{ReplayRequest, ReplayStarted, ReplayStatus, WebhookHistory, WebhookHistoryQuery};
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, parse_query_with_lists};
 use crate::service::webhooks;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/analytics/webhooks", get(history))
-        .route("/v2/analytics/webhooks/replay", post(replay))
-        .route("/v2/analytics/webhooks/replay/{workflow_id}", get(replay_status))
+pub fn routes() -> Routes {
+    bind!(history => "list-webhook-deliveries", replay => "replay-webhooks",
+        replay_status => "get-webhook-replay")
 }
 
 async fn history(

@@ -1,7 +1,8 @@
 //! The API's own documentation: the OpenAPI document, the Postman collection and the docs
 //! page that renders the document. Generated once from the catalogue and served from
-//! memory; the page's assets are in the binary, so it works offline. No authentication:
-//! it is the same for everyone.
+//! memory; they list what the server serves as it is configured (the peer simulator's
+//! operations only with `--simulate-peers`). The page's assets are in the binary, so it
+//! works offline. No authentication: it is the same for everyone.
 
 use std::sync::LazyLock;
 
@@ -9,25 +10,47 @@ use axum::Router;
 use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hms_api::Served;
 
 use crate::state::AppState;
 
-static OPENAPI: LazyLock<String> = LazyLock::new(|| pretty(&hms_docs::openapi()));
-static POSTMAN: LazyLock<String> = LazyLock::new(|| pretty(&hms_docs::postman_collection()));
+/// The OpenAPI document and the Postman collection of one configuration.
+struct Documents {
+    openapi: String,
+    postman: String,
+}
+
+impl Documents {
+    fn of(served: Served) -> Self {
+        Self {
+            openapi: pretty(&hms_docs::openapi(served)),
+            postman: pretty(&hms_docs::postman_collection(served)),
+        }
+    }
+}
+
+static WITHOUT_SIMULATOR: LazyLock<Documents> = LazyLock::new(|| Documents::of(Served { simulator: false }));
+static WITH_SIMULATOR: LazyLock<Documents> = LazyLock::new(|| Documents::of(Served { simulator: true }));
 
 fn pretty(document: &serde_json::Value) -> String {
     serde_json::to_string_pretty(document).expect("documents serialize")
 }
 
-pub fn routes() -> Router<AppState> {
+/// The documents of a server configured as `served`: only the operations it serves.
+pub fn routes(served: Served) -> Router<AppState> {
+    let documents: &'static LazyLock<Documents> = if served.simulator {
+        &WITH_SIMULATOR
+    } else {
+        &WITHOUT_SIMULATOR
+    };
     Router::new()
         .route(
             "/openapi.json",
-            get(|| async { serve("application/json", OPENAPI.as_str()) }),
+            get(move || async move { serve("application/json", documents.openapi.as_str()) }),
         )
         .route(
             "/postman.json",
-            get(|| async { serve("application/json", POSTMAN.as_str()) }),
+            get(move || async move { serve("application/json", documents.postman.as_str()) }),
         )
         .route(
             "/docs",

@@ -3,6 +3,7 @@
 
 mod active_rooms;
 mod analytics;
+mod bind;
 mod docs;
 mod health;
 pub mod mcp;
@@ -18,6 +19,9 @@ use axum::extract::FromRequestParts;
 use axum::http::{Method, Uri};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+
+use bind::Routes;
+use hms_api::Served;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -38,22 +42,32 @@ pub fn router(state: AppState) -> Router {
     router.merge(rest).layer(TraceLayer::new_for_http())
 }
 
-/// The REST API: every operation of the catalogue, and the error envelope for the rest.
-fn rest_router(state: AppState) -> Router {
-    let mut router = Router::new()
-        .merge(health::routes())
-        .merge(docs::routes())
-        .merge(rooms::routes())
+/// The operations of the catalogue a server configured as `served` serves, each bound to
+/// its handler (see [`bind`]).
+fn operation_routes(served: Served) -> Routes {
+    let mut routes = rooms::routes()
         .merge(room_codes::routes())
         .merge(templates::routes())
         .merge(sessions::routes())
         .merge(active_rooms::routes())
         .merge(analytics::routes())
         .merge(token_exchange::routes());
-    if state.config.simulate_peers {
-        router = router.merge(simulate::routes());
+    if served.simulator {
+        routes = routes.merge(simulate::routes());
     }
-    router
+    routes
+}
+
+/// The REST API: the served operations of the catalogue, the health check and the
+/// documents, and the error envelope for the rest.
+fn rest_router(state: AppState) -> Router {
+    let served = Served {
+        simulator: state.config.simulate_peers,
+    };
+    Router::new()
+        .merge(health::routes())
+        .merge(docs::routes(served))
+        .merge(operation_routes(served).into_router())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn(crate::extract::refuse_nul_in_url))

@@ -1,22 +1,20 @@
+use axum::Json;
 use axum::extract::{Request, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hms_types::Page;
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, Shape, parse_json, read_body};
 use crate::service::room_codes;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/room-codes/room/{room_id}", get(list).post(create_for_all_roles))
-        .route("/v2/room-codes/room/{room_id}/role/{role}", post(create_for_role))
-        .route("/v2/room-codes/code", post(update))
-        .route("/v2/room-codes/code/{code}", post(update_by_path))
+pub fn routes() -> Routes {
+    bind!(list => "get-room-codes", create_for_all_roles => "create-room-codes",
+        create_for_role => "create-room-code-for-role", update => "update-room-code-by-body",
+        update_by_path => "update-room-code")
 }
 
 async fn create_for_all_roles(

@@ -1,20 +1,19 @@
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use hms_types::Page;
 use hms_types::room::{Room, RoomFilter, RoomParams};
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
 use crate::service::rooms;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/rooms", get(list).post(create))
-        .route("/v2/rooms/{room_id}", get(retrieve).post(update))
+pub fn routes() -> Routes {
+    bind!(list => "list-rooms", create => "create-room", retrieve => "get-room",
+        update => "update-room" | "enable-room" | "disable-room")
 }
 
 async fn create(

@@ -1,22 +1,19 @@
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use hms_types::Page;
 use hms_types::session::{Session, SessionFilter};
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
 use crate::service::sessions;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/sessions", get(list))
-        // The docs write the list path with a trailing slash in one place.
-        .route("/v2/sessions/", get(list))
-        .route("/v2/sessions/{session_id}", get(retrieve))
+pub fn routes() -> Routes {
+    // The docs write the list path with a trailing slash in one place.
+    bind!(list => "list-sessions", list => "list-sessions-trailing-slash", retrieve => "get-session")
 }
 
 async fn list(

@@ -1,12 +1,12 @@
 //! The peer simulator, served only with `--simulate-peers`.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hms_types::active_room::{Acknowledgement, ActivePeer};
 use hms_types::simulate::{Deliveries, EventLog, EventLogQuery, SimulatedJoin};
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -14,15 +14,9 @@ use crate::runtime::JoinRequest;
 use crate::service::events;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/simulate/rooms/{room_id}/peers", post(join))
-        .route(
-            "/v2/simulate/rooms/{room_id}/peers/{peer_id}",
-            axum::routing::delete(leave),
-        )
-        .route("/v2/simulate/rooms/{room_id}/peers/{peer_id}/messages", get(messages))
-        .route("/v2/simulate/events", get(event_log))
+pub fn routes() -> Routes {
+    bind!(join => "simulate-peer-join", leave => "simulate-peer-leave",
+        messages => "list-simulated-peer-messages", event_log => "list-events")
 }
 
 async fn join(

@@ -1,37 +1,24 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
 use hms_types::{Page, PageQuery};
 
 use super::PathParams;
+use super::bind::{Routes, bind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
 use crate::service::templates;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/templates", get(list).post(create))
-        .route("/v2/templates/{template_id}", get(retrieve).post(replace))
-        .route(
-            "/v2/templates/{template_id}/roles/{role}",
-            get(role).post(upsert_role).delete(delete_role),
-        )
-        .route(
-            "/v2/templates/{template_id}/settings",
-            get(settings).post(replace_settings),
-        )
-        .route(
-            "/v2/templates/{template_id}/destinations",
-            get(destinations).post(replace_destinations),
-        )
-        .route(
-            "/v2/templates/{template_id}/recordings",
-            get(recordings).post(replace_recordings),
-        )
+pub fn routes() -> Routes {
+    bind!(list => "list-templates", create => "create-template", retrieve => "get-template",
+        replace => "update-template", role => "get-role", upsert_role => "upsert-role",
+        delete_role => "delete-role", settings => "get-template-settings",
+        replace_settings => "update-template-settings", destinations => "get-template-destinations",
+        replace_destinations => "update-template-destinations", recordings => "get-template-recordings",
+        replace_recordings => "update-template-recordings")
 }
 
 type Id = PathParams<String>;

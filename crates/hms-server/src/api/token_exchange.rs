@@ -1,10 +1,11 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::routing::post;
-use axum::{Json, Router};
 use hms_types::token::{TokenRequest, TokenResponse};
 use tower_http::cors::{Any, CorsLayer};
 
+use super::bind::Routes;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::service::token_exchange;
@@ -12,7 +13,7 @@ use crate::state::AppState;
 
 /// `POST /v2/token` is called from browsers on other origins: it answers CORS, preflight
 /// included. It takes no authentication: the room code is the credential.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Routes {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
@@ -25,9 +26,8 @@ pub fn routes() -> Router<AppState> {
         .max_age(std::time::Duration::from_secs(3600));
     // The CORS layer answers preflights itself; the OPTIONS route only makes the path
     // accept the method, which the router would otherwise refuse before the layer ran.
-    Router::new()
-        .route("/v2/token", post(exchange).options(|| async { StatusCode::NO_CONTENT }))
-        .layer(cors)
+    let route = post(exchange).options(|| async { StatusCode::NO_CONTENT }).layer(cors);
+    Routes::default().bind_with(&["exchange-room-code"], route)
 }
 
 async fn exchange(

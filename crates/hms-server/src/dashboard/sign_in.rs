@@ -98,19 +98,15 @@ fn verify_token(dashboard: &Shared, token: &str, lifetime: Duration) -> Option<(
         max_lifetime_secs: config.max_token_lifetime_secs,
     };
     let now = hms_types::Timestamp::now().unix_seconds();
-    let mut found = None;
-    let claims = hms_auth::verify(
+    let verified = hms_auth::verify(
         token,
-        |access_key| {
-            found = dashboard.app.credentials.by_access_key(access_key);
-            found.clone()
-        },
+        |access_key| dashboard.app.credentials.by_access_key(access_key),
         &policy,
         now,
     )
     .ok()?;
-    let remaining = Duration::from_secs(u64::try_from(claims.exp - now).ok()?);
-    Some((found?.workspace.id.clone(), lifetime.min(remaining)))
+    let remaining = Duration::from_secs(u64::try_from(verified.claims.exp - now).ok()?);
+    Some((verified.source.workspace.id.clone(), lifetime.min(remaining)))
 }
 
 fn too_many_failures(dashboard: &Shared, wait: Duration) -> Response {

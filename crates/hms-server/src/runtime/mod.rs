@@ -12,6 +12,8 @@
 
 mod events;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use serde_json::{Map, Value};
 
 use crate::ids;
 use crate::keyed_lock::KeyedLocks;
+use crate::retry::Retry;
 use state::LiveRoom;
 pub(crate) use state::{LivePeer, LiveSession};
 
@@ -45,8 +48,6 @@ const MAX_DELIVERIES: u32 = 1_000;
 /// Heartbeats a node sends within the node timeout, so that a few late ones do not make
 /// it look gone.
 const HEARTBEATS_PER_TIMEOUT: u32 = 6;
-/// Times a change is computed again when other nodes keep changing the session under it.
-const MAX_ATTEMPTS: u32 = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -68,6 +69,9 @@ pub enum RuntimeError {
     PeerExists(String),
     #[error("{0}")]
     Invalid(String),
+    /// Other changes of the session kept coming in between (see [`crate::retry`]).
+    #[error("the room's session kept changing")]
+    KeptChanging,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,20 +153,21 @@ impl RoomRuntime {
     }
 
     /// Runs `change` on the room's live state, on this node's turn for the room, until
-    /// it is not refused for having read a session that moved since. (`change` captures
-    /// only references, so that each attempt's future can copy them.)
+    /// it is not refused for having read a session that moved since ([`Retry`]'s policy).
+    /// (`change` captures only references, so that each attempt's future can copy them.)
     async fn in_room<T, F, Fut>(&self, room_id: &str, change: F) -> Result<T, RuntimeError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, RuntimeError>>,
     {
         let _turn = self.turns.lock(room_id).await;
-        let mut attempt = 1;
+        let mut retry = Retry::new();
         loop {
             match change().await {
-                Err(RuntimeError::Store(StoreError::Stale)) if attempt < MAX_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+                Err(RuntimeError::Store(StoreError::Stale)) => {
+                    if !retry.again().await {
+                        return Err(RuntimeError::KeptChanging);
+                    }
                 }
                 outcome => return outcome,
             }

@@ -6,6 +6,7 @@ use hms_types::{Page, Timestamp};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::retry::Retry;
 use crate::service::webhooks;
 
 const REGIONS: [&str; 4] = ["in", "us", "eu", "auto"];
@@ -17,8 +18,6 @@ const MAX_SIZE: u32 = 20_000;
 const MAX_SMALL_ROOM_SIZE: u32 = 2_500;
 const MIN_DURATION_SECS: u32 = 120;
 const MAX_DURATION_SECS: u32 = 43_200;
-/// Read-modify-write attempts before giving up on a room that keeps changing.
-const MAX_UPDATE_ATTEMPTS: usize = 10;
 
 pub fn room_not_found() -> ApiError {
     ApiError::not_found("Room not found")
@@ -138,12 +137,17 @@ pub async fn update(store: &dyn Store, workspace: &Workspace, id: &str, params: 
 /// field never undoes a concurrent change of another.
 async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> ApiResult<Room> {
     let mut view = view;
-    for _ in 0..MAX_UPDATE_ATTEMPTS {
+    let mut retry = Retry::new();
+    loop {
         let read_updated_at = view.room.updated_at;
         let updated = changed(store, workspace, view, params.clone()).await?;
         match store.update_room(&updated.room, read_updated_at).await {
             Ok(()) => return Ok(to_wire(workspace, &updated)),
             Err(StoreError::Stale) => {
+                if !retry.again().await {
+                    return Err(ApiError::conflict("Room changed concurrently")
+                        .with_detail("the room kept changing; retry the request"));
+                }
                 view = store
                     .room(&workspace.id, &updated.room.id)
                     .await?
@@ -157,7 +161,6 @@ async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, p
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ApiError::conflict("Room changed concurrently").with_detail("the room kept changing; retry the request"))
 }
 
 /// The room of `view` as `params` change it.

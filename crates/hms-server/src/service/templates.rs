@@ -11,12 +11,10 @@ use hms_types::{Page, PageQuery, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::keyed_lock::KeyedLocks;
+use crate::retry::Retry;
 
-/// Read-modify-write attempts before giving up on a template that keeps changing. Within
-/// one server, writers of a template queue on [`WRITERS`]; retries only happen when
-/// several servers write the same template.
-const MAX_ATTEMPTS: usize = 10;
-
+/// Within one server, writers of a template queue here, so that the retries of
+/// [`Retry`] only happen when several servers write the same template.
 static WRITERS: LazyLock<KeyedLocks> = LazyLock::new(KeyedLocks::default);
 
 pub fn template_not_found() -> ApiError {
@@ -38,7 +36,8 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplatePa
         .name
         .clone()
         .unwrap_or_else(|| format!("template-{}", ids::uuid()));
-    for _ in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::new();
+    loop {
         let existing = store.template_by_name(&workspace.id, &name).await?;
         let mut params = params.clone();
         if let Some(existing) = &existing {
@@ -54,7 +53,11 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplatePa
         };
         match outcome {
             // Someone changed or created the same name meanwhile: start over.
-            Err(StoreError::Stale | StoreError::Conflict(_)) => continue,
+            Err(StoreError::Stale | StoreError::Conflict(_)) => {
+                if !retry.again().await {
+                    return Err(changed_concurrently());
+                }
+            }
             other => {
                 return other
                     .map(|record| to_wire(workspace, &record))
@@ -62,7 +65,6 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplatePa
             }
         }
     }
-    Err(changed_concurrently())
 }
 
 async fn insert(store: &dyn Store, workspace: &Workspace, body: TemplateBody) -> Result<TemplateRecord, StoreError> {
@@ -218,18 +220,22 @@ async fn modify<R>(
     mut change: impl FnMut(&mut TemplateBody) -> ApiResult<R>,
 ) -> ApiResult<(R, TemplateRecord)> {
     let _writer = WRITERS.lock(&format!("{}/{id}", workspace.id)).await;
-    for _ in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::new();
+    loop {
         let current = record(store, workspace, id).await?;
         let mut body = current.body.clone();
         let result = change(&mut body)?;
         let name = body.name.clone();
         match write(store, current, body).await {
             Ok(record) => return Ok((result, record)),
-            Err(StoreError::Stale) => continue,
+            Err(StoreError::Stale) => {
+                if !retry.again().await {
+                    return Err(changed_concurrently());
+                }
+            }
             Err(error) => return Err(map_write_error(error, &name)),
         }
     }
-    Err(changed_concurrently())
 }
 
 async fn write(store: &dyn Store, current: TemplateRecord, body: TemplateBody) -> Result<TemplateRecord, StoreError> {

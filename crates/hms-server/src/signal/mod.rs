@@ -167,21 +167,16 @@ impl Signal {
             // App tokens may be minted for long use; their expiry is what counts.
             max_lifetime_secs: i64::MAX / 4,
         };
-        let mut found = None;
         let now = hms_types::Timestamp::now().unix_seconds();
-        let claims = hms_auth::verify(
+        let verified = hms_auth::verify(
             token,
-            |access_key| {
-                found = self.credentials.by_access_key(access_key);
-                found.clone()
-            },
+            |access_key| self.credentials.by_access_key(access_key),
             &policy,
             now,
         )
         .map_err(|error| ApiError::unauthorized(format!("Token validation error: {error}")))?;
-        let workspace = found.ok_or_else(|| ApiError::unauthorized("Token validation error"))?;
-        let claims = AppClaims::from_claims(claims)?;
-        Ok((workspace, claims))
+        let claims = AppClaims::from_claims(verified.claims)?;
+        Ok((verified.source, claims))
     }
 }
 

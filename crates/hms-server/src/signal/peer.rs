@@ -828,7 +828,7 @@ fn channel_reply(text: &str) -> Option<String> {
 
 fn refusal(error: RuntimeError) -> Refusal {
     match error {
-        RuntimeError::Store(_) => (503, "the server could not do this; try again".into()),
+        RuntimeError::Store(_) | RuntimeError::KeptChanging => (503, "the server could not do this; try again".into()),
         RuntimeError::PeerNotFound => (404, "peer not found".into()),
         RuntimeError::NotActive | RuntimeError::RoomNotFound => (410, error.to_string()),
         RuntimeError::RoomDisabled | RuntimeError::RoleNotAllowed(_) | RuntimeError::RoleFull { .. } => {

@@ -148,7 +148,7 @@ pub(super) async fn retire_secret(
         return Err(StoreError::NotFound);
     }
     if live <= 1 {
-        return Err(StoreError::Conflict("no other live secret"));
+        return Err(StoreError::LastLiveSecret);
     }
     commit_credentials(tx).await
 }
