@@ -33,6 +33,8 @@ const JOINING_AT_ONCE: usize = 64;
 const BROADCASTS: usize = 20;
 /// The role the peers join as: it publishes nothing and subscribes to nobody.
 const ROLE: &str = "listener";
+/// Silence that tells a socket has been told everything so far.
+const QUIET: Duration = Duration::from_millis(500);
 /// The longest any one protocol step may take before the step fails.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -73,6 +75,8 @@ async fn scenarios(server: &Process, credentials: &Credentials) -> Result<(Vec<S
     let one_room = crate::create_rooms(&mut conn, &auth, "signal-one", 1).await?;
     let (one, mut sockets) = join_all(server, credentials, &vec![one_room[0].clone(); PEERS], "1 room").await?;
     progress("signalling: broadcasts to the whole room");
+    // Each peer has first been told of every later join; broadcasts are timed after that.
+    sockets = settle(sockets).await;
     let broadcast = broadcast_latency(&mut sockets).await?;
     drop(sockets);
 
@@ -167,6 +171,26 @@ async fn next(socket: &mut Socket) -> Result<Value, String> {
             return serde_json::from_str(&text).map_err(|e| e.to_string());
         }
     }
+}
+
+/// Reads every socket until it has been quiet for a moment.
+async fn settle(sockets: Vec<Socket>) -> Vec<Socket> {
+    let reading: Vec<_> = sockets
+        .into_iter()
+        .map(|mut socket| {
+            tokio::spawn(async move {
+                while let Ok(Some(Ok(_))) = tokio::time::timeout(QUIET, socket.next()).await {}
+                socket
+            })
+        })
+        .collect();
+    let mut settled = Vec::with_capacity(reading.len());
+    for task in reading {
+        if let Ok(socket) = task.await {
+            settled.push(socket);
+        }
+    }
+    settled
 }
 
 /// Sends `BROADCASTS` messages from the first peer and times each one's arrival at every
