@@ -48,6 +48,8 @@ pub struct ServerConfig {
     /// one comma-separated string.
     #[serde(deserialize_with = "list_or_commas")]
     pub mcp_tools: Vec<String>,
+    /// How long an `Idempotency-Key` answers its stored response, in seconds.
+    pub idempotency_ttl_secs: u64,
     /// Webhook delivery (`[webhooks]` in the file).
     pub webhooks: WebhookConfig,
 }
@@ -122,6 +124,7 @@ impl Default for ServerConfig {
             mcp_allowed_hosts: Vec::new(),
             mcp_read_only: false,
             mcp_tools: Vec::new(),
+            idempotency_ttl_secs: 24 * 3600,
             webhooks: WebhookConfig::default(),
         }
     }
@@ -135,6 +138,10 @@ impl ServerConfig {
 
     pub fn node_timeout(&self) -> Duration {
         Duration::from_millis(self.node_timeout_ms.max(600))
+    }
+
+    pub fn idempotency_ttl(&self) -> Duration {
+        Duration::from_secs(self.idempotency_ttl_secs.max(1))
     }
 
     pub fn credentials_refresh(&self) -> Duration {

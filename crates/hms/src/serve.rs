@@ -55,6 +55,10 @@ pub struct ServeArgs {
     #[arg(long, value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     mcp_tools: Vec<String>,
+    /// How long an Idempotency-Key answers its stored response, in seconds [default: 86400].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idempotency_ttl_secs: Option<u64>,
     /// TOML configuration file (also `HMS_CONFIG`).
     #[arg(long, env = "HMS_CONFIG")]
     #[serde(skip)]
@@ -74,7 +78,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 15] = [
     "listen",
     "data_dir",
     "database_url",
@@ -89,6 +93,7 @@ const ENV_KEYS: [&str; 14] = [
     "mcp_allowed_hosts",
     "mcp_read_only",
     "mcp_tools",
+    "idempotency_ttl_secs",
 ];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {

@@ -13,6 +13,7 @@
 
 mod changes;
 mod deliveries;
+mod idempotency;
 mod live;
 mod rooms;
 mod templates;
@@ -32,6 +33,7 @@ use sqlx::{Postgres, Transaction};
 use tokio::sync::broadcast;
 
 use crate::records::*;
+use crate::{ClaimOutcome, IdempotencyClaim, StoredResponse};
 use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
 
 /// Query connections of one process. With the listener's own, five servers stay below
@@ -292,5 +294,27 @@ impl Store for PgStore {
 
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
         deliveries::replay(&self.pool, workspace_id, id).await
+    }
+
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
+        idempotency::claim(&self.pool, claim).await
+    }
+
+    async fn finish_idempotency_key(
+        &self,
+        workspace_id: &str,
+        key: &str,
+        claim: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<bool> {
+        idempotency::finish(&self.pool, workspace_id, key, claim, response).await
+    }
+
+    async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
+        idempotency::release(&self.pool, workspace_id, key, claim).await
+    }
+
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        idempotency::purge(&self.pool, now, limit).await
     }
 }
