@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics listener (`/metrics`); none serves no metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database, and of this node's identity (each node of a
     /// deployment has its own).
     pub data_dir: PathBuf,
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("./hms-data"),
             database_url: None,
             durability: Durability::default(),

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ids;
 pub mod keyed_lock;
+pub mod metrics;
 pub mod node;
 pub mod runtime;
 pub mod service;
@@ -56,6 +57,7 @@ pub enum ServeError {
 /// A server whose store is open and whose listener is bound, ready to serve.
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     _node: Node,
 }
@@ -78,6 +80,7 @@ impl Server {
         }
         let credentials = Arc::new(CredentialCache::load(store.as_ref()).await?);
         let runtime = Arc::new(RoomRuntime::new(store.clone(), node.id.clone(), config.node_timeout()));
+        let metrics = Arc::new(metrics::Metrics::new(node.id.clone()));
         let removed = runtime.start().await.map_err(ServeError::Recovery)?;
         if removed > 0 {
             tracing::info!(
@@ -94,14 +97,24 @@ impl Server {
                 addr: config.listen,
                 source,
             })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let state = AppState {
             store: store.clone(),
             credentials,
             config: Arc::new(config),
             runtime,
+            metrics,
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             _node: node,
         })
@@ -111,6 +124,11 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight and closes
     /// the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
@@ -118,10 +136,18 @@ impl Server {
         let runtime = self.state.runtime.clone();
         let keeping_alive = tokio::spawn(async move { runtime.keep_alive().await });
         let (store, runtime) = (self.state.store.clone(), self.state.runtime.clone());
-        let dispatcher = Arc::new(Dispatcher::new(
-            self.state.store.clone(),
-            self.state.config.webhooks.clone(),
-        ));
+        let dispatcher = Arc::new(
+            Dispatcher::new(self.state.store.clone(), self.state.config.webhooks.clone())
+                .with_metrics(self.state.metrics.clone()),
+        );
+        let metrics_serving = self.metrics_listener.map(|listener| {
+            let app = metrics::router(self.state.metrics.clone(), self.state.store.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            })
+        });
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatching = tokio::spawn(dispatcher.run(stopped));
         let purging = tokio::spawn(idempotency::purge_expired(self.state.store.clone()));
@@ -131,6 +157,9 @@ impl Server {
         refresher.abort();
         keeping_alive.abort();
         purging.abort();
+        if let Some(serving) = metrics_serving {
+            serving.abort();
+        }
         let _ = stop_dispatcher.send(true);
         let _ = dispatching.await;
         runtime.stop().await;

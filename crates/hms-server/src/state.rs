@@ -4,6 +4,7 @@ use hms_store::Store;
 
 use crate::auth::CredentialCache;
 use crate::config::ServerConfig;
+use crate::metrics::Metrics;
 use crate::runtime::RoomRuntime;
 
 /// What every handler can reach.
@@ -13,4 +14,5 @@ pub struct AppState {
     pub credentials: Arc<CredentialCache>,
     pub config: Arc<ServerConfig>,
     pub runtime: Arc<RoomRuntime>,
+    pub metrics: Arc<Metrics>,
 }

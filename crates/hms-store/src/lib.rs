@@ -8,12 +8,14 @@
 
 mod codec;
 pub mod copy;
+mod gauges;
 mod idempotency;
 mod location;
 mod postgres;
 mod records;
 mod sqlite;
 
+pub use gauges::{PoolUse, StoreGauges};
 pub use idempotency::{ClaimOutcome, IdempotencyClaim, StoredResponse};
 pub use location::{DatabaseUrl, StoreLocation};
 pub use postgres::PgStore;
@@ -239,4 +241,7 @@ pub trait Store: Send + Sync + 'static {
     async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()>;
     /// Deletes up to `limit` keys that expired by `now`; answers how many.
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
+
+    /// The store's queues and pools, and the live state of node `node_id`, for metrics.
+    async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges>;
 }

@@ -20,13 +20,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
+mod gauges;
 mod idempotency;
 mod point_reads;
 mod room_inserts;
 
 use crate::codec::*;
 use crate::records::*;
-use crate::{ClaimOutcome, IdempotencyClaim, StoredResponse};
+use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
 use point_reads::PointReads;
 use room_inserts::RoomInserts;
@@ -1169,6 +1170,16 @@ impl Store for SqliteStore {
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
         idempotency::purge(&self.writer, now, limit).await
+    }
+
+    async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
+        let mut gauges = gauges::read(&self.reader, node_id).await?;
+        gauges.pools = vec![
+            gauges::pool_use("read", &self.reader),
+            gauges::pool_use("write", &self.writer),
+        ];
+        gauges.writer_queue = Some(self.room_inserts.waiting());
+        Ok(gauges)
     }
 }
 

@@ -21,6 +21,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<SocketAddr>,
+    /// Address of the Prometheus metrics listener (/metrics), e.g. 127.0.0.1:9100 [default: none].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database [default: ./hms-data].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,8 +82,9 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 16] = [
     "listen",
+    "metrics_listen",
     "data_dir",
     "database_url",
     "durability",
@@ -108,6 +113,9 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         "openhms listening on http://{}",
         server.local_addr().map_err(CliError::new)?
     );
+    if let Some(addr) = server.metrics_addr() {
+        println!("  metrics:            http://{addr}/metrics");
+    }
     print_docs_addresses(server.local_addr().map_err(CliError::new)?);
     server.run(shutdown_signal()).await.map_err(CliError::new)
 }

@@ -33,6 +33,10 @@ pub fn router(state: AppState) -> Router {
     let rest = rest_router(state.clone());
     mcp::routes(&state, rest.clone())
         .merge(rest)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::observe,
+        ))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -36,6 +36,7 @@ pub struct Dispatcher {
     config: WebhookConfig,
     http: reqwest::Client,
     in_flight: Mutex<HashMap<String, usize>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Dispatcher {
@@ -52,7 +53,14 @@ impl Dispatcher {
             config,
             http,
             in_flight: Mutex::default(),
+            metrics: None,
         }
+    }
+
+    /// Counts the outcome of every attempt in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Plans and sends until `shutdown` turns true, then lets the attempts in flight
@@ -198,6 +206,9 @@ impl Dispatcher {
                 }
             }
         };
+        if let Some(metrics) = &self.metrics {
+            metrics.webhook_attempt(&outcome);
+        }
         if let Err(error) = self
             .store
             .finish_attempt(delivery.id, &outcome, PreciseTime::now())

@@ -13,6 +13,7 @@
 
 mod changes;
 mod deliveries;
+mod gauges;
 mod idempotency;
 mod live;
 mod rooms;
@@ -33,7 +34,7 @@ use sqlx::{Postgres, Transaction};
 use tokio::sync::broadcast;
 
 use crate::records::*;
-use crate::{ClaimOutcome, IdempotencyClaim, StoredResponse};
+use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
 
 /// Query connections of one process. With the listener's own, five servers stay below
@@ -316,5 +317,9 @@ impl Store for PgStore {
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
         idempotency::purge(&self.pool, now, limit).await
+    }
+
+    async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
+        gauges::read(&self.pool, node_id).await
     }
 }
