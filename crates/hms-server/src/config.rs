@@ -53,6 +53,20 @@ pub struct ServerConfig {
     pub mcp_tools: Vec<String>,
     /// How long an `Idempotency-Key` answers its stored response, in seconds.
     pub idempotency_ttl_secs: u64,
+    /// Management-API requests a workspace may make per second, on average, on each node;
+    /// 0 is no limit.
+    pub rate_limit_workspace_per_sec: f64,
+    /// Requests a workspace may make at once, beyond its rate.
+    pub rate_limit_workspace_burst: u32,
+    /// Requests to the endpoints without credentials (`/v2/token`) one client address
+    /// may make per second, on average, on each node; 0 is no limit.
+    pub rate_limit_client_per_sec: f64,
+    /// Such requests one client address may make at once, beyond its rate.
+    pub rate_limit_client_burst: u32,
+    /// A header set by a trusted proxy in front of the server, whose last address is
+    /// the client's (such as `X-Forwarded-For`); without it, the connection's peer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_address_header: Option<String>,
     /// Webhook delivery (`[webhooks]` in the file).
     pub webhooks: WebhookConfig,
 }
@@ -129,6 +143,11 @@ impl Default for ServerConfig {
             mcp_read_only: false,
             mcp_tools: Vec::new(),
             idempotency_ttl_secs: 24 * 3600,
+            rate_limit_workspace_per_sec: 0.0,
+            rate_limit_workspace_burst: 100,
+            rate_limit_client_per_sec: 0.0,
+            rate_limit_client_burst: 20,
+            client_address_header: None,
             webhooks: WebhookConfig::default(),
         }
     }

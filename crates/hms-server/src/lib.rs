@@ -11,6 +11,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ids;
 pub mod keyed_lock;
+pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod runtime;
@@ -105,12 +106,14 @@ impl Server {
             ),
             None => None,
         };
+        let limits = Arc::new(limits::Limits::new(&config));
         let state = AppState {
             store: store.clone(),
             credentials,
             config: Arc::new(config),
             runtime,
             metrics,
+            limits,
         };
         Ok(Self {
             listener,
@@ -153,7 +156,12 @@ impl Server {
         let purging = tokio::spawn(idempotency::purge_expired(self.state.store.clone()));
         let app = api::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         refresher.abort();
         keeping_alive.abort();
         purging.abort();

@@ -4,6 +4,7 @@ use hms_store::Store;
 
 use crate::auth::CredentialCache;
 use crate::config::ServerConfig;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::runtime::RoomRuntime;
 
@@ -15,4 +16,5 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub runtime: Arc<RoomRuntime>,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<Limits>,
 }

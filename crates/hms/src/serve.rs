@@ -63,6 +63,29 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     idempotency_ttl_secs: Option<u64>,
+    /// Management-API requests per second each workspace may make on this node; 0 is no
+    /// limit [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_workspace_per_sec: Option<f64>,
+    /// Requests a workspace may make at once beyond its rate [default: 100].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_workspace_burst: Option<u32>,
+    /// Requests per second each client address may make to /v2/token on this node; 0 is no
+    /// limit [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_client_per_sec: Option<f64>,
+    /// Such requests a client address may make at once beyond its rate [default: 20].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_client_burst: Option<u32>,
+    /// A header a trusted proxy sets to the client's address (its last value is used),
+    /// such as X-Forwarded-For [default: the connection's peer].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_address_header: Option<String>,
     /// TOML configuration file (also `HMS_CONFIG`).
     #[arg(long, env = "HMS_CONFIG")]
     #[serde(skip)]
@@ -82,7 +105,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 16] = [
+const ENV_KEYS: [&str; 21] = [
     "listen",
     "metrics_listen",
     "data_dir",
@@ -99,6 +122,11 @@ const ENV_KEYS: [&str; 16] = [
     "mcp_read_only",
     "mcp_tools",
     "idempotency_ttl_secs",
+    "rate_limit_workspace_per_sec",
+    "rate_limit_workspace_burst",
+    "rate_limit_client_per_sec",
+    "rate_limit_client_burst",
+    "client_address_header",
 ];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {

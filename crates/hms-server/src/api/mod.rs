@@ -51,7 +51,7 @@ fn rest_router(state: AppState) -> Router {
         .merge(sessions::routes())
         .merge(active_rooms::routes())
         .merge(analytics::routes())
-        .merge(token_exchange::routes());
+        .merge(token_exchange::routes(&state));
     if state.config.simulate_peers {
         router = router.merge(simulate::routes());
     }
@@ -66,6 +66,10 @@ fn rest_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_workspaces,
         ))
         .with_state(state)
 }

@@ -11,8 +11,9 @@ use crate::service::token_exchange;
 use crate::state::AppState;
 
 /// `POST /v2/token` is called from browsers on other origins: it answers CORS, preflight
-/// included. It takes no authentication: the room code is the credential.
-pub fn routes() -> Router<AppState> {
+/// included. It takes no authentication: the room code is the credential, so each client
+/// address is rate-limited (inside CORS, so that browsers can read the 429).
+pub fn routes(state: &AppState) -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
@@ -27,6 +28,10 @@ pub fn routes() -> Router<AppState> {
     // accept the method, which the router would otherwise refuse before the layer ran.
     Router::new()
         .route("/v2/token", post(exchange).options(|| async { StatusCode::NO_CONTENT }))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_clients,
+        ))
         .layer(cors)
 }
 
