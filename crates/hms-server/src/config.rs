@@ -67,6 +67,17 @@ pub struct ServerConfig {
     /// the client's (such as `X-Forwarded-For`); without it, the connection's peer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_address_header: Option<String>,
+    /// Requests handled at once; past it, requests are refused at once with 503.
+    pub max_requests_in_flight: usize,
+    /// Time limit of a whole request, body and handling, in milliseconds (503 past it).
+    pub request_timeout_ms: u64,
+    /// Time limit for receiving a request's body, in milliseconds (408 past it).
+    pub body_read_timeout_ms: u64,
+    /// Time limit for receiving a request's headers, also between the requests of a
+    /// kept-alive connection, in milliseconds; past it the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Connections open at once; past it, new connections wait to be accepted.
+    pub max_connections: usize,
     /// Webhook delivery (`[webhooks]` in the file).
     pub webhooks: WebhookConfig,
 }
@@ -148,6 +159,11 @@ impl Default for ServerConfig {
             rate_limit_client_per_sec: 0.0,
             rate_limit_client_burst: 20,
             client_address_header: None,
+            max_requests_in_flight: 1024,
+            request_timeout_ms: 30_000,
+            body_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 4096,
             webhooks: WebhookConfig::default(),
         }
     }

@@ -12,8 +12,10 @@ pub mod idempotency;
 pub mod ids;
 pub mod keyed_lock;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod node;
+pub mod overload;
 pub mod runtime;
 pub mod service;
 pub mod state;
@@ -154,14 +156,14 @@ impl Server {
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatching = tokio::spawn(dispatcher.run(stopped));
         let purging = tokio::spawn(idempotency::purge_expired(self.state.store.clone()));
-        let app = api::router(self.state);
+        let guard = overload::Guard::new(&self.state.config, self.state.metrics.clone());
+        let limits = listener::ConnectionLimits {
+            max_connections: self.state.config.max_connections,
+            header_read_timeout: std::time::Duration::from_millis(self.state.config.header_read_timeout_ms.max(1)),
+        };
+        let app = overload::protect(api::router(self.state), guard);
         tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        listener::serve(self.listener, app, limits, shutdown).await?;
         refresher.abort();
         keeping_alive.abort();
         purging.abort();

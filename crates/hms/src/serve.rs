@@ -86,6 +86,26 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     client_address_header: Option<String>,
+    /// Requests handled at once; past it, 503 at once [default: 1024].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_requests_in_flight: Option<usize>,
+    /// Time limit of a whole request, in milliseconds [default: 30000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_timeout_ms: Option<u64>,
+    /// Time limit for receiving a request body, in milliseconds [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_read_timeout_ms: Option<u64>,
+    /// Time limit for receiving request headers, in milliseconds [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_read_timeout_ms: Option<u64>,
+    /// Connections open at once [default: 4096].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
     /// TOML configuration file (also `HMS_CONFIG`).
     #[arg(long, env = "HMS_CONFIG")]
     #[serde(skip)]
@@ -105,7 +125,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 21] = [
+const ENV_KEYS: [&str; 26] = [
     "listen",
     "metrics_listen",
     "data_dir",
@@ -127,6 +147,11 @@ const ENV_KEYS: [&str; 21] = [
     "rate_limit_client_per_sec",
     "rate_limit_client_burst",
     "client_address_header",
+    "max_requests_in_flight",
+    "request_timeout_ms",
+    "body_read_timeout_ms",
+    "header_read_timeout_ms",
+    "max_connections",
 ];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {

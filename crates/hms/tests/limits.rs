@@ -14,7 +14,12 @@ async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_in(
         dir.path(),
-        &["--rate-limit-workspace-per-sec", "1", "--rate-limit-workspace-burst", "3"],
+        &[
+            "--rate-limit-workspace-per-sec",
+            "1",
+            "--rate-limit-workspace-burst",
+            "3",
+        ],
     );
     server
         .create_workspace("quiet", "quiet-access-key-0001", "quiet-secret-0123456789abcdef")
@@ -28,7 +33,13 @@ async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
         let reply = send(server.request(Method::GET, "/v2/rooms").bearer_auth(&noisy)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
-    let refused = send(server.request(Method::POST, "/v2/rooms").bearer_auth(&noisy).json(&json!({}))).await;
+    let refused = send(
+        server
+            .request(Method::POST, "/v2/rooms")
+            .bearer_auth(&noisy)
+            .json(&json!({})),
+    )
+    .await;
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "the burst was sent within the refill of one request"
@@ -75,7 +86,10 @@ async fn the_code_exchange_is_limited_per_client_address() {
     );
     let room = server.post("/v2/rooms", json!({ "name": "limited" })).await.1;
     let codes = server
-        .post(&format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()), json!({}))
+        .post(
+            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
+            json!({}),
+        )
         .await
         .1;
     let code = codes["data"][0]["code"].as_str().unwrap().to_owned();
@@ -101,7 +115,10 @@ async fn the_code_exchange_is_limited_per_client_address() {
         envelope(
             429,
             "Too many requests",
-            &["one client address may make 0.5 such requests per second", "retry after 2 s"]
+            &[
+                "one client address may make 0.5 such requests per second",
+                "retry after 2 s"
+            ]
         )
     );
     // The proxy's last address is the client: another client is served.
