@@ -17,6 +17,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build"
 cargo build --workspace --locked
 
+step "Debian package: build it with cargo-deb and check it"
+bash packaging/check-deb.sh
+
 step "PostgreSQL (a throwaway server on loopback)"
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
   sudo=""

@@ -134,7 +134,10 @@ async fn a_request_not_done_in_time_answers_503() {
     let mut stream = half_sent_create(&server).await;
     let (response, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
     assert_eq!(status_line(&response), "HTTP/1.1 503 Service Unavailable", "{response}");
-    assert!(response.to_ascii_lowercase().contains("retry-after: 1\r\n"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("retry-after: 1\r\n"),
+        "{response}"
+    );
     assert_eq!(
         json_body(&response),
         envelope(503, "Request timed out", &["the request was not done within 300 ms"])

@@ -40,8 +40,9 @@ use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
 /// Query connections of one process. With the listener's own, five servers stay below
 /// PostgreSQL's default limit of 100 connections.
 const CONNECTIONS: u32 = 16;
-/// How long a query waits for a free connection before failing.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a query waits for a free connection (or for a new one, while the database
+/// is unreachable) before failing: an outage answers 503 within a second, not a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
