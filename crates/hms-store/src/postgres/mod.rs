@@ -42,7 +42,7 @@ use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
 const CONNECTIONS: u32 = 16;
 /// How long a query waits for a free connection (or for a new one, while the database
 /// is unreachable) before failing: an outage answers 503 within a second, not a hang.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(750);
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
