@@ -87,6 +87,9 @@ impl Drop for OwnPostgres {
     }
 }
 
+/// Whether the answers so far show what a test waits for.
+type Condition = Box<dyn Fn(&[Answer]) -> bool + Send>;
+
 /// One answer of the load: when it was sent, how long it took, its status and body.
 struct Answer {
     sent: Instant,
@@ -135,7 +138,7 @@ async fn postgres_stopped_under_load_answers_503_fast_and_recovers_by_itself() {
             }
         }));
     }
-    let wait_for = |what: &'static str, done: Box<dyn Fn(&[Answer]) -> bool + Send>| {
+    let wait_for = |what: &'static str, done: Condition| {
         let answers = answers.clone();
         async move {
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -177,7 +180,7 @@ async fn postgres_stopped_under_load_answers_503_fast_and_recovers_by_itself() {
         client.await.unwrap();
     }
 
-    let answers = answers.lock().unwrap();
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
     let during: Vec<&Answer> = answers
         .iter()
         .filter(|a| a.sent > stopped_at + Duration::from_millis(100) && a.sent + a.took < restarted_at)
