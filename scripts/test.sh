@@ -8,6 +8,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Debian's headless-capable Chromium for the browser suites, installed when missing.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 step "formatting"
 cargo fmt --all -- --check
 
@@ -32,9 +41,13 @@ pg_dir="$(mktemp -d /tmp/openhms-pg.XXXXXX)"
 postgres_url="$(bash scripts/postgres.sh start "$pg_dir")"
 trap 'bash scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
 
+step "Chromium for the browser tests"
+ensure_chromium
+
 step "conformance suites: installing their clients"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 (cd conformance/newman && npm ci --no-audit --no-fund --loglevel=error)
+(cd conformance/browser && npm ci --no-audit --no-fund --loglevel=error)
 [ -x conformance/schemathesis/.venv/bin/python ] || python3 -m venv conformance/schemathesis/.venv
 conformance/schemathesis/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r conformance/schemathesis/requirements.txt
 
@@ -62,6 +75,9 @@ for backend in sqlite postgres; do
 
   step "[$backend] conformance: MCP tools through the official Python SDK"
   bash conformance/mcp/run.sh
+
+  step "[$backend] browser: the official 100ms web SDK joins rooms in headless Chromium"
+  bash conformance/browser/run.sh
 done
 
 # Fault tests that change the machine (stop and start a PostgreSQL server of their own,

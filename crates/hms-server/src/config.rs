@@ -80,6 +80,59 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Webhook delivery (`[webhooks]` in the file).
     pub webhooks: WebhookConfig,
+    /// A PEM certificate chain to serve HTTPS with, with `tls_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made once for this machine and kept in the data dir.
+    pub tls_self_signed: bool,
+    /// Names the self-signed certificate is made for besides `localhost`, `127.0.0.1`
+    /// and `::1`. A list, or one comma-separated string.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub tls_names: Vec<String>,
+    /// The origin clients reach this node at (`https://meet.example.com`), when it is not
+    /// the address they asked for, such as behind a reverse proxy that terminates TLS.
+    /// `/init` sends clients to this origin's signalling socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<url::Url>,
+    /// The real-time plane (`[rtc]` in the file).
+    pub rtc: RtcConfig,
+}
+
+/// How real peers connect: WebRTC over one UDP port, and the ICE servers clients get.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtcConfig {
+    /// The UDP port every peer connection of this node uses; 0 picks a free one.
+    pub udp_port: u16,
+    /// Addresses announced to clients as this node's ICE candidates; by default the
+    /// listener's address (or, listening on every interface, the main interface's).
+    pub announce_ips: Vec<std::net::IpAddr>,
+    /// STUN and TURN servers for clients (`[[rtc.ice_servers]]`: `urls`, `username`,
+    /// `credential`), such as a coturn for clients behind strict firewalls.
+    pub ice_servers: Vec<hms_types::signal::IceServer>,
+    /// How long a peer whose signalling socket dropped is kept for it to reconnect, in
+    /// milliseconds (the web SDK retries for 60 s).
+    pub reconnect_window_ms: u64,
+}
+
+impl Default for RtcConfig {
+    fn default() -> Self {
+        Self {
+            udp_port: 0,
+            announce_ips: Vec::new(),
+            ice_servers: Vec::new(),
+            reconnect_window_ms: 60_000,
+        }
+    }
+}
+
+impl RtcConfig {
+    pub fn reconnect_window(&self) -> Duration {
+        Duration::from_millis(self.reconnect_window_ms)
+    }
 }
 
 /// How webhooks are delivered, and the workspace-level endpoints set from the file.
@@ -165,6 +218,12 @@ impl Default for ServerConfig {
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
             webhooks: WebhookConfig::default(),
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            tls_names: Vec::new(),
+            public_url: None,
+            rtc: RtcConfig::default(),
         }
     }
 }
@@ -181,6 +240,11 @@ impl ServerConfig {
 
     pub fn idempotency_ttl(&self) -> Duration {
         Duration::from_secs(self.idempotency_ttl_secs.max(1))
+    }
+
+    /// Whether the listener serves HTTPS.
+    pub fn serves_tls(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
     }
 
     pub fn credentials_refresh(&self) -> Duration {

@@ -153,6 +153,9 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::RoleNotAllowed(_) => ApiError::forbidden("Role not allowed").with_detail(detail),
             RuntimeError::RoleFull { .. } => ApiError::forbidden("Role limit reached").with_detail(detail),
             RuntimeError::UnknownRole(_) | RuntimeError::Invalid(_) => ApiError::invalid_body(detail),
+            RuntimeError::PeerExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "Peer already joined").with_detail(detail)
+            }
             RuntimeError::Store(store) => store.into(),
         }
     }

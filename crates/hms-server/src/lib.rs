@@ -18,7 +18,9 @@ pub mod node;
 pub mod overload;
 pub mod runtime;
 pub mod service;
+pub mod signal;
 pub mod state;
+pub mod tls;
 pub mod webhooks;
 
 use std::future::Future;
@@ -53,6 +55,13 @@ pub enum ServeError {
     Recovery(runtime::RuntimeError),
     #[error("invalid webhook configuration: {0}")]
     Webhooks(error::ApiError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot open the WebRTC UDP port {addr}: {source}")]
+    Rtc {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -61,6 +70,7 @@ pub enum ServeError {
 pub struct Server {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    certificate: Option<tls::Certificate>,
     state: AppState,
     _node: Node,
 }
@@ -73,6 +83,8 @@ impl Server {
         initial_credentials: Option<InitialCredentials>,
         on_first_start: impl FnOnce(&CreatedWorkspace),
     ) -> Result<Self, ServeError> {
+        // A bad certificate is refused before anything is written.
+        let certificate = tls::Certificate::from_config(&config)?;
         let node = Node::claim(&config.data_dir)?;
         if let Some(url) = config.database_url.as_ref().filter(|url| !url.is_postgres()) {
             return Err(ServeError::UnsupportedDatabase(url.clone()));
@@ -109,17 +121,33 @@ impl Server {
             None => None,
         };
         let limits = Arc::new(limits::Limits::new(&config));
+        let rtc = bind_rtc(&config).await?;
+        let placement = hms_store::Placement {
+            node_id: node.id.clone(),
+            url: public_url(&config, listener.local_addr()?, certificate.is_some()),
+        };
+        let config = Arc::new(config);
+        let signal = signal::Signal::start(
+            placement,
+            runtime.clone(),
+            store.clone(),
+            credentials.clone(),
+            config.clone(),
+            rtc,
+        );
         let state = AppState {
             store: store.clone(),
             credentials,
-            config: Arc::new(config),
+            config,
             runtime,
             metrics,
             limits,
+            signal,
         };
         Ok(Self {
             listener,
             metrics_listener,
+            certificate,
             state,
             _node: node,
         })
@@ -132,6 +160,22 @@ impl Server {
     /// Where `/metrics` is served, if anywhere.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
         self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The address clients reach the listener at, with its scheme.
+    pub fn url(&self) -> std::io::Result<String> {
+        let scheme = if self.certificate.is_some() { "https" } else { "http" };
+        Ok(format!("{scheme}://{}", self.local_addr()?))
+    }
+
+    /// The certificate served over HTTPS, if any.
+    pub fn certificate(&self) -> Option<&tls::Certificate> {
+        self.certificate.as_ref()
+    }
+
+    /// The UDP address of the node's WebRTC endpoint.
+    pub fn rtc_addr(&self) -> std::net::SocketAddr {
+        self.state.signal.rtc_addr()
     }
 
     /// Serves until `shutdown` resolves, then finishes the requests in flight and closes
@@ -162,8 +206,14 @@ impl Server {
             header_read_timeout: std::time::Duration::from_millis(self.state.config.header_read_timeout_ms.max(1)),
         };
         let app = overload::protect(api::router(self.state), guard);
-        tracing::info!(addr = %self.listener.local_addr()?, "openhms is serving");
-        listener::serve(self.listener, app, limits, shutdown).await?;
+        tracing::info!(addr = %self.listener.local_addr()?, tls = self.certificate.is_some(), "openhms is serving");
+        match &self.certificate {
+            Some(certificate) => {
+                let listener = tls::TlsListener::new(self.listener, certificate)?;
+                listener::serve(listener, app, limits, shutdown).await?;
+            }
+            None => listener::serve(self.listener, app, limits, shutdown).await?,
+        }
         refresher.abort();
         keeping_alive.abort();
         purging.abort();
@@ -177,6 +227,46 @@ impl Server {
         tracing::info!("openhms stopped");
         Ok(())
     }
+}
+
+/// The node's WebRTC endpoint: its UDP port on the listener's address, announced at the
+/// configured addresses, else at the listener's (or, listening on every interface, at the
+/// address of the interface that routes outward).
+async fn bind_rtc(config: &ServerConfig) -> Result<hms_rtc::Endpoint, ServeError> {
+    let bind = std::net::SocketAddr::new(config.listen.ip(), config.rtc.udp_port);
+    let announce = if !config.rtc.announce_ips.is_empty() {
+        config.rtc.announce_ips.clone()
+    } else if !config.listen.ip().is_unspecified() {
+        vec![config.listen.ip()]
+    } else {
+        vec![outward_ip().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))]
+    };
+    hms_rtc::Endpoint::bind(bind, announce)
+        .await
+        .map_err(|source| ServeError::Rtc { addr: bind, source })
+}
+
+/// Where clients reach this node: its public URL, else its listener's address (on the
+/// outward interface when it listens on every interface).
+fn public_url(config: &ServerConfig, local: std::net::SocketAddr, tls: bool) -> String {
+    if let Some(url) = &config.public_url {
+        return url.as_str().trim_end_matches('/').to_owned();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let ip = if local.ip().is_unspecified() {
+        outward_ip().unwrap_or(local.ip())
+    } else {
+        local.ip()
+    };
+    format!("{scheme}://{}", std::net::SocketAddr::new(ip, local.port()))
+}
+
+/// The address of the interface the system routes outward through (no packet is sent:
+/// connecting a UDP socket only picks a route).
+fn outward_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 /// Keeps the credential cache in step with the store, whoever changed it: at once on the

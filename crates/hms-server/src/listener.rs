@@ -1,4 +1,4 @@
-//! The API's accept loop: a cap on open connections, a time limit for reading a request's
+//! The API's accept loop, over plain TCP or TLS: a cap on open connections, a time limit for reading a request's
 //! headers (a client sending them byte by byte cannot hold a connection), and graceful
 //! shutdown that lets the requests in flight finish.
 
@@ -12,7 +12,6 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
@@ -28,12 +27,16 @@ pub struct ConnectionLimits {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, lets each
 /// connection finish its request in flight, and returns once all are closed.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    mut listener: L,
     app: Router,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let max = limits
         .max_connections
         .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
@@ -49,19 +52,11 @@ pub async fn serve(
             _ = &mut shutdown => break,
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
+        // The listener waits out failures to accept (out of file descriptors and the like).
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors, or the like: wait rather than spin.
-                    tracing::warn!(%error, "could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+            accepted = listener.accept() => accepted,
         };
-        let _ = stream.set_nodelay(true);
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {

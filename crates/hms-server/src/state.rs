@@ -17,4 +17,5 @@ pub struct AppState {
     pub runtime: Arc<RoomRuntime>,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<Limits>,
+    pub signal: Arc<crate::signal::Signal>,
 }

@@ -247,6 +247,24 @@ pub(crate) fn peer_delivery_from(row: &impl Columns) -> StoreResult<Delivery> {
     })
 }
 
+pub(crate) fn numbered_delivery_from(row: &impl Columns) -> StoreResult<NumberedDelivery> {
+    Ok(NumberedDelivery {
+        id: row.get("id")?,
+        delivery: PeerDelivery {
+            room_id: row.get("room_id")?,
+            peer_id: row.get("peer_id")?,
+            delivery: peer_delivery_from(row)?,
+        },
+    })
+}
+
+pub(crate) fn placement_from(row: &impl Columns) -> StoreResult<Placement> {
+    Ok(Placement {
+        node_id: row.get("node_id")?,
+        url: row.get("url")?,
+    })
+}
+
 pub(crate) fn logged_event_from(row: &impl Columns) -> StoreResult<LoggedEvent> {
     Ok(LoggedEvent {
         seq: row.get("seq")?,

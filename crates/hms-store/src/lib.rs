@@ -74,6 +74,9 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The room notice that stands for every room (see [`Store::subscribe_rooms`]).
+pub const EVERY_ROOM: &str = "*";
+
 /// What a change notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
@@ -172,6 +175,14 @@ pub trait Store: Send + Sync + 'static {
     /// first; `None` for a peer the room never had.
     async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>>;
     async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>>;
+    /// What the peers of `room_id` received after delivery `after`, in commit order, at
+    /// most `limit`.
+    async fn room_deliveries(&self, room_id: &str, after: i64, limit: u32) -> StoreResult<Vec<NumberedDelivery>>;
+    /// The number of the room's latest delivery (0 when it has none).
+    async fn latest_room_delivery(&self, room_id: &str) -> StoreResult<i64>;
+    /// Rooms whose live state another process changed; `*` for every room, when notices
+    /// may have been lost. (Changes by this process are known to it already.)
+    fn subscribe_rooms(&self) -> broadcast::Receiver<String>;
 
     // Nodes: the server processes sharing the store, each speaking for the peers that
     // joined through it.
@@ -183,6 +194,9 @@ pub trait Store: Send + Sync + 'static {
     /// Peers of open sessions whose node is forgotten or was last alive before
     /// `alive_since`, grouped by room.
     async fn stranded_peers(&self, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>>;
+    /// The node serving `room_id`'s real peers: the one placed there while it is alive (a
+    /// heartbeat at or after `alive_since`), else `node`, which takes the room.
+    async fn place_room(&self, room_id: &str, node: &Placement, alive_since: PreciseTime) -> StoreResult<Placement>;
 
     // Webhooks.
 

@@ -218,6 +218,8 @@ pub struct EventQuery {
 /// describe it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveWrite {
+    /// The room whose live state changes: the processes serving its real peers are told.
+    pub room_id: String,
     /// The open session the change was computed from, at the revision it was read at;
     /// the write is refused with `Stale` when the session has changed since.
     pub read: Option<SessionRevision>,
@@ -245,6 +247,21 @@ pub struct PeerDelivery {
     pub room_id: String,
     pub peer_id: String,
     pub delivery: Delivery,
+}
+
+/// The node serving a room's real peers, and where clients reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub node_id: String,
+    /// The node's public URL (`https://host:port`).
+    pub url: String,
+}
+
+/// A delivery with its place in the room's commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberedDelivery {
+    pub id: i64,
+    pub delivery: PeerDelivery,
 }
 
 /// A peer of an open session whose node is gone: nobody can speak for it any more.

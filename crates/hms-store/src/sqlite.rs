@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 
 mod gauges;
 mod idempotency;
+mod placements;
 mod point_reads;
 mod room_inserts;
 
@@ -50,6 +51,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     room_inserts: RoomInserts,
     notices: broadcast::Sender<Topic>,
+    /// Never sent on: one process at a time serves an embedded database.
+    room_notices: broadcast::Sender<String>,
 }
 
 const FILE_NAME: &str = "openhms.db";
@@ -102,12 +105,14 @@ impl SqliteStore {
             )
             .await?;
         let (notices, _) = broadcast::channel(NOTICE_BACKLOG);
+        let (room_notices, _) = broadcast::channel(1);
         Ok(Self {
             reader,
             point_reads: PointReads::new(path, READER_CACHE_KIB),
             room_inserts: RoomInserts::start(writer.clone()),
             writer,
             notices,
+            room_notices,
         })
     }
 
@@ -856,6 +861,22 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn place_room(&self, room_id: &str, node: &Placement, alive_since: PreciseTime) -> StoreResult<Placement> {
+        placements::place_room(&self.writer, room_id, node, alive_since).await
+    }
+
+    async fn room_deliveries(&self, room_id: &str, after: i64, limit: u32) -> StoreResult<Vec<NumberedDelivery>> {
+        placements::room_deliveries(&self.reader, room_id, after, limit).await
+    }
+
+    async fn latest_room_delivery(&self, room_id: &str) -> StoreResult<i64> {
+        placements::latest_room_delivery(&self.reader, room_id).await
+    }
+
+    fn subscribe_rooms(&self) -> broadcast::Receiver<String> {
+        self.room_notices.subscribe()
     }
 
     async fn forget_node(&self, node_id: &str) -> StoreResult<()> {

@@ -9,6 +9,7 @@ pub mod page;
 pub mod room;
 pub mod room_code;
 pub mod session;
+pub mod signal;
 pub mod simulate;
 pub mod template;
 pub mod timestamp;

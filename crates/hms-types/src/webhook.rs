@@ -45,6 +45,9 @@ pub mod leave_reason {
     pub const PEER_KICKED: &str = "peer kicked";
     /// The server lost the peer: a restart while the session was open.
     pub const SERVER_REMOVED: &str = "server removed peer";
+    /// The peer's signalling socket dropped and did not come back within the reconnect
+    /// window.
+    pub const WEBSOCKET_CLOSED: &str = "websocket closed";
 }
 
 /// Fields shared by the events of one room's session.

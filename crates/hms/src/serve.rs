@@ -106,6 +106,29 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_connections: Option<usize>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for localhost made once and kept in the data dir.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_self_signed: bool,
+    /// A name (host or IP) the self-signed certificate is also for; repeat for several.
+    #[arg(long = "tls-name")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tls_names: Vec<String>,
+    /// The origin clients reach this node at, when a proxy stands in front (https://…).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    #[command(flatten)]
+    #[serde(rename = "rtc", skip_serializing_if = "RtcArgs::is_empty")]
+    rtc: RtcArgs,
     /// TOML configuration file (also `HMS_CONFIG`).
     #[arg(long, env = "HMS_CONFIG")]
     #[serde(skip)]
@@ -114,6 +137,26 @@ pub struct ServeArgs {
     #[arg(long, env = "HMS_LOG_JSON")]
     #[serde(skip)]
     log_json: bool,
+}
+
+/// The `[rtc]` settings flags can set.
+#[derive(Args, Serialize, Default)]
+pub struct RtcArgs {
+    /// UDP port of every WebRTC connection of this node; 0 picks a free one [default: 0].
+    #[arg(long = "rtc-udp-port")]
+    #[serde(rename = "udp_port", skip_serializing_if = "Option::is_none")]
+    udp_port: Option<u16>,
+    /// An address announced to clients for WebRTC; repeat for several [default: the
+    /// listener's].
+    #[arg(long = "rtc-ip")]
+    #[serde(rename = "announce_ips", skip_serializing_if = "Vec::is_empty")]
+    announce_ips: Vec<std::net::IpAddr>,
+}
+
+impl RtcArgs {
+    fn is_empty(&self) -> bool {
+        self.udp_port.is_none() && self.announce_ips.is_empty()
+    }
 }
 
 fn parse_durability(text: &str) -> Result<Durability, String> {
@@ -125,7 +168,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 26] = [
+const ENV_KEYS: [&str; 31] = [
     "listen",
     "metrics_listen",
     "data_dir",
@@ -152,7 +195,15 @@ const ENV_KEYS: [&str; 26] = [
     "body_read_timeout_ms",
     "header_read_timeout_ms",
     "max_connections",
+    "tls_cert",
+    "tls_key",
+    "tls_self_signed",
+    "tls_names",
+    "public_url",
 ];
+
+/// `HMS_RTC_<KEY>` variables set these keys of `[rtc]`.
+const RTC_ENV_KEYS: [&str; 3] = ["udp_port", "announce_ips", "reconnect_window_ms"];
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     init_logging(args.log_json);
@@ -162,20 +213,22 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         .await
         .map_err(CliError::new)?;
     // On stdout so that scripts and tests can learn the port when listening on port 0.
-    println!(
-        "openhms listening on http://{}",
-        server.local_addr().map_err(CliError::new)?
-    );
+    let url = server.url().map_err(CliError::new)?;
+    println!("openhms listening on {url}");
     if let Some(addr) = server.metrics_addr() {
         println!("  metrics:            http://{addr}/metrics");
     }
-    print_docs_addresses(server.local_addr().map_err(CliError::new)?);
+    print_docs_addresses(&url);
+    println!("  WebRTC (UDP):       {}", server.rtc_addr());
+    if let Some(certificate) = server.certificate() {
+        println!("  TLS certificate:    {}", certificate.path.display());
+        println!("  SHA-256 fingerprint: {}", certificate.fingerprint());
+    }
     server.run(shutdown_signal()).await.map_err(CliError::new)
 }
 
 /// Where the API's documentation is, on the lines after the listening address.
-fn print_docs_addresses(addr: SocketAddr) {
-    let base = format!("http://{addr}");
+fn print_docs_addresses(base: &str) {
     println!("  API docs:           {base}/docs");
     println!("  OpenAPI document:   {base}/openapi.json");
     println!("  Postman collection: {base}/postman.json (set APP_ACCESS_KEY, APP_SECRET and BASE_URL)");
@@ -197,6 +250,11 @@ fn load_config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
     }
     figment
         .merge(Env::prefixed("HMS_").only(&ENV_KEYS))
+        .merge(
+            Env::prefixed("HMS_RTC_")
+                .only(&RTC_ENV_KEYS)
+                .map(|key| format!("rtc.{key}").into()),
+        )
         .merge(Serialized::defaults(args))
         .extract()
         .map_err(|error| CliError::new(format!("invalid configuration: {error}")))

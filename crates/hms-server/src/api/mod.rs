@@ -32,6 +32,7 @@ pub struct PathParams<T>(pub T);
 pub fn router(state: AppState) -> Router {
     let rest = rest_router(state.clone());
     mcp::routes(&state, rest.clone())
+        .merge(crate::signal::routes().with_state(state.clone()))
         .merge(rest)
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -36,6 +36,7 @@ async fn join(
         name: join.name,
         user_id: join.user_id,
         metadata: join.metadata,
+        ..JoinRequest::default()
     };
     Ok(Json(s.runtime.join(caller.workspace(), &room_id, request).await?))
 }

@@ -33,7 +33,8 @@ use serde_json::{Map, Value};
 
 use crate::ids;
 use crate::keyed_lock::KeyedLocks;
-use state::{LivePeer, LiveRoom, LiveSession};
+use state::LiveRoom;
+pub(crate) use state::{LivePeer, LiveSession};
 
 /// Longest display name a peer may have.
 pub const MAX_PEER_NAME_LEN: usize = 256;
@@ -63,6 +64,8 @@ pub enum RuntimeError {
     RoleNotAllowed(String),
     #[error("role {role:?} already has {max} peers, its maxPeerCount")]
     RoleFull { role: String, max: i64 },
+    #[error("peer {0:?} has already joined")]
+    PeerExists(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -76,6 +79,26 @@ pub struct JoinRequest {
     pub name: Option<String>,
     pub user_id: Option<String>,
     pub metadata: Option<String>,
+    /// The id a client chose for itself (the SDKs make a UUID); a new one when absent.
+    pub peer_id: Option<String>,
+    /// What the peer publishes from the start: a simulated peer pretends to publish what
+    /// its role allows, a real peer publishes nothing until it offers tracks.
+    pub publishes: Publishes,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Publishes {
+    #[default]
+    WhatItsRoleAllows,
+    Nothing,
+}
+
+/// Whoever follows committed changes (this node's signalling, which reads what changed
+/// from the store).
+pub trait LiveObserver: Send + Sync {
+    /// Called after each change of `room_id`'s live state, on the room's turn: keep it
+    /// short.
+    fn committed(&self, room_id: &str);
 }
 
 pub struct RoomRuntime {
@@ -84,6 +107,7 @@ pub struct RoomRuntime {
     /// A node silent for this long is gone, and its peers with it.
     node_timeout: Duration,
     turns: KeyedLocks,
+    observer: std::sync::OnceLock<Arc<dyn LiveObserver>>,
 }
 
 impl RoomRuntime {
@@ -94,7 +118,34 @@ impl RoomRuntime {
             node_id,
             node_timeout,
             turns: KeyedLocks::default(),
+            observer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets who is told of committed changes (once, at start).
+    pub fn observe(&self, observer: Arc<dyn LiveObserver>) {
+        if self.observer.set(observer).is_err() {
+            tracing::warn!("the runtime already has an observer");
+        }
+    }
+
+    /// Writes a change of `room_id`'s live state with its events, then tells the observer.
+    async fn commit(&self, room_id: &str, mut write: LiveWrite) -> Result<(), RuntimeError> {
+        write.room_id = room_id.to_owned();
+        self.store.record_live(&write).await?;
+        if let Some(observer) = self.observer.get() {
+            observer.committed(room_id);
+        }
+        Ok(())
+    }
+
+    /// The open session of a room, or `None`, as the store has it now.
+    pub(crate) async fn session(
+        &self,
+        workspace: &Workspace,
+        room_id: &str,
+    ) -> Result<Option<LiveSession>, RuntimeError> {
+        Ok(self.load(workspace, room_id).await?.session)
     }
 
     /// Runs `change` on the room's live state, on this node's turn for the room, until
@@ -189,7 +240,15 @@ impl RoomRuntime {
             read: (!opening).then(|| session.read()),
             ..LiveWrite::default()
         };
-        let peer_id = ids::uuid();
+        let peer_id = match &request.peer_id {
+            Some(id) if session.peers.contains_key(id) => return Err(RuntimeError::PeerExists(id.clone())),
+            Some(id) => id.clone(),
+            None => ids::uuid(),
+        };
+        let tracks = match request.publishes {
+            Publishes::WhatItsRoleAllows => tracks_for(role, now),
+            Publishes::Nothing => IndexMap::new(),
+        };
         let peer = LivePeer {
             name: request
                 .name
@@ -204,14 +263,14 @@ impl RoomRuntime {
             metadata: request.metadata.clone().unwrap_or_default(),
             joined_at: now,
             node_id: self.node_id.clone(),
-            tracks: tracks_for(role, now),
+            tracks,
             id: peer_id,
         };
         if let Err(refusal) = check_capacity(&session, role, None) {
             write
                 .events
                 .push(events::peer_join_failure(&session, &peer, "role not allowed"));
-            self.store.record_live(&write).await?;
+            self.commit(&session.room_id, write).await?;
             return Err(refusal);
         }
         if opening {
@@ -220,19 +279,29 @@ impl RoomRuntime {
         }
         write.joined.push(peer.session_record(&session.id));
         write.events.push(events::peer_join(&session, &peer));
-        self.store.record_live(&write).await?;
+        self.commit(&session.room_id, write).await?;
         Ok(peer.to_wire(true))
     }
 
     /// A peer leaves by itself.
     pub async fn leave(&self, workspace: &Workspace, room_id: &str, peer_id: &str) -> Result<(), RuntimeError> {
+        self.leave_because(workspace, room_id, peer_id, leave_reason::CLIENT_REQUEST)
+            .await
+    }
+
+    /// A peer is gone, for `reason` (one of [`leave_reason`]).
+    pub async fn leave_because(
+        &self,
+        workspace: &Workspace,
+        room_id: &str,
+        peer_id: &str,
+        reason: &str,
+    ) -> Result<(), RuntimeError> {
         self.in_room(room_id, move || async move {
             let session = self.live(workspace, room_id).await?;
             peer_of(&session, peer_id)?;
             let leaving = [peer_id.to_owned()];
-            let write = LiveWrite::default();
-            self.depart(&session, &leaving, leave_reason::CLIENT_REQUEST, "", write)
-                .await
+            self.depart(&session, &leaving, reason, "", LiveWrite::default()).await
         })
         .await
     }
@@ -267,7 +336,7 @@ impl RoomRuntime {
             });
             write.events.push(events::session_close(session, now));
         }
-        self.store.record_live(&write).await?;
+        self.commit(&session.room_id, write).await?;
         Ok(())
     }
 
@@ -360,7 +429,7 @@ impl RoomRuntime {
             if let Err(refusal) = check_capacity(session, role, Some(peer_id)) {
                 let event = events::role_change_failure(session, current, role_name, "role limit reached");
                 write.events.push(event);
-                self.store.record_live(&write).await?;
+                self.commit(&session.room_id, write).await?;
                 return Err(refusal);
             }
             updated.role = role.name.clone();
@@ -380,7 +449,7 @@ impl RoomRuntime {
             profile: updated.profile(),
         });
         write.deliveries = changes_told(session, current, &updated, now);
-        self.store.record_live(&write).await?;
+        self.commit(&session.room_id, write).await?;
         Ok(updated.to_wire(true))
     }
 
@@ -414,7 +483,7 @@ impl RoomRuntime {
                 deliveries: deliver(&session, &recipients, "message", PreciseTime::now(), fields),
                 ..LiveWrite::default()
             };
-            self.store.record_live(&write).await?;
+            self.commit(&session.room_id, write).await?;
             Ok(())
         })
         .await
@@ -453,6 +522,18 @@ impl RoomRuntime {
         room_id: &str,
         request: RemovePeers,
     ) -> Result<(), RuntimeError> {
+        self.remove_peers_by(workspace, room_id, request, None).await
+    }
+
+    /// As [`Self::remove_peers`], on behalf of the peer `requested_by`, whom the removed
+    /// peers are told of.
+    pub async fn remove_peers_by(
+        &self,
+        workspace: &Workspace,
+        room_id: &str,
+        request: RemovePeers,
+        requested_by: Option<&str>,
+    ) -> Result<(), RuntimeError> {
         let has = |value: &Option<String>| value.as_ref().is_some_and(|v| !v.is_empty());
         if !has(&request.peer_id) && !has(&request.role) {
             return Err(RuntimeError::Invalid("peer_id or role is required".into()));
@@ -466,7 +547,8 @@ impl RoomRuntime {
             if leaving.is_empty() {
                 return Ok(());
             }
-            let told = [("reason", Value::from(reason.clone()))];
+            let mut told = vec![("reason", Value::from(reason.clone()))];
+            told.extend(requested_by.map(|peer_id| ("requested_by", Value::from(peer_id))));
             let write = LiveWrite {
                 deliveries: deliver(&session, &leaving, "removed", PreciseTime::now(), &told),
                 ..LiveWrite::default()

@@ -9,11 +9,16 @@ use sqlx::{Postgres, Transaction};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::{StoreResult, Topic};
+use crate::{EVERY_ROOM, StoreResult, Topic};
 
 const CHANNEL: &str = "openhms_changes";
+/// Notices of rooms' live state carry the room's id after this.
+const ROOM_PREFIX: &str = "room:";
+
 /// Notices a slow subscriber may fall behind by; it then reloads everything anyway.
 const BACKLOG: usize = 16;
+/// Room notices a slow subscriber may fall behind by; it then reads every room again.
+const ROOM_BACKLOG: usize = 4096;
 /// Pause between attempts to listen again after the connection failed.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -30,6 +35,16 @@ fn topic_of(payload: &str) -> Option<Topic> {
     }
 }
 
+/// Announces that `room_id`'s live state changed, once `tx` commits.
+pub(super) async fn announce_room(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{ROOM_PREFIX}{room_id}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Announces `topic` to every process once `tx` commits (and never if it rolls back).
 pub(super) async fn announce(tx: &mut Transaction<'static, Postgres>, topic: Topic) -> StoreResult<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -42,6 +57,7 @@ pub(super) async fn announce(tx: &mut Transaction<'static, Postgres>, topic: Top
 
 pub(super) struct Changes {
     sender: broadcast::Sender<Topic>,
+    rooms: broadcast::Sender<String>,
     /// The listener's own connection, so that it never takes one from the query pool.
     pool: PgPool,
     task: JoinHandle<()>,
@@ -58,12 +74,26 @@ impl Changes {
             .await?;
         let listener = subscribed(&pool).await?;
         let (sender, _) = broadcast::channel(BACKLOG);
-        let task = tokio::spawn(forward(listener, pool.clone(), sender.clone()));
-        Ok(Self { sender, pool, task })
+        let (rooms, _) = broadcast::channel(ROOM_BACKLOG);
+        let senders = Senders {
+            topics: sender.clone(),
+            rooms: rooms.clone(),
+        };
+        let task = tokio::spawn(forward(listener, pool.clone(), senders));
+        Ok(Self {
+            sender,
+            rooms,
+            pool,
+            task,
+        })
     }
 
     pub(super) fn subscribe(&self) -> broadcast::Receiver<Topic> {
         self.sender.subscribe()
+    }
+
+    pub(super) fn subscribe_rooms(&self) -> broadcast::Receiver<String> {
+        self.rooms.subscribe()
     }
 
     pub(super) async fn close(&self) {
@@ -87,21 +117,29 @@ async fn subscribed(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 /// Forwards notices until the store closes (which aborts it). Notices sent while the connection was down are
 /// lost, so every time it is back every topic is announced: subscribers reload and cannot
 /// have missed a change.
-async fn forward(mut listener: PgListener, pool: PgPool, sender: broadcast::Sender<Topic>) {
+/// Where notices go: topics to caches, room ids to the nodes' real-peer signalling.
+struct Senders {
+    topics: broadcast::Sender<Topic>,
+    rooms: broadcast::Sender<String>,
+}
+
+async fn forward(mut listener: PgListener, pool: PgPool, senders: Senders) {
     loop {
         match listener.try_recv().await {
             Ok(Some(notice)) => {
-                if let Some(topic) = topic_of(notice.payload()) {
-                    let _ = sender.send(topic);
+                if let Some(room_id) = notice.payload().strip_prefix(ROOM_PREFIX) {
+                    let _ = senders.rooms.send(room_id.to_owned());
+                } else if let Some(topic) = topic_of(notice.payload()) {
+                    let _ = senders.topics.send(topic);
                 }
             }
             // The connection was lost and is listening again (the listener reconnects).
-            Ok(None) => announce_all(&sender),
+            Ok(None) => announce_all(&senders),
             Err(error) => {
                 tracing::warn!(%error, "lost the PostgreSQL change notices; listening again");
                 drop(listener);
                 listener = relisten(&pool).await;
-                announce_all(&sender);
+                announce_all(&senders);
             }
         }
     }
@@ -117,6 +155,7 @@ async fn relisten(pool: &PgPool) -> PgListener {
     }
 }
 
-fn announce_all(sender: &broadcast::Sender<Topic>) {
-    let _ = sender.send(Topic::Credentials);
+fn announce_all(senders: &Senders) {
+    let _ = senders.topics.send(Topic::Credentials);
+    let _ = senders.rooms.send(EVERY_ROOM.to_owned());
 }

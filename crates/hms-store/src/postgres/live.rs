@@ -57,6 +57,9 @@ pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> 
             .execute(&mut *tx)
             .await?;
     }
+    if !write.room_id.is_empty() {
+        super::changes::announce_room(&mut tx, &write.room_id).await?;
+    }
     for sent in &write.deliveries {
         insert_peer_delivery(&mut tx, sent).await?;
     }

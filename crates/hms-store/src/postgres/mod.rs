@@ -16,6 +16,7 @@ mod deliveries;
 mod gauges;
 mod idempotency;
 mod live;
+mod placements;
 mod rooms;
 mod templates;
 mod workspaces;
@@ -235,6 +236,22 @@ impl Store for PgStore {
 
     async fn forget_node(&self, node_id: &str) -> StoreResult<()> {
         live::forget_node(&self.pool, node_id).await
+    }
+
+    async fn place_room(&self, room_id: &str, node: &Placement, alive_since: PreciseTime) -> StoreResult<Placement> {
+        placements::place_room(&self.pool, room_id, node, alive_since).await
+    }
+
+    async fn room_deliveries(&self, room_id: &str, after: i64, limit: u32) -> StoreResult<Vec<NumberedDelivery>> {
+        placements::room_deliveries(&self.pool, room_id, after, limit).await
+    }
+
+    async fn latest_room_delivery(&self, room_id: &str) -> StoreResult<i64> {
+        placements::latest_room_delivery(&self.pool, room_id).await
+    }
+
+    fn subscribe_rooms(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe_rooms()
     }
 
     async fn stranded_peers(&self, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>> {

@@ -1,0 +1,94 @@
+// The test page's script: the unmodified official SDK, driven by the browser suite
+// through `window.app`. Bundled at test time with esbuild (nothing of the SDK is committed).
+import {
+  HMSReactiveStore,
+  selectHMSMessages,
+  selectIsConnectedToRoom,
+  selectLocalPeer,
+  selectPeers,
+} from "@100mslive/hms-video-store";
+
+// Every peer connection the SDK makes, so that tests can see them connect. This wraps the
+// browser's constructor, not the SDK.
+const peerConnections = [];
+const NativePeerConnection = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) {
+  const connection = new NativePeerConnection(...args);
+  const record = { connection, channels: [] };
+  connection.addEventListener("datachannel", (event) => record.channels.push(event.channel));
+  const createDataChannel = connection.createDataChannel.bind(connection);
+  connection.createDataChannel = (...channelArgs) => {
+    const channel = createDataChannel(...channelArgs);
+    record.channels.push(channel);
+    return channel;
+  };
+  peerConnections.push(record);
+  return connection;
+};
+window.RTCPeerConnection.prototype = NativePeerConnection.prototype;
+Object.setPrototypeOf(window.RTCPeerConnection, NativePeerConnection);
+
+const hms = new HMSReactiveStore();
+hms.triggerOnSubscribe();
+const actions = hms.getActions();
+const store = hms.getStore();
+const notifications = [];
+hms.getNotifications().onNotification((notification) => {
+  notifications.push({ type: notification.type, data: plain(notification.data) });
+});
+
+// Notification data may hold SDK objects: keep what a test reads.
+function plain(data) {
+  if (!data || typeof data !== "object") return data ?? null;
+  const kept = {};
+  for (const key of ["roomEnded", "reason", "message", "id", "name", "roleName"]) {
+    if (key in data && typeof data[key] !== "object") kept[key] = data[key];
+  }
+  if (data.requestedBy && typeof data.requestedBy === "object") kept.requestedBy = data.requestedBy.name;
+  return kept;
+}
+
+window.app = {
+  async join({ base, roomCode, userName }) {
+    const authToken = await actions.getAuthTokenByRoomCode({ roomCode }, { endpoint: `${base}/v2/token` });
+    await actions.join({
+      userName,
+      authToken,
+      initEndpoint: base,
+      settings: { isAudioMuted: true, isVideoMuted: true },
+      rememberDeviceSelection: false,
+    });
+  },
+  connected: () => store.getState(selectIsConnectedToRoom),
+  localPeer: () => {
+    const peer = store.getState(selectLocalPeer);
+    return peer ? { id: peer.id, name: peer.name, role: peer.roleName } : null;
+  },
+  peers: () =>
+    store
+      .getState(selectPeers)
+      .map((peer) => ({ id: peer.id, name: peer.name, role: peer.roleName, isLocal: peer.isLocal })),
+  messages: () =>
+    store.getState(selectHMSMessages).map((message) => ({
+      id: message.id,
+      message: message.message,
+      sender: message.sender ?? null,
+      senderName: message.senderName ?? null,
+      recipientPeer: message.recipientPeer ?? null,
+      recipientRoles: message.recipientRoles ?? null,
+    })),
+  notifications: () => notifications.slice(),
+  // Each peer connection's state and its data channels' labels and states.
+  transports: () =>
+    peerConnections.map(({ connection, channels }) => ({
+      state: connection.connectionState,
+      channels: channels.map((channel) => `${channel.label}:${channel.readyState}`),
+    })),
+  sendToAll: (text) => actions.sendBroadcastMessage(text),
+  sendToRoles: (text, roles) => actions.sendGroupMessage(text, roles),
+  sendToPeer: (text, peerId) => actions.sendDirectMessage(text, peerId),
+  removePeer: (peerId, reason) => actions.removePeer(peerId, reason),
+  changeName: (name) => actions.changeName(name),
+  endRoom: (lock, reason) => actions.endRoom(lock, reason),
+  leave: () => actions.leave(),
+};

@@ -1,0 +1,352 @@
+//! One task per room with real peers on this node: it turns the runtime's committed
+//! changes into what each of those peers is told, in commit order.
+//!
+//! After every change it reads the room's session again and compares it with what its
+//! peers were last told, so a change made through any path (the REST API, another peer,
+//! the simulator) is told once and a missed notice cannot leave a peer behind.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hms_store::{NumberedDelivery, WorkspaceCredentials};
+use hms_types::signal::{LeaveRequestParams, MessageNotification, PeerLeaveParams, PeerListParams, RoomState};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::runtime::{LivePeer, LiveSession};
+
+use super::peer::ToPeer;
+use super::{Signal, wire};
+
+/// Deliveries read from the store at once.
+const DELIVERIES_PER_READ: u32 = 500;
+
+pub(super) enum ToRoom {
+    /// The room's live state changed, through this node or another.
+    Changed,
+    /// A peer of this node joined: it gets the peer list, then everything after it.
+    Enter {
+        peer_id: String,
+        peer: mpsc::UnboundedSender<ToPeer>,
+        peer_list: oneshot::Sender<String>,
+    },
+    /// A peer came back on a new socket: it gets the peer list again.
+    Resync {
+        peer_id: String,
+        peer_list: oneshot::Sender<String>,
+    },
+    /// A peer of this node is gone.
+    Exit { peer_id: String },
+    /// A chat message from a peer.
+    Broadcast {
+        from: String,
+        message: Box<MessageNotification>,
+        roles: Option<Vec<String>>,
+        to_peer: Option<String>,
+    },
+    /// A request from one peer to others (role change, mute), by id or role.
+    Forward {
+        to_peer: Option<String>,
+        roles: Option<Vec<String>>,
+        except: String,
+        text: String,
+    },
+}
+
+struct Room {
+    signal: Arc<Signal>,
+    workspace: Arc<WorkspaceCredentials>,
+    room_id: String,
+    /// The peers of this node in the room.
+    members: HashMap<String, mpsc::UnboundedSender<ToPeer>>,
+    /// The session as the members were last told it.
+    told: Option<LiveSession>,
+    /// A change was committed since the session was last read.
+    stale: bool,
+    /// The room's last delivery that its peers were given (or that came before them).
+    delivered: Option<i64>,
+}
+
+pub(super) fn spawn(
+    signal: Arc<Signal>,
+    workspace: Arc<WorkspaceCredentials>,
+    room_id: String,
+) -> mpsc::UnboundedSender<ToRoom> {
+    let (sender, inbox) = mpsc::unbounded_channel();
+    let room = Room {
+        signal,
+        workspace,
+        room_id,
+        members: HashMap::new(),
+        told: None,
+        stale: false,
+        delivered: None,
+    };
+    tokio::spawn(room.run(inbox, sender.clone()));
+    sender
+}
+
+impl Room {
+    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToRoom>, me: mpsc::UnboundedSender<ToRoom>) {
+        while let Some(message) = inbox.recv().await {
+            self.handle(message).await;
+            // Changes that arrive together (a crowd joining) are told after one read.
+            if self.stale && inbox.is_empty() {
+                self.sync().await;
+            }
+            if self.members.is_empty() && inbox.is_empty() {
+                self.signal.forget_room(&self.room_id, &me);
+                // Anything sent before the room was forgotten is still handled.
+                inbox.close();
+            }
+        }
+    }
+
+    async fn handle(&mut self, message: ToRoom) {
+        match message {
+            ToRoom::Changed => self.stale = true,
+            ToRoom::Enter {
+                peer_id,
+                peer,
+                peer_list,
+            } => {
+                self.sync().await;
+                self.members.insert(peer_id.clone(), peer);
+                let _ = peer_list.send(self.peer_list(&peer_id));
+            }
+            ToRoom::Resync { peer_id, peer_list } => {
+                self.sync().await;
+                let _ = peer_list.send(self.peer_list(&peer_id));
+            }
+            ToRoom::Exit { peer_id } => {
+                self.members.remove(&peer_id);
+            }
+            ToRoom::Broadcast {
+                from,
+                message,
+                roles,
+                to_peer,
+            } => {
+                let text = wire::notification("on-broadcast", &message);
+                for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &from) {
+                    let _ = member.send(ToPeer::Notify(text.clone()));
+                }
+            }
+            ToRoom::Forward {
+                to_peer,
+                roles,
+                except,
+                text,
+            } => {
+                for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &except) {
+                    let _ = member.send(ToPeer::Notify(text.clone()));
+                }
+            }
+        }
+    }
+
+    /// The members a message reaches: one peer, the peers of some roles, or everyone;
+    /// never `except`, its sender.
+    fn recipients<'a>(
+        &'a self,
+        to_peer: Option<&'a str>,
+        roles: Option<&'a [String]>,
+        except: &'a str,
+    ) -> impl Iterator<Item = &'a mpsc::UnboundedSender<ToPeer>> + 'a {
+        let role_of = move |peer_id: &str| {
+            self.told
+                .as_ref()
+                .and_then(|session| session.peers.get(peer_id))
+                .map(|peer| peer.role.clone())
+        };
+        self.members.iter().filter_map(move |(peer_id, member)| {
+            if peer_id == except {
+                return None;
+            }
+            let chosen = match (to_peer.filter(|p| !p.is_empty()), roles.filter(|r| !r.is_empty())) {
+                (Some(target), _) => target == peer_id,
+                (None, Some(roles)) => role_of(peer_id).is_some_and(|role| roles.contains(&role)),
+                (None, None) => true,
+            };
+            chosen.then_some(member)
+        })
+    }
+
+    /// What changes said to peers of this node since the last time: messages, removals,
+    /// room ends, in commit order.
+    async fn deliver_new(&mut self) -> Result<(), hms_store::StoreError> {
+        let store = self.signal.store.clone();
+        let mut after = match self.delivered {
+            Some(after) => after,
+            // The room's deliveries so far were for others, or for before this node served it.
+            None => store.latest_room_delivery(&self.room_id).await?,
+        };
+        loop {
+            let batch = store.room_deliveries(&self.room_id, after, DELIVERIES_PER_READ).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            let full = batch.len() == DELIVERIES_PER_READ as usize;
+            self.deliver(&batch);
+            self.delivered = Some(after);
+            if !full {
+                break;
+            }
+        }
+        self.delivered = Some(after);
+        Ok(())
+    }
+
+    fn deliver(&mut self, deliveries: &[NumberedDelivery]) {
+        for NumberedDelivery { delivery, .. } in deliveries {
+            let Some(member) = self.members.get(&delivery.peer_id) else {
+                continue;
+            };
+            let fields = &delivery.delivery.fields;
+            let text = |key: &str| fields.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+            match delivery.delivery.kind.as_str() {
+                "message" => {
+                    let message = MessageNotification {
+                        message_id: crate::ids::uuid(),
+                        timestamp: wire::millis(delivery.delivery.at),
+                        private: false,
+                        roles: Vec::new(),
+                        peer: None,
+                        info: json!({"message": text("message"), "type": text("message_type")}),
+                    };
+                    let _ = member.send(ToPeer::Notify(wire::notification("on-broadcast", &message)));
+                }
+                kind @ ("removed" | "room_ended") => {
+                    let requested_by = fields.get("requested_by").and_then(Value::as_str).map(str::to_owned);
+                    let leave = LeaveRequestParams {
+                        requested_by,
+                        reason: text("reason"),
+                        room_end: kind == "room_ended",
+                    };
+                    let _ = member.send(ToPeer::Removed(wire::notification("on-peer-leave-request", &leave)));
+                    self.members.remove(&delivery.peer_id);
+                }
+                // Profile changes are told by comparing sessions.
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the session again and tells the members what changed since they were told.
+    async fn sync(&mut self) {
+        self.stale = false;
+        if let Err(error) = self.deliver_new().await {
+            tracing::warn!(%error, room_id = %self.room_id, "could not read a room's deliveries");
+            self.stale = true;
+            return;
+        }
+        let session = match self
+            .signal
+            .runtime
+            .session(&self.workspace.workspace, &self.room_id)
+            .await
+        {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::warn!(%error, room_id = %self.room_id, "could not read a room's session");
+                // Read again after the next message.
+                self.stale = true;
+                return;
+            }
+        };
+        let empty = IndexMap::new();
+        let before = self.told.as_ref().map_or(&empty, |session| &session.peers);
+        let after = session.as_ref().map_or(&empty, |session| &session.peers);
+        let mut told: Vec<(String, Option<String>)> = Vec::new();
+        for (peer_id, peer) in after {
+            match before.get(peer_id) {
+                None => told.push((
+                    wire::notification("on-peer-join", wire::peer_notification(peer)),
+                    Some(peer_id.clone()),
+                )),
+                Some(previous) if changed(previous, peer) => {
+                    told.push((
+                        wire::notification("on-peer-update", wire::peer_notification(peer)),
+                        None,
+                    ));
+                    if previous.role != peer.role
+                        && let Some(member) = self.members.get(peer_id)
+                    {
+                        let _ = member.send(ToPeer::RoleChanged(peer.role.clone()));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        for peer_id in before.keys().filter(|peer_id| !after.contains_key(*peer_id)) {
+            let leave = PeerLeaveParams {
+                peer_id: peer_id.clone(),
+            };
+            told.push((wire::notification("on-peer-leave", leave), Some(peer_id.clone())));
+        }
+        self.remove_members_not_in(after);
+        for (text, about) in told {
+            for (member_id, member) in &self.members {
+                if about.as_ref() != Some(member_id) {
+                    let _ = member.send(ToPeer::Notify(text.clone()));
+                }
+            }
+        }
+        self.told = session;
+    }
+
+    /// Members the session no longer has were removed by a path that told them nothing
+    /// (another node, a node declared gone): they are told now.
+    fn remove_members_not_in(&mut self, peers: &IndexMap<String, LivePeer>) {
+        let gone: Vec<String> = self
+            .members
+            .keys()
+            .filter(|peer_id| !peers.contains_key(*peer_id))
+            .cloned()
+            .collect();
+        for peer_id in gone {
+            if let Some(member) = self.members.remove(&peer_id) {
+                let leave = LeaveRequestParams {
+                    requested_by: None,
+                    reason: "removed by the server".to_owned(),
+                    room_end: false,
+                };
+                let _ = member.send(ToPeer::Removed(wire::notification("on-peer-leave-request", &leave)));
+            }
+        }
+    }
+
+    /// `peer-list` for `peer_id`: everyone else, and the room.
+    fn peer_list(&self, peer_id: &str) -> String {
+        let Some(session) = &self.told else {
+            let room = RoomState {
+                name: String::new(),
+                session_id: String::new(),
+                started_at: 0,
+            };
+            return wire::notification(
+                "peer-list",
+                PeerListParams {
+                    peers: IndexMap::new(),
+                    room,
+                },
+            );
+        };
+        let peers = session
+            .peers
+            .values()
+            .filter(|peer| peer.id != peer_id)
+            .map(|peer| (peer.id.clone(), wire::peer_notification(peer)))
+            .collect();
+        let room = RoomState {
+            name: session.room_name.clone(),
+            session_id: session.id.clone(),
+            started_at: wire::millis(session.started_at),
+        };
+        wire::notification("peer-list", PeerListParams { peers, room })
+    }
+}
+
+fn changed(before: &LivePeer, after: &LivePeer) -> bool {
+    before.name != after.name || before.role != after.role || before.metadata != after.metadata
+}
