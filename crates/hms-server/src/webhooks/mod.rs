@@ -206,9 +206,6 @@ impl Dispatcher {
                 }
             }
         };
-        if let Some(metrics) = &self.metrics {
-            metrics.webhook_attempt(&outcome);
-        }
         if let Err(error) = self
             .store
             .finish_attempt(delivery.id, &outcome, PreciseTime::now())
@@ -216,6 +213,10 @@ impl Dispatcher {
         {
             // The lease runs out and the delivery is attempted again: a duplicate, never a loss.
             tracing::warn!(%error, event = %delivery.event.id, "could not record a webhook attempt");
+        }
+        // Counted once recorded, so that a scrape never sees an attempt the queue does not.
+        if let Some(metrics) = &self.metrics {
+            metrics.webhook_attempt(&outcome);
         }
         self.free_slot(&delivery.url);
     }
