@@ -48,6 +48,7 @@ step "conformance suites: installing their clients"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 (cd conformance/newman && npm ci --no-audit --no-fund --loglevel=error)
 (cd conformance/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd conformance/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 [ -x conformance/schemathesis/.venv/bin/python ] || python3 -m venv conformance/schemathesis/.venv
 conformance/schemathesis/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r conformance/schemathesis/requirements.txt
 
@@ -78,6 +79,9 @@ for backend in sqlite postgres; do
 
   step "[$backend] browser: the official 100ms web SDK joins rooms in headless Chromium"
   bash conformance/browser/run.sh
+
+  step "[$backend] dashboard: the pages in headless Chromium"
+  bash conformance/dashboard/run.sh
 done
 
 # Fault tests that change the machine (stop and start a PostgreSQL server of their own,

@@ -9,6 +9,7 @@ mod loader;
 mod proc_stats;
 mod report;
 mod server;
+mod signal;
 mod soak;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,13 @@ enum Command {
     },
     /// Soak the server: a mixed workload at many connections for a long time.
     Soak(soak::SoakArgs),
+    /// Real peers on the signalling socket: joins into one room and into 100 rooms, and
+    /// broadcasts to a whole room; prints its markdown section.
+    Signal {
+        /// The `hms` binary to benchmark.
+        #[arg(long)]
+        hms: PathBuf,
+    },
     /// Summarize criterion's results as a markdown table.
     CriterionSummary {
         /// criterion's output directory (target/criterion).
@@ -123,6 +131,7 @@ fn main() {
                 println!("added {} rooms in {:.1} s", loaded.added, loaded.took.as_secs_f64());
             }),
             Command::Soak(args) => run_soak(args).await,
+            Command::Signal { hms } => signal_step(&hms).await.map(|section| print!("{section}")),
             Command::CriterionSummary { dir } => criterion_summary(&dir).map(|table| print!("{table}")),
         }
     });
@@ -130,6 +139,14 @@ fn main() {
         eprintln!("hms-bench: {error}");
         std::process::exit(1);
     }
+}
+
+async fn signal_step(hms: &Path) -> Result<String, String> {
+    let work = std::env::temp_dir().join(format!("hms-bench-signal-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("work dir: {e}"))?;
+    let outcome = signal::run(hms, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
 }
 
 fn now_secs() -> i64 {

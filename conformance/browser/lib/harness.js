@@ -135,4 +135,44 @@ async function roomWithCodes(name) {
   return { room: room.body, codes: byRole };
 }
 
-module.exports = { BASE, api, launchBrowser, openPeer, roomWithCodes, servePage, waitInPage };
+/** Joins `page` to a room by its code, as `userName`. */
+async function join(page, roomCode, userName) {
+  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName });
+  assert.equal(await page.evaluate(() => window.app.connected()), true);
+}
+
+/**
+ * One browser and the page server for a test file, started before its tests and stopped
+ * after them: `session.browser` and `session.pageUrl` once started.
+ */
+function browserSession({ before, after }) {
+  const session = { browser: null, pageServer: null, pageUrl: null };
+  before(async () => {
+    session.pageServer = await servePage();
+    session.pageUrl = session.pageServer.url;
+    session.browser = await launchBrowser();
+  });
+  after(async () => {
+    await session.browser?.close();
+    session.pageServer?.close();
+  });
+  session.open = () => openPeer(session.browser, session.pageUrl);
+  return session;
+}
+
+/** Reads, in a page, its peers, messages and notifications. */
+const peersOf = () => window.app.peers();
+const messagesOf = () => window.app.messages();
+const notificationsOf = () => window.app.notifications();
+
+module.exports = {
+  BASE,
+  api,
+  browserSession,
+  join,
+  messagesOf,
+  notificationsOf,
+  peersOf,
+  roomWithCodes,
+  waitInPage,
+};

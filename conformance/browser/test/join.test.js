@@ -4,34 +4,24 @@
 
 const assert = require("node:assert/strict");
 const { after, before, test } = require("node:test");
-const { BASE, api, launchBrowser, openPeer, roomWithCodes, servePage, waitInPage } = require("../lib/harness");
+const {
+  BASE,
+  api,
+  browserSession,
+  join,
+  messagesOf,
+  notificationsOf,
+  peersOf,
+  roomWithCodes,
+  waitInPage,
+} = require("../lib/harness");
 
-let browser;
-let pageServer;
-
-before(async () => {
-  pageServer = await servePage();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  pageServer?.close();
-});
-
-const peersOf = () => window.app.peers();
-const messagesOf = () => window.app.messages();
-const notificationsOf = () => window.app.notifications();
-
-async function join(page, roomCode, userName) {
-  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName });
-  assert.equal(await page.evaluate(() => window.app.connected()), true);
-}
+const session = browserSession({ before, after });
 
 test("two browsers join by room code, see each other, chat exactly once, and leave", async () => {
   const { room, codes } = await roomWithCodes(`browser-chat-${Date.now()}`);
-  const alice = await openPeer(browser, pageServer.url);
-  const bob = await openPeer(browser, pageServer.url);
+  const alice = await session.open();
+  const bob = await session.open();
   await join(alice, codes.host, "Alice");
   await join(bob, codes.guest, "Bob");
 
@@ -109,8 +99,8 @@ test("two browsers join by room code, see each other, chat exactly once, and lea
 
 test("a peer removed by the API is told so, and ending the room with lock keeps everyone out", async () => {
   const { room, codes } = await roomWithCodes(`browser-end-${Date.now()}`);
-  const alice = await openPeer(browser, pageServer.url);
-  const bob = await openPeer(browser, pageServer.url);
+  const alice = await session.open();
+  const bob = await session.open();
   await join(alice, codes.host, "Alice");
   await join(bob, codes.guest, "Bob");
   const bobId = await bob.evaluate(() => window.app.localPeer().id);
@@ -136,7 +126,7 @@ test("a peer removed by the API is told so, and ending the room with lock keeps 
   assert.equal(aliceTold.find((n) => n.type === "ROOM_ENDED").data.roomEnded, true);
 
   // The room is locked: a new join is refused with a clear error rather than hanging.
-  const carol = await openPeer(browser, pageServer.url);
+  const carol = await session.open();
   const refusal = await carol.evaluate(async (args) => {
     try {
       await window.app.join(args);

@@ -5,27 +5,17 @@
 
 const assert = require("node:assert/strict");
 const { after, before, test } = require("node:test");
-const { BASE, api, launchBrowser, openPeer, roomWithCodes, servePage, waitInPage } = require("../lib/harness");
+const {
+  api,
+  browserSession,
+  join,
+  messagesOf,
+  peersOf,
+  roomWithCodes,
+  waitInPage,
+} = require("../lib/harness");
 
-let browser;
-let pageServer;
-
-before(async () => {
-  pageServer = await servePage();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  pageServer?.close();
-});
-
-const peersOf = () => window.app.peers();
-const messagesOf = () => window.app.messages();
-
-async function join(page, roomCode, userName) {
-  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName });
-}
+const session = browserSession({ before, after });
 
 async function listedIds(roomId) {
   const listed = await api("GET", `/active-rooms/${roomId}/peers`);
@@ -34,21 +24,21 @@ async function listedIds(roomId) {
 
 test("a page that goes offline and comes back within the window stays the same peer", async () => {
   const { room, codes } = await roomWithCodes(`browser-resume-${Date.now()}`);
-  const alice = await openPeer(browser, pageServer.url);
-  const bob = await openPeer(browser, pageServer.url);
+  const alice = await session.open();
+  const bob = await session.open();
   await join(alice, codes.host, "Alice");
   await join(bob, codes.guest, "Bob");
   await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
   const bobId = await bob.evaluate(() => window.app.localPeer().id);
-  const before = await listedIds(room.id);
+  const listedBefore = await listedIds(room.id);
 
   await bob.context().setOffline(true);
   await waitInPage(bob, () => window.app.notifications(), (list) => list.some((n) => n.type === "RECONNECTING"), null, "Bob to notice");
   await bob.context().setOffline(false);
   await waitInPage(bob, () => window.app.notifications(), (list) => list.some((n) => n.type === "RECONNECTED"), null, "Bob to reconnect", 30000);
 
-  assert.deepEqual(await listedIds(room.id), before, "the same two peers, Bob with his own id");
-  assert.ok(before.includes(bobId));
+  assert.deepEqual(await listedIds(room.id), listedBefore, "the same two peers, Bob with his own id");
+  assert.ok(listedBefore.includes(bobId));
   // Both connections are up again (the server restarted ICE on the subscribe side).
   await waitInPage(
     bob,
@@ -64,8 +54,8 @@ test("a page that goes offline and comes back within the window stays the same p
 
 test("a page that vanishes is removed after the reconnect window", async () => {
   const { room, codes } = await roomWithCodes(`browser-vanish-${Date.now()}`);
-  const alice = await openPeer(browser, pageServer.url);
-  const bob = await openPeer(browser, pageServer.url);
+  const alice = await session.open();
+  const bob = await session.open();
   await join(alice, codes.host, "Alice");
   await join(bob, codes.guest, "Bob");
   await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
@@ -86,8 +76,8 @@ test("a page that vanishes is removed after the reconnect window", async () => {
 
 test("a peer removed by another peer's request sees a removal by that peer", async () => {
   const { codes } = await roomWithCodes(`browser-kick-${Date.now()}`);
-  const alice = await openPeer(browser, pageServer.url);
-  const bob = await openPeer(browser, pageServer.url);
+  const alice = await session.open();
+  const bob = await session.open();
   await join(alice, codes.host, "Alice");
   await join(bob, codes.guest, "Bob");
   const seen = await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
@@ -100,7 +90,7 @@ test("a peer removed by another peer's request sees a removal by that peer", asy
   await waitInPage(alice, peersOf, (peers) => peers.length === 1, null, "Bob gone at Alice");
 
   // A guest may not remove others: the SDK's call is refused.
-  const carol = await openPeer(browser, pageServer.url);
+  const carol = await session.open();
   await join(carol, codes.guest, "Carol");
   const aliceId = await alice.evaluate(() => window.app.localPeer().id);
   const refusal = await carol.evaluate(async (id) => {

@@ -78,6 +78,12 @@ pub struct ServerConfig {
     pub header_read_timeout_ms: u64,
     /// Connections open at once; past it, new connections wait to be accepted.
     pub max_connections: usize,
+    /// Serve the web console under `/dashboard` (and send browsers opening `/` there).
+    pub dashboard: bool,
+    /// How long a dashboard sign-in lasts, in seconds.
+    pub dashboard_session_secs: u64,
+    /// Failed dashboard sign-ins allowed per client address and minute.
+    pub dashboard_sign_in_limit: u32,
     /// Webhook delivery (`[webhooks]` in the file).
     pub webhooks: WebhookConfig,
     /// A PEM certificate chain to serve HTTPS with, with `tls_key`.
@@ -217,6 +223,9 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 10_000,
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
+            dashboard: true,
+            dashboard_session_secs: 12 * 3600,
+            dashboard_sign_in_limit: 10,
             webhooks: WebhookConfig::default(),
             tls_cert: None,
             tls_key: None,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -207,6 +208,8 @@ impl Server {
         };
         let app = overload::protect(api::router(self.state), guard);
         tracing::info!(addr = %self.listener.local_addr()?, tls = self.certificate.is_some(), "openhms is serving");
+        // The accept loop gives each request its client's address (`ConnectInfo`), which
+        // the rate limits and the dashboard's sign-in limit count.
         match &self.certificate {
             Some(certificate) => {
                 let listener = tls::TlsListener::new(self.listener, certificate)?;

@@ -62,6 +62,9 @@ where
             .map_request(move |mut request: axum::http::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 request
+                    .extensions_mut()
+                    .insert(ConnectInfo(crate::dashboard::ClientAddr(peer)));
+                request
             });
         let connection = http
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))

@@ -168,7 +168,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 31] = [
+const ENV_KEYS: [&str; 34] = [
     "listen",
     "metrics_listen",
     "data_dir",
@@ -195,6 +195,9 @@ const ENV_KEYS: [&str; 31] = [
     "body_read_timeout_ms",
     "header_read_timeout_ms",
     "max_connections",
+    "dashboard",
+    "dashboard_session_secs",
+    "dashboard_sign_in_limit",
     "tls_cert",
     "tls_key",
     "tls_self_signed",
@@ -209,6 +212,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     init_logging(args.log_json);
     let config = load_config(&args)?;
     hms_server::api::mcp::check_config(&config).map_err(|e| CliError::new(format!("invalid configuration: {e}")))?;
+    let dashboard = config.dashboard;
     let server = Server::bind(config, initial_credentials()?, print_first_start)
         .await
         .map_err(CliError::new)?;
@@ -218,7 +222,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     if let Some(addr) = server.metrics_addr() {
         println!("  metrics:            http://{addr}/metrics");
     }
-    print_docs_addresses(&url);
+    print_addresses(&url, dashboard);
     println!("  WebRTC (UDP):       {}", server.rtc_addr());
     if let Some(certificate) = server.certificate() {
         println!("  TLS certificate:    {}", certificate.path.display());
@@ -227,8 +231,12 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     server.run(shutdown_signal()).await.map_err(CliError::new)
 }
 
-/// Where the API's documentation is, on the lines after the listening address.
-fn print_docs_addresses(base: &str) {
+/// Where the dashboard (when served) and the API's documentation are, on the lines after
+/// the listening address.
+fn print_addresses(base: &str, dashboard: bool) {
+    if dashboard {
+        println!("  Dashboard:          {base}/dashboard");
+    }
     println!("  API docs:           {base}/docs");
     println!("  OpenAPI document:   {base}/openapi.json");
     println!("  Postman collection: {base}/postman.json (set APP_ACCESS_KEY, APP_SECRET and BASE_URL)");

@@ -444,8 +444,14 @@ async fn bad_joins_and_bad_frames_get_the_protocols_errors_and_leak_nothing() {
     let refusal = stranger.call("join", json!({"name": "Stranger"})).await;
     assert_eq!(refusal["error"]["code"], 400, "{refusal}");
 
-    // A second socket with a live peer's id takes the peer over (a reconnect), and a
-    // second join on it is refused.
+    // Another user's token cannot take a live peer over by its id (which every peer of
+    // the room knows).
+    let mut hijack = Client::connect(&server, &app_token(&room_id, "solo", "someone-else"), &member_id).await;
+    assert_eq!(hijack.closed().await, Some(CloseCode::Policy));
+    assert_eq!(member.call("ping", json!({})).await["result"], json!({}));
+
+    // A second socket of the same user with a live peer's id takes the peer over (a
+    // reconnect), and a second join on it is refused.
     let mut again = Client::connect(&server, &app_token(&room_id, "solo", "user-Member"), &member_id).await;
     again.expect("on-policy-change").await;
     again.expect("peer-list").await;

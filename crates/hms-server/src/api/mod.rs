@@ -27,12 +27,15 @@ use crate::state::AppState;
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct PathParams<T>(pub T);
 
-/// The whole HTTP surface of the server: the REST API and `/mcp`, whose tools call the
-/// REST API.
+/// The whole HTTP surface of the server: the REST API, and `/mcp` and `/dashboard`,
+/// which act through the REST API.
 pub fn router(state: AppState) -> Router {
     let rest = rest_router(state.clone());
-    mcp::routes(&state, rest.clone())
-        .merge(crate::signal::routes().with_state(state.clone()))
+    let mut router = mcp::routes(&state, rest.clone()).merge(crate::signal::routes().with_state(state.clone()));
+    if state.config.dashboard {
+        router = router.merge(crate::dashboard::routes(&state, rest.clone()));
+    }
+    router
         .merge(rest)
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -75,7 +78,7 @@ fn rest_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found("Not found").with_detail(format!("no route for {method} {}", uri.path()))
 }
 

@@ -57,7 +57,14 @@ pub struct Signal {
     config: Arc<ServerConfig>,
     rtc: hms_rtc::Endpoint,
     rooms: Mutex<HashMap<String, mpsc::UnboundedSender<ToRoom>>>,
-    peers: Mutex<HashMap<String, mpsc::UnboundedSender<ToPeer>>>,
+    peers: Mutex<HashMap<String, LocalPeer>>,
+}
+
+/// A peer of this node: its task, and whose it is (only the same user of the same room
+/// may take it over on a new socket).
+struct LocalPeer {
+    task: mpsc::UnboundedSender<ToPeer>,
+    owner: (String, String, String),
 }
 
 impl Signal {
@@ -114,42 +121,39 @@ impl Signal {
     }
 
     /// Sends `message` to the task of a room, starting the task when the room has none.
+    /// Sends happen under the rooms' lock, so that a task that empties can tell, under the
+    /// same lock, that nothing is on its way to it (see [`Self::forget_room_if_idle`]).
     fn to_room(self: &Arc<Self>, workspace: &Arc<WorkspaceCredentials>, room_id: &str, message: ToRoom) {
-        let mut message = message;
-        // A room task that has just emptied may refuse; the next attempt starts a new one.
-        for _ in 0..3 {
-            let sender = {
-                let mut rooms = self.rooms.lock().expect("rooms lock");
-                rooms
-                    .entry(room_id.to_owned())
-                    .or_insert_with(|| room::spawn(self.clone(), workspace.clone(), room_id.to_owned()))
-                    .clone()
-            };
-            match sender.send(message) {
-                Ok(()) => return,
-                Err(refused) => {
-                    message = refused.0;
-                    let mut rooms = self.rooms.lock().expect("rooms lock");
-                    if rooms.get(room_id).is_some_and(|current| current.same_channel(&sender)) {
-                        rooms.remove(room_id);
-                    }
-                }
-            }
+        let mut rooms = self.rooms.lock().expect("rooms lock");
+        let sender = rooms
+            .entry(room_id.to_owned())
+            .or_insert_with(|| room::spawn(self.clone(), workspace.clone(), room_id.to_owned()));
+        if let Err(refused) = sender.send(message) {
+            // The task ended without forgetting itself (it panicked): start another.
+            let fresh = room::spawn(self.clone(), workspace.clone(), room_id.to_owned());
+            let _ = fresh.send(refused.0);
+            rooms.insert(room_id.to_owned(), fresh);
         }
-        tracing::warn!(room_id, "a room task refused a message three times");
     }
 
-    /// Forgets a room's task if it is still `sender` and nothing waits for it.
-    fn forget_room(&self, room_id: &str, sender: &mpsc::UnboundedSender<ToRoom>) {
+    /// Forgets a room's task, closing its inbox, when it has nothing queued: answers
+    /// whether it did. Senders hold the same lock, so nothing can arrive in between.
+    fn forget_room_if_idle(&self, room_id: &str, inbox: &mut mpsc::UnboundedReceiver<ToRoom>) -> bool {
         let mut rooms = self.rooms.lock().expect("rooms lock");
-        if rooms.get(room_id).is_some_and(|current| current.same_channel(sender)) {
-            rooms.remove(room_id);
+        if !inbox.is_empty() {
+            return false;
         }
+        rooms.remove(room_id);
+        inbox.close();
+        true
     }
 
     fn forget_peer(&self, peer_id: &str, sender: &mpsc::UnboundedSender<ToPeer>) {
         let mut peers = self.peers.lock().expect("peers lock");
-        if peers.get(peer_id).is_some_and(|current| current.same_channel(sender)) {
+        if peers
+            .get(peer_id)
+            .is_some_and(|current| current.task.same_channel(sender))
+        {
             peers.remove(peer_id);
         }
     }
@@ -213,6 +217,17 @@ struct AppClaims {
     room_id: String,
     role: String,
     user_id: String,
+}
+
+impl AppClaims {
+    /// Who holds a peer: the workspace, room and user its token names.
+    fn owner(&self, workspace: &WorkspaceCredentials) -> (String, String, String) {
+        (
+            workspace.workspace.id.clone(),
+            self.room_id.clone(),
+            self.user_id.clone(),
+        )
+    }
 }
 
 impl AppClaims {

@@ -41,6 +41,10 @@ const AFTER_JOIN: [&str; 10] = [
     "role-change",
     "change-track-mute-state-request",
 ];
+/// A socket that says nothing for this long is dead.
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+/// A message the client does not take within this long ends its socket.
+const SEND_LIMIT: Duration = Duration::from_secs(10);
 /// How long a closing socket waits for the client's own close.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Close codes: the client sent what the protocol does not allow.
@@ -68,9 +72,20 @@ pub(super) fn attach(
     peer_id: String,
     socket: WebSocket,
 ) {
+    let owner = claims.owner(&workspace);
     let mut peers = signal.peers.lock().expect("peers lock");
     let socket = match peers.get(&peer_id) {
-        Some(existing) => match existing.send(ToPeer::Attach(Box::new(socket))) {
+        // Peer ids are no secret (every peer of the room is told them): another user's
+        // token does not take a peer over.
+        Some(existing) if existing.owner != owner => {
+            drop(peers);
+            tokio::spawn(Socket::new(socket).close(Some(CloseFrame {
+                code: CLOSE_POLICY,
+                reason: "this peer id belongs to another user".into(),
+            })));
+            return;
+        }
+        Some(existing) => match existing.task.send(ToPeer::Attach(Box::new(socket))) {
             Ok(()) => return,
             Err(refused) => match refused.0 {
                 ToPeer::Attach(socket) => *socket,
@@ -80,7 +95,11 @@ pub(super) fn attach(
         None => socket,
     };
     let (sender, inbox) = mpsc::unbounded_channel();
-    peers.insert(peer_id.clone(), sender.clone());
+    let local = super::LocalPeer {
+        task: sender.clone(),
+        owner,
+    };
+    peers.insert(peer_id.clone(), local);
     drop(peers);
     let peer = Peer {
         signal,
@@ -179,7 +198,9 @@ impl Peer {
     async fn next(&mut self, inbox: &mut mpsc::UnboundedReceiver<ToPeer>) -> Wake {
         let frame = async {
             match self.socket.as_mut() {
-                Some(socket) => socket.recv().await,
+                // A socket silent for this long is dead (the SDK pings every 3 s), even
+                // when no FIN or reset ever said so.
+                Some(socket) => tokio::time::timeout(SILENCE_LIMIT, socket.recv()).await.unwrap_or(None),
                 None => std::future::pending().await,
             }
         };
@@ -846,8 +867,12 @@ impl Socket {
         self.0.get_mut().recv().await
     }
 
+    /// Sends `message`; a client that does not read for `SEND_LIMIT` is taken for gone,
+    /// so that nothing piles up behind it.
     async fn send(&mut self, message: Message) -> Result<(), axum::Error> {
-        self.0.get_mut().send(message).await
+        tokio::time::timeout(SEND_LIMIT, self.0.get_mut().send(message))
+            .await
+            .unwrap_or_else(|_| Err(axum::Error::new("the client stopped reading")))
     }
 
     /// Sends the close frame, then reads what the client still sends until it closes too

@@ -83,22 +83,20 @@ pub(super) fn spawn(
         stale: false,
         delivered: None,
     };
-    tokio::spawn(room.run(inbox, sender.clone()));
+    tokio::spawn(room.run(inbox));
     sender
 }
 
 impl Room {
-    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToRoom>, me: mpsc::UnboundedSender<ToRoom>) {
+    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToRoom>) {
         while let Some(message) = inbox.recv().await {
             self.handle(message).await;
             // Changes that arrive together (a crowd joining) are told after one read.
             if self.stale && inbox.is_empty() {
                 self.sync().await;
             }
-            if self.members.is_empty() && inbox.is_empty() {
-                self.signal.forget_room(&self.room_id, &me);
-                // Anything sent before the room was forgotten is still handled.
-                inbox.close();
+            if self.members.is_empty() && self.signal.forget_room_if_idle(&self.room_id, &mut inbox) {
+                return;
             }
         }
     }

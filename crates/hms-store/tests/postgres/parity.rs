@@ -387,6 +387,17 @@ async fn live(store: &dyn Store, t: &mut Transcript) {
     t.note("session", store.session(WORKSPACE, "session-1").await);
     t.note("inbox", store.peer_inbox("room-a", "peer-1", 10).await);
     t.note("inbox of a stranger", store.peer_inbox("room-a", "peer-9", 10).await);
+    t.note("room deliveries", store.room_deliveries("room-a", 0, 10).await);
+    t.note(
+        "room deliveries after the last",
+        store.room_deliveries("room-a", 1, 10).await,
+    );
+    t.note("latest room delivery", store.latest_room_delivery("room-a").await);
+    t.note(
+        "latest delivery of a quiet room",
+        store.latest_room_delivery("room-b").await,
+    );
+    placements(store, t).await;
     let filters = [
         SessionFilter::default(),
         SessionFilter {
@@ -419,6 +430,41 @@ async fn live(store: &dyn Store, t: &mut Transcript) {
     for query in &queries {
         t.note("events", store.events(WORKSPACE, query).await);
     }
+}
+
+/// Rooms are placed on the asking node unless a live node has them.
+async fn placements(store: &dyn Store, t: &mut Transcript) {
+    let node = |id: &str| Placement {
+        node_id: id.into(),
+        url: format!("https://{id}.internal:8443"),
+    };
+    t.note("heartbeat", store.heartbeat("node-a", precise_at(100)).await);
+    t.note("heartbeat", store.heartbeat("node-b", precise_at(100)).await);
+    t.note(
+        "first placement",
+        store.place_room("room-a", &node("node-a"), precise_at(90)).await,
+    );
+    t.note(
+        "a live node keeps it",
+        store.place_room("room-a", &node("node-b"), precise_at(90)).await,
+    );
+    let moved = Placement {
+        url: "https://node-a.example:9443".into(),
+        ..node("node-a")
+    };
+    t.note(
+        "its own node may move",
+        store.place_room("room-a", &moved, precise_at(90)).await,
+    );
+    t.note(
+        "a silent node loses it",
+        store.place_room("room-a", &node("node-b"), precise_at(110)).await,
+    );
+    t.note("forget", store.forget_node("node-b").await);
+    t.note(
+        "a forgotten node loses it",
+        store.place_room("room-a", &node("node-a"), precise_at(0)).await,
+    );
 }
 
 async fn webhooks(store: &dyn Store, t: &mut Transcript) {
