@@ -4,13 +4,15 @@
 # loopback, grows the store to 1M rooms, runs the criterion micro-benchmarks, and prints
 # one markdown report (also left in target/bench/latest.md).
 #
-#   bench/run.sh                     # about 10 minutes on 2 cores
+#   bench/run.sh                     # about 20 minutes on 2 cores (10 of them the soak)
 #   BENCH_SECONDS=1 BENCH_GROWTH=1000,100000 bench/run.sh   # a quick look
 #
 # Knobs (environment): BENCH_SECONDS (measured seconds per step, default 5),
 # BENCH_WARMUP_MS (500), BENCH_CONCURRENCY (1,16,64,256), BENCH_GROWTH (store sizes,
 # 1000,100000,1000000; empty skips), BENCH_GROWTH_CONCURRENCY (1,64),
-# BENCH_CLIENT_THREADS (load generator threads, 2), BENCH_SKIP_NODE=1, BENCH_SKIP_CRITERION=1.
+# BENCH_CLIENT_THREADS (load generator threads, 2), BENCH_SKIP_NODE=1, BENCH_SKIP_CRITERION=1,
+# BENCH_SKIP_SOAK=1; the soak's BENCH_SOAK_SECONDS (600), BENCH_SOAK_INTERVAL (60) and
+# BENCH_SOAK_CONCURRENCY (256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +41,12 @@ if [[ "${BENCH_SKIP_CRITERION:-0}" != 1 ]]; then
   target/release/hms-bench criterion-summary --dir target/criterion >"$out_dir/criterion.md"
 fi
 
+: >"$out_dir/soak.md"
+if [[ "${BENCH_SKIP_SOAK:-0}" != 1 ]]; then
+  echo "[run.sh] soak: a mixed workload at ${BENCH_SOAK_CONCURRENCY:-256} connections for ${BENCH_SOAK_SECONDS:-600} s" >&2
+  target/release/hms-bench soak --hms target/release/hms --out "$out_dir/soak.md" >/dev/null
+fi
+
 mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $((mem_kib / 1024 / 1024)) GiB memory; $(uname -sr); $(rustc --version | cut -d' ' -f1-2); Node $(node --version 2>/dev/null || echo '–')."
@@ -49,6 +57,10 @@ mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
     echo "Micro-benchmarks, one core, no I/O:"
     echo
     cat "$out_dir/criterion.md"
+  fi
+  if [[ -s "$out_dir/soak.md" ]]; then
+    echo
+    cat "$out_dir/soak.md"
   fi
 } >"$out_dir/latest.md"
 cat "$out_dir/latest.md"

@@ -40,6 +40,9 @@ pub enum Op {
     /// A simulated peer joins a room (`POST /v2/simulate/rooms/{id}/peers`) and leaves it
     /// (`DELETE …/peers/{peer_id}`): two requests, timed together.
     PeerJoinLeave { room_ids: Arc<Vec<String>> },
+    /// One of these, picked at random for each request (list one several times to weigh
+    /// it more): the soak's mixed workload.
+    Mixed { ops: Vec<Arc<Op>> },
 }
 
 #[derive(Clone)]
@@ -121,6 +124,10 @@ fn check(answer: crate::client::Answer, what: &str) -> Result<Bytes, Failure> {
 
 impl Worker {
     async fn run(&mut self, op: &Op, auth: &HeaderValue) -> Result<(), Failure> {
+        if let Op::Mixed { ops } = op {
+            let pick = ops[self.rng.below(ops.len())].clone();
+            return Box::pin(self.run(&pick, auth)).await;
+        }
         self.sent += 1;
         let auth = Some(auth);
         match op {
@@ -193,6 +200,7 @@ impl Worker {
                 let path = format!("{path}/{peer_id}");
                 check(self.conn.send(Method::DELETE, &path, auth, None).await?, "peer leave")?;
             }
+            Op::Mixed { .. } => unreachable!("picked above"),
         }
         Ok(())
     }
@@ -230,7 +238,7 @@ pub async fn run_step(
             let mut worker = Worker {
                 id,
                 sent: 0,
-                rng: Rng(0x9e37_79b9_7f4a_7c15 ^ ((id as u64 + 1) * 0x2545_f491_4f6c_dd1d)),
+                rng: Rng(0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)),
                 conn,
             };
             let mut result = StepResult::default();

@@ -10,6 +10,7 @@ mod proc_stats;
 mod report;
 mod server;
 mod signal;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +48,8 @@ enum Command {
         #[arg(long)]
         count: u64,
     },
+    /// Soak the server: a mixed workload at many connections for a long time.
+    Soak(soak::SoakArgs),
     /// Real peers on the signalling socket: joins into one room and into 100 rooms, and
     /// broadcasts to a whole room; prints its markdown section.
     Signal {
@@ -127,6 +130,7 @@ fn main() {
             Command::LoadRooms { data_dir, count } => loader::load_rooms(&data_dir, count).await.map(|loaded| {
                 println!("added {} rooms in {:.1} s", loaded.added, loaded.took.as_secs_f64());
             }),
+            Command::Soak(args) => run_soak(args).await,
             Command::Signal { hms } => signal_step(&hms).await.map(|section| print!("{section}")),
             Command::CriterionSummary { dir } => criterion_summary(&dir).map(|table| print!("{table}")),
         }
@@ -213,6 +217,39 @@ async fn create_rooms(conn: &mut Conn, auth: &HeaderValue, prefix: &str, count: 
     Ok(ids)
 }
 
+/// Creates the room codes of these rooms and returns them all.
+async fn room_codes(conn: &mut Conn, auth: &HeaderValue, room_ids: &[String]) -> Result<Vec<String>, String> {
+    let mut codes = Vec::new();
+    for id in room_ids {
+        let answer = call(
+            conn,
+            Method::POST,
+            &format!("/v2/room-codes/room/{id}"),
+            auth,
+            Some(json!({})),
+        )
+        .await?;
+        for code in answer["data"].as_array().ok_or("room codes without data")? {
+            codes.push(code["code"].as_str().ok_or("a room code without code")?.to_owned());
+        }
+    }
+    Ok(codes)
+}
+
+/// `hms-bench soak`, in a temporary work dir.
+async fn run_soak(args: soak::SoakArgs) -> Result<(), String> {
+    let work = std::env::temp_dir().join(format!("hms-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let outcome = soak::soak(&args, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    let report = outcome?;
+    print!("{report}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &report).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
 fn seconds(seconds: f64) -> Duration {
     Duration::from_secs_f64(seconds.max(0.1))
 }
@@ -255,21 +292,7 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
 
     let mut setup = Conn::open(hms.addr).await.map_err(|e| e.0)?;
     let room_ids = Arc::new(create_rooms(&mut setup, &auth, "bench-room", ROOMS).await?);
-    let mut codes = Vec::new();
-    for id in room_ids.iter() {
-        let answer = call(
-            &mut setup,
-            Method::POST,
-            &format!("/v2/room-codes/room/{id}"),
-            &auth,
-            Some(json!({})),
-        )
-        .await?;
-        for code in answer["data"].as_array().ok_or("room codes without data")? {
-            codes.push(code["code"].as_str().ok_or("a room code without code")?.to_owned());
-        }
-    }
-    let codes = Arc::new(codes);
+    let codes = Arc::new(room_codes(&mut setup, &auth, &room_ids).await?);
     drop(setup);
 
     let node = match &args.node_dir {

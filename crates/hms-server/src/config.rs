@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics listener (`/metrics`); none serves no metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database, and of this node's identity (each node of a
     /// deployment has its own).
     pub data_dir: PathBuf,
@@ -48,6 +51,33 @@ pub struct ServerConfig {
     /// one comma-separated string.
     #[serde(deserialize_with = "list_or_commas")]
     pub mcp_tools: Vec<String>,
+    /// How long an `Idempotency-Key` answers its stored response, in seconds.
+    pub idempotency_ttl_secs: u64,
+    /// Management-API requests a workspace may make per second, on average, on each node;
+    /// 0 is no limit.
+    pub rate_limit_workspace_per_sec: f64,
+    /// Requests a workspace may make at once, beyond its rate.
+    pub rate_limit_workspace_burst: u32,
+    /// Requests to the endpoints without credentials (`/v2/token`) one client address
+    /// may make per second, on average, on each node; 0 is no limit.
+    pub rate_limit_client_per_sec: f64,
+    /// Such requests one client address may make at once, beyond its rate.
+    pub rate_limit_client_burst: u32,
+    /// A header set by a trusted proxy in front of the server, whose last address is
+    /// the client's (such as `X-Forwarded-For`); without it, the connection's peer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_address_header: Option<String>,
+    /// Requests handled at once; past it, requests are refused at once with 503.
+    pub max_requests_in_flight: usize,
+    /// Time limit of a whole request, body and handling, in milliseconds (503 past it).
+    pub request_timeout_ms: u64,
+    /// Time limit for receiving a request's body, in milliseconds (408 past it).
+    pub body_read_timeout_ms: u64,
+    /// Time limit for receiving a request's headers, also between the requests of a
+    /// kept-alive connection, in milliseconds; past it the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Connections open at once; past it, new connections wait to be accepted.
+    pub max_connections: usize,
     /// Serve the web console under `/dashboard` (and send browsers opening `/` there).
     pub dashboard: bool,
     /// How long a dashboard sign-in lasts, in seconds.
@@ -168,6 +198,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("./hms-data"),
             database_url: None,
             durability: Durability::default(),
@@ -181,6 +212,17 @@ impl Default for ServerConfig {
             mcp_allowed_hosts: Vec::new(),
             mcp_read_only: false,
             mcp_tools: Vec::new(),
+            idempotency_ttl_secs: 24 * 3600,
+            rate_limit_workspace_per_sec: 0.0,
+            rate_limit_workspace_burst: 100,
+            rate_limit_client_per_sec: 0.0,
+            rate_limit_client_burst: 20,
+            client_address_header: None,
+            max_requests_in_flight: 1024,
+            request_timeout_ms: 30_000,
+            body_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 4096,
             dashboard: true,
             dashboard_session_secs: 12 * 3600,
             dashboard_sign_in_limit: 10,
@@ -203,6 +245,10 @@ impl ServerConfig {
 
     pub fn node_timeout(&self) -> Duration {
         Duration::from_millis(self.node_timeout_ms.max(600))
+    }
+
+    pub fn idempotency_ttl(&self) -> Duration {
+        Duration::from_secs(self.idempotency_ttl_secs.max(1))
     }
 
     /// Whether the listener serves HTTPS.

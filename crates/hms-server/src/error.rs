@@ -93,7 +93,15 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        // A server that cannot serve now tells clients when to try again.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -101,6 +109,19 @@ impl From<StoreError> for ApiError {
     /// Store errors that reach a handler unhandled are the server's fault; they are
     /// logged here, and the client learns only that something went wrong on our side.
     fn from(error: StoreError) -> Self {
+        match error.outage() {
+            Some(hms_store::Outage::Unavailable) => {
+                tracing::warn!(%error, "the database is unavailable");
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
+                    .with_detail("the database cannot be reached; retry shortly");
+            }
+            Some(hms_store::Outage::DiskFull) => {
+                tracing::error!(%error, "the database's disk is full");
+                return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "Insufficient storage")
+                    .with_detail("the database's disk is full: changes fail until space is freed; reads still work");
+            }
+            None => {}
+        }
         match error {
             StoreError::NotFound => ApiError::not_found("Not found"),
             StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),

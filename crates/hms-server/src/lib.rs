@@ -9,9 +9,14 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod ids;
 pub mod keyed_lock;
+pub mod limits;
+pub mod listener;
+pub mod metrics;
 pub mod node;
+pub mod overload;
 mod retry;
 pub mod runtime;
 pub mod service;
@@ -66,6 +71,7 @@ pub enum ServeError {
 /// A server whose store is open and whose listener is bound, ready to serve.
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     certificate: Option<tls::Certificate>,
     state: AppState,
     _node: Node,
@@ -91,6 +97,7 @@ impl Server {
         }
         let credentials = Arc::new(CredentialCache::load(store.as_ref()).await?);
         let runtime = Arc::new(RoomRuntime::new(store.clone(), node.id.clone(), config.node_timeout()));
+        let metrics = Arc::new(metrics::Metrics::new(node.id.clone()));
         let removed = runtime.start().await.map_err(ServeError::Recovery)?;
         if removed > 0 {
             tracing::info!(
@@ -107,6 +114,15 @@ impl Server {
                 addr: config.listen,
                 source,
             })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        let limits = Arc::new(limits::Limits::new(&config));
         let rtc = bind_rtc(&config).await?;
         let placement = hms_store::Placement {
             node_id: node.id.clone(),
@@ -126,10 +142,13 @@ impl Server {
             credentials,
             config,
             runtime,
+            metrics,
+            limits,
             signal,
         };
         Ok(Self {
             listener,
+            metrics_listener,
             certificate,
             state,
             _node: node,
@@ -138,6 +157,11 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address clients reach the listener at, with its scheme.
@@ -163,25 +187,43 @@ impl Server {
         let runtime = self.state.runtime.clone();
         let keeping_alive = tokio::spawn(async move { runtime.keep_alive().await });
         let (store, runtime) = (self.state.store.clone(), self.state.runtime.clone());
-        let dispatcher = Arc::new(Dispatcher::new(
-            self.state.store.clone(),
-            self.state.config.webhooks.clone(),
-        ));
+        let dispatcher = Arc::new(
+            Dispatcher::new(self.state.store.clone(), self.state.config.webhooks.clone())
+                .with_metrics(self.state.metrics.clone()),
+        );
+        let metrics_serving = self.metrics_listener.map(|listener| {
+            let app = metrics::router(self.state.metrics.clone(), self.state.store.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            })
+        });
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatching = tokio::spawn(dispatcher.run(stopped));
-        let app = api::router(self.state);
+        let purging = tokio::spawn(idempotency::purge_expired(self.state.store.clone()));
+        let guard = overload::Guard::new(&self.state.config, self.state.metrics.clone());
+        let limits = listener::ConnectionLimits {
+            max_connections: self.state.config.max_connections,
+            header_read_timeout: std::time::Duration::from_millis(self.state.config.header_read_timeout_ms.max(1)),
+        };
+        let app = overload::protect(api::router(self.state), guard);
         tracing::info!(addr = %self.listener.local_addr()?, tls = self.certificate.is_some(), "openhms is serving");
-        // The client address counts failed dashboard sign-ins.
-        let app = app.into_make_service_with_connect_info::<dashboard::ClientAddr>();
+        // The accept loop gives each request its client's address (`ConnectInfo`), which
+        // the rate limits and the dashboard's sign-in limit count.
         match &self.certificate {
             Some(certificate) => {
                 let listener = tls::TlsListener::new(self.listener, certificate)?;
-                axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+                listener::serve(listener, app, limits, shutdown).await?;
             }
-            None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?,
+            None => listener::serve(self.listener, app, limits, shutdown).await?,
         }
         refresher.abort();
         keeping_alive.abort();
+        purging.abort();
+        if let Some(serving) = metrics_serving {
+            serving.abort();
+        }
         let _ = stop_dispatcher.send(true);
         let _ = dispatching.await;
         runtime.stop().await;

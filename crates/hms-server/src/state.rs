@@ -4,6 +4,8 @@ use hms_store::Store;
 
 use crate::auth::CredentialCache;
 use crate::config::ServerConfig;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::runtime::RoomRuntime;
 
 /// What every handler can reach.
@@ -13,5 +15,7 @@ pub struct AppState {
     pub credentials: Arc<CredentialCache>,
     pub config: Arc<ServerConfig>,
     pub runtime: Arc<RoomRuntime>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Arc<Limits>,
     pub signal: Arc<crate::signal::Signal>,
 }

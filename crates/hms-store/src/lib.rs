@@ -8,12 +8,18 @@
 
 mod codec;
 pub mod copy;
+mod gauges;
+mod idempotency;
 mod location;
+mod outage;
 mod postgres;
 mod records;
 mod sqlite;
 
+pub use gauges::{PoolUse, StoreGauges};
+pub use idempotency::{ClaimOutcome, IdempotencyClaim, StoredResponse};
 pub use location::{DatabaseUrl, StoreLocation};
+pub use outage::Outage;
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::{Durability, SqliteStore};
@@ -233,4 +239,28 @@ pub trait Store: Send + Sync + 'static {
     /// one step: of identical requests arriving together, exactly one starts a replay.
     async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<ReplayStart>;
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>>;
+
+    // Idempotency keys (the `Idempotency-Key` header of management-API POSTs).
+
+    /// Claims a key for a request, unless a live claim holds it: then answers what that
+    /// claim is (its fingerprint, and its response once stored). An expired key, or one
+    /// whose claim was left running past `locked_until`, is claimed afresh. One step: of
+    /// concurrent claims of one key, from any processes, exactly one wins.
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome>;
+    /// Stores the response of the request holding `claim`; false when the claim was lost.
+    async fn finish_idempotency_key(
+        &self,
+        workspace_id: &str,
+        key: &str,
+        claim: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<bool>;
+    /// Gives a claimed key up without a response (the request failed on the server's
+    /// side), so that a retry runs the request again.
+    async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()>;
+    /// Deletes up to `limit` keys that expired by `now`; answers how many.
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
+
+    /// The store's queues and pools, and the live state of node `node_id`, for metrics.
+    async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges>;
 }

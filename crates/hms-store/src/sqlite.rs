@@ -20,12 +20,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
+mod gauges;
+mod idempotency;
 mod placements;
 mod point_reads;
 mod room_inserts;
 
 use crate::codec::*;
 use crate::records::*;
+use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
 use point_reads::PointReads;
 use room_inserts::RoomInserts;
@@ -1166,6 +1169,38 @@ impl Store for SqliteStore {
         .await?;
         let progress = replay_progress_from(&counts, &replay, failed_event_ids)?;
         Ok(Some((replay, progress)))
+    }
+
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
+        idempotency::claim(&self.writer, claim).await
+    }
+
+    async fn finish_idempotency_key(
+        &self,
+        workspace_id: &str,
+        key: &str,
+        claim: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<bool> {
+        idempotency::finish(&self.writer, workspace_id, key, claim, response).await
+    }
+
+    async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
+        idempotency::release(&self.writer, workspace_id, key, claim).await
+    }
+
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        idempotency::purge(&self.writer, now, limit).await
+    }
+
+    async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
+        let mut gauges = gauges::read(&self.reader, node_id).await?;
+        gauges.pools = vec![
+            gauges::pool_use("read", &self.reader),
+            gauges::pool_use("write", &self.writer),
+        ];
+        gauges.writer_queue = Some(self.room_inserts.waiting());
+        Ok(gauges)
     }
 }
 

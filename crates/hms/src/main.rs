@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum LocalCommand {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Offer every API operation as an MCP tool, over stdio or HTTP, for any
     /// 100ms-compatible API.
     Mcp(mcp::McpArgs),
@@ -100,7 +100,7 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = runtime.block_on(async {
         match cli.command {
-            LocalCommand::Serve(args) => serve::run(args).await.map_err(Failure::other),
+            LocalCommand::Serve(args) => serve::run(*args).await.map_err(Failure::other),
             LocalCommand::Mcp(args) => mcp::run(args).await.map_err(Failure::other),
             LocalCommand::Workspace(command) => workspace::run(command).await.map_err(Failure::other),
             LocalCommand::Database(command) => database::run(command).await.map_err(Failure::other),

@@ -21,6 +21,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<SocketAddr>,
+    /// Address of the Prometheus metrics listener (/metrics), e.g. 127.0.0.1:9100 [default: none].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database [default: ./hms-data].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +59,53 @@ pub struct ServeArgs {
     #[arg(long, value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     mcp_tools: Vec<String>,
+    /// How long an Idempotency-Key answers its stored response, in seconds [default: 86400].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idempotency_ttl_secs: Option<u64>,
+    /// Management-API requests per second each workspace may make on this node; 0 is no
+    /// limit [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_workspace_per_sec: Option<f64>,
+    /// Requests a workspace may make at once beyond its rate [default: 100].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_workspace_burst: Option<u32>,
+    /// Requests per second each client address may make to /v2/token on this node; 0 is no
+    /// limit [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_client_per_sec: Option<f64>,
+    /// Such requests a client address may make at once beyond its rate [default: 20].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_client_burst: Option<u32>,
+    /// A header a trusted proxy sets to the client's address (its last value is used),
+    /// such as X-Forwarded-For [default: the connection's peer].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_address_header: Option<String>,
+    /// Requests handled at once; past it, 503 at once [default: 1024].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_requests_in_flight: Option<usize>,
+    /// Time limit of a whole request, in milliseconds [default: 30000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_timeout_ms: Option<u64>,
+    /// Time limit for receiving a request body, in milliseconds [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_read_timeout_ms: Option<u64>,
+    /// Time limit for receiving request headers, in milliseconds [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_read_timeout_ms: Option<u64>,
+    /// Connections open at once [default: 4096].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,8 +168,9 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 /// Keys of [`ServerConfig`] that `HMS_<KEY>` variables may set.
-const ENV_KEYS: [&str; 22] = [
+const ENV_KEYS: [&str; 34] = [
     "listen",
+    "metrics_listen",
     "data_dir",
     "database_url",
     "durability",
@@ -132,6 +184,17 @@ const ENV_KEYS: [&str; 22] = [
     "mcp_allowed_hosts",
     "mcp_read_only",
     "mcp_tools",
+    "idempotency_ttl_secs",
+    "rate_limit_workspace_per_sec",
+    "rate_limit_workspace_burst",
+    "rate_limit_client_per_sec",
+    "rate_limit_client_burst",
+    "client_address_header",
+    "max_requests_in_flight",
+    "request_timeout_ms",
+    "body_read_timeout_ms",
+    "header_read_timeout_ms",
+    "max_connections",
     "dashboard",
     "dashboard_session_secs",
     "dashboard_sign_in_limit",
@@ -156,6 +219,9 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     // On stdout so that scripts and tests can learn the port when listening on port 0.
     let url = server.url().map_err(CliError::new)?;
     println!("openhms listening on {url}");
+    if let Some(addr) = server.metrics_addr() {
+        println!("  metrics:            http://{addr}/metrics");
+    }
     print_addresses(&url, dashboard);
     println!("  WebRTC (UDP):       {}", server.rtc_addr());
     if let Some(certificate) = server.certificate() {

@@ -39,19 +39,27 @@ pub fn router(state: AppState) -> Router {
     if state.config.dashboard {
         router = router.merge(crate::dashboard::routes(&state, rest.clone()));
     }
-    router.merge(rest).layer(TraceLayer::new_for_http())
+    router
+        .merge(rest)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::observe,
+        ))
+        .layer(TraceLayer::new_for_http())
 }
 
 /// The operations of the catalogue a server configured as `served` serves, each bound to
 /// its handler (see [`bind`]).
-fn operation_routes(served: Served) -> Routes {
+/// The catalogue's operations as `served` says. `state` puts the per-client rate limit on
+/// the unauthenticated routes; without it (to list what is bound) they are bare.
+fn operation_routes(served: Served, state: Option<&AppState>) -> Routes {
     let mut routes = rooms::routes()
         .merge(room_codes::routes())
         .merge(templates::routes())
         .merge(sessions::routes())
         .merge(active_rooms::routes())
         .merge(analytics::routes())
-        .merge(token_exchange::routes());
+        .merge(token_exchange::routes(state));
     if served.simulator {
         routes = routes.merge(simulate::routes());
     }
@@ -67,7 +75,7 @@ fn rest_router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(docs::routes(served))
-        .merge(operation_routes(served).into_router())
+        .merge(operation_routes(served, Some(&state)).into_router())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn(crate::extract::refuse_nul_in_url))
@@ -75,6 +83,14 @@ fn rest_router(state: AppState) -> Router {
             tracing::error!("a handler panicked");
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_workspaces,
+        ))
         .with_state(state)
 }
 

@@ -12,8 +12,10 @@ use crate::service::token_exchange;
 use crate::state::AppState;
 
 /// `POST /v2/token` is called from browsers on other origins: it answers CORS, preflight
-/// included. It takes no authentication: the room code is the credential.
-pub fn routes() -> Routes {
+/// included. It takes no authentication: the room code is the credential, so each client
+/// address is rate-limited when `state` is given (inside CORS, so that browsers can read
+/// the 429).
+pub fn routes(state: Option<&AppState>) -> Routes {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
@@ -26,8 +28,14 @@ pub fn routes() -> Routes {
         .max_age(std::time::Duration::from_secs(3600));
     // The CORS layer answers preflights itself; the OPTIONS route only makes the path
     // accept the method, which the router would otherwise refuse before the layer ran.
-    let route = post(exchange).options(|| async { StatusCode::NO_CONTENT }).layer(cors);
-    Routes::default().bind_with(&["exchange-room-code"], route)
+    let mut route = post(exchange).options(|| async { StatusCode::NO_CONTENT });
+    if let Some(state) = state {
+        route = route.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_clients,
+        ));
+    }
+    Routes::default().bind_with(&["exchange-room-code"], route.layer(cors))
 }
 
 async fn exchange(

@@ -36,6 +36,7 @@ pub struct Dispatcher {
     config: WebhookConfig,
     http: reqwest::Client,
     in_flight: Mutex<HashMap<String, usize>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Dispatcher {
@@ -52,7 +53,14 @@ impl Dispatcher {
             config,
             http,
             in_flight: Mutex::default(),
+            metrics: None,
         }
+    }
+
+    /// Counts the outcome of every attempt in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Plans and sends until `shutdown` turns true, then lets the attempts in flight
@@ -205,6 +213,10 @@ impl Dispatcher {
         {
             // The lease runs out and the delivery is attempted again: a duplicate, never a loss.
             tracing::warn!(%error, event = %delivery.event.id, "could not record a webhook attempt");
+        }
+        // Counted once recorded, so that a scrape never sees an attempt the queue does not.
+        if let Some(metrics) = &self.metrics {
+            metrics.webhook_attempt(&outcome);
         }
         self.free_slot(&delivery.url);
     }

@@ -13,6 +13,8 @@
 
 mod changes;
 mod deliveries;
+mod gauges;
+mod idempotency;
 mod live;
 mod placements;
 mod rooms;
@@ -33,13 +35,15 @@ use sqlx::{Postgres, Transaction};
 use tokio::sync::broadcast;
 
 use crate::records::*;
+use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
 
 /// Query connections of one process. With the listener's own, five servers stay below
 /// PostgreSQL's default limit of 100 connections.
 const CONNECTIONS: u32 = 16;
-/// How long a query waits for a free connection before failing.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a query waits for a free connection (or for a new one, while the database
+/// is unreachable) before failing: an outage answers 503 within a second, not a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(750);
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
@@ -309,5 +313,31 @@ impl Store for PgStore {
 
     async fn replay(&self, workspace_id: &str, id: &str) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
         deliveries::replay(&self.pool, workspace_id, id).await
+    }
+
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
+        idempotency::claim(&self.pool, claim).await
+    }
+
+    async fn finish_idempotency_key(
+        &self,
+        workspace_id: &str,
+        key: &str,
+        claim: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<bool> {
+        idempotency::finish(&self.pool, workspace_id, key, claim, response).await
+    }
+
+    async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
+        idempotency::release(&self.pool, workspace_id, key, claim).await
+    }
+
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        idempotency::purge(&self.pool, now, limit).await
+    }
+
+    async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
+        gauges::read(&self.pool, node_id).await
     }
 }

@@ -32,6 +32,11 @@ impl RoomInserts {
         Self { queue }
     }
 
+    /// Rooms waiting in the queue now.
+    pub(super) fn waiting(&self) -> u64 {
+        (QUEUE - self.queue.capacity()) as u64
+    }
+
     /// Inserts `room`; `Conflict` when its name (or id) is taken.
     pub(super) async fn insert(&self, room: &RoomRecord) -> StoreResult<()> {
         let (answer, answered) = oneshot::channel();

@@ -1,0 +1,150 @@
+//! Rate limits (issue 17): per workspace on the management API, per client address on
+//! the room-code exchange; past them 429 with `Retry-After` and the error envelope.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestServer, envelope, management_token, send};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(
+        dir.path(),
+        &[
+            "--rate-limit-workspace-per-sec",
+            "1",
+            "--rate-limit-workspace-burst",
+            "3",
+        ],
+    );
+    server
+        .create_workspace("quiet", "quiet-access-key-0001", "quiet-secret-0123456789abcdef")
+        .await;
+    let noisy = server.token();
+    let quiet = management_token("quiet-access-key-0001", "quiet-secret-0123456789abcdef");
+    // create_workspace polled with the quiet workspace's token, never with ours: our
+    // bucket is full. Its burst passes, the next request is refused.
+    let started = Instant::now();
+    for _ in 0..3 {
+        let reply = send(server.request(Method::GET, "/v2/rooms").bearer_auth(&noisy)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let refused = send(
+        server
+            .request(Method::POST, "/v2/rooms")
+            .bearer_auth(&noisy)
+            .json(&json!({})),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the burst was sent within the refill of one request"
+    );
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers["retry-after"], "1");
+    assert_eq!(
+        refused.body,
+        envelope(
+            429,
+            "Too many requests",
+            &["this workspace may make 1 requests per second", "retry after 1 s"]
+        )
+    );
+
+    // Another workspace has its own bucket.
+    let other = send(server.request(Method::GET, "/v2/rooms").bearer_auth(&quiet)).await;
+    assert_eq!(other.status, StatusCode::OK);
+    // Requests without valid credentials are not counted against anyone: they are 401.
+    let anonymous = send(server.request(Method::GET, "/v2/rooms")).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    // After Retry-After, the workspace is served again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = send(server.request(Method::GET, "/v2/rooms").bearer_auth(&noisy)).await;
+    assert_eq!(later.status, StatusCode::OK);
+    // The refused create made nothing.
+    assert_eq!(later.body["data"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn the_code_exchange_is_limited_per_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(
+        dir.path(),
+        &[
+            "--rate-limit-client-per-sec",
+            "0.5",
+            "--rate-limit-client-burst",
+            "2",
+            "--client-address-header",
+            "x-forwarded-for",
+        ],
+    );
+    let room = server.post("/v2/rooms", json!({ "name": "limited" })).await.1;
+    let codes = server
+        .post(
+            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await
+        .1;
+    let code = codes["data"][0]["code"].as_str().unwrap().to_owned();
+    let exchange = |client: &str| {
+        server
+            .request(Method::POST, "/v2/token")
+            .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+            .header("origin", "https://app.example")
+            .json(&json!({ "code": code }))
+    };
+    for _ in 0..2 {
+        assert_eq!(send(exchange("203.0.113.1")).await.status, StatusCode::OK);
+    }
+    let refused = send(exchange("203.0.113.1")).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers["retry-after"], "2");
+    assert_eq!(
+        refused.headers["access-control-allow-origin"], "*",
+        "a browser can read the refusal"
+    );
+    assert_eq!(
+        refused.body,
+        envelope(
+            429,
+            "Too many requests",
+            &[
+                "one client address may make 0.5 such requests per second",
+                "retry after 2 s"
+            ]
+        )
+    );
+    // The proxy's last address is the client: another client is served.
+    assert_eq!(send(exchange("203.0.113.2")).await.status, StatusCode::OK);
+    // The management API is not limited by client address.
+    for _ in 0..5 {
+        assert_eq!(server.get("/v2/rooms").await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn without_a_proxy_header_the_peer_address_is_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(
+        dir.path(),
+        &["--rate-limit-client-per-sec", "0.5", "--rate-limit-client-burst", "1"],
+    );
+    let attempt = || {
+        server
+            .request(Method::POST, "/v2/token")
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({ "code": "abc-defg-hij" }))
+    };
+    // An unknown code is refused by the exchange itself; the second try by the limit,
+    // whatever the (untrusted) header says.
+    let first = send(attempt()).await;
+    assert_ne!(first.status, StatusCode::TOO_MANY_REQUESTS, "{}", first.body);
+    assert_eq!(send(attempt()).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
