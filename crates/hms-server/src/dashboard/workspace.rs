@@ -106,7 +106,7 @@ async fn retire_secret(State(dashboard): State<Shared>, Path(secret_id): Path<St
         Err(StoreError::NotFound) => ApiError::not_found("No such app secret")
             .with_detail("it was retired already, or belongs to no workspace of yours")
             .into_response(),
-        Err(StoreError::Conflict(_)) => ApiError::conflict("The last app secret cannot be retired")
+        Err(StoreError::LastLiveSecret) => ApiError::conflict("The last app secret cannot be retired")
             .with_detail("add another secret first, then retire this one")
             .into_response(),
         Err(error) => ApiError::from(error).into_response(),
