@@ -11,7 +11,7 @@
 # BENCH_WARMUP_MS (500), BENCH_CONCURRENCY (1,16,64,256), BENCH_GROWTH (store sizes,
 # 1000,100000,1000000; empty skips), BENCH_GROWTH_CONCURRENCY (1,64),
 # BENCH_CLIENT_THREADS (load generator threads, 2), BENCH_SKIP_NODE=1, BENCH_SKIP_CRITERION=1,
-# BENCH_SKIP_SOAK=1; the soak's BENCH_SOAK_SECONDS (600), BENCH_SOAK_INTERVAL (60) and
+# BENCH_SKIP_SIGNAL=1, BENCH_SKIP_SOAK=1; the soak's BENCH_SOAK_SECONDS (600), BENCH_SOAK_INTERVAL (60) and
 # BENCH_SOAK_CONCURRENCY (256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,12 @@ if [[ "${BENCH_SKIP_CRITERION:-0}" != 1 ]]; then
   target/release/hms-bench criterion-summary --dir target/criterion >"$out_dir/criterion.md"
 fi
 
+: >"$out_dir/signal.md"
+if [[ "${BENCH_SKIP_SIGNAL:-0}" != 1 ]]; then
+  echo "[run.sh] signalling: 1,000 real peers into one room and into 100 rooms, broadcasts" >&2
+  target/release/hms-bench signal --hms target/release/hms >"$out_dir/signal.md"
+fi
+
 : >"$out_dir/soak.md"
 if [[ "${BENCH_SKIP_SOAK:-0}" != 1 ]]; then
   echo "[run.sh] soak: a mixed workload at ${BENCH_SOAK_CONCURRENCY:-256} connections for ${BENCH_SOAK_SECONDS:-600} s" >&2
@@ -57,6 +63,12 @@ mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
     echo "Micro-benchmarks, one core, no I/O:"
     echo
     cat "$out_dir/criterion.md"
+  fi
+  if [[ -s "$out_dir/signal.md" ]]; then
+    echo
+    echo "Real peers on the signalling socket (no WebRTC: a role that neither publishes nor subscribes):"
+    echo
+    cat "$out_dir/signal.md"
   fi
   if [[ -s "$out_dir/soak.md" ]]; then
     echo
