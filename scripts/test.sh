@@ -65,8 +65,11 @@ for backend in sqlite postgres; do
   step "[$backend] unit and integration tests"
   if [ "$backend" = postgres ]; then
     # The tests that need PostgreSQL are marked ignored, so the SQLite pass reports them
-    # as such; here they run too.
-    cargo test --workspace --locked -- --include-ignored
+    # as such; here they run too. The fault tests that change the machine are ignored as
+    # well, and run once, on their own, at the end.
+    cargo test --workspace --locked -- --include-ignored \
+      --skip postgres_stopped_under_load_answers_503_fast_and_recovers_by_itself \
+      --skip a_full_disk_refuses_writes_with_507_keeps_reads_and_recovers
   else
     cargo test --workspace --locked
   fi
