@@ -81,7 +81,13 @@ for backend in sqlite postgres; do
   bash conformance/newman/run.sh
 
   step "[$backend] conformance: schemathesis against the served OpenAPI document"
-  bash conformance/schemathesis/run.sh
+  if [ "$backend" = postgres ]; then
+    # Both configurations are fuzzed on SQLite; on PostgreSQL the one that serves every
+    # operation, so that the whole command stays within CI's time.
+    bash conformance/schemathesis/run.sh simulate-peers
+  else
+    bash conformance/schemathesis/run.sh
+  fi
 
   step "[$backend] conformance: MCP tools through the official Python SDK"
   bash conformance/mcp/run.sh
