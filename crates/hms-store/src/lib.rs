@@ -58,7 +58,8 @@ pub enum StoreError {
     NulInText,
     #[error("database error: {0}")]
     Database(sqlx::Error),
-    /// A failure of the SQLite store's point reads, which bypass sqlx (see `sqlite::point_reads`).
+    /// A failure of the SQLite store's point reads and live writes, which bypass sqlx (see
+    /// `sqlite::point_reads` and `sqlite::live_writes`).
     #[error("database error: {0}")]
     PointRead(#[from] rusqlite::Error),
 }
@@ -163,7 +164,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Sessions and the event log.
 
-    /// Writes one change of live state and its events atomically.
+    /// Writes one change of live state and its events atomically. Changes that arrive
+    /// together may share a transaction, each on its own: one refused does not refuse the
+    /// others.
     async fn record_live(&self, write: &LiveWrite) -> StoreResult<()>;
     async fn session(&self, workspace_id: &str, id: &str) -> StoreResult<Option<SessionRecord>>;
     async fn sessions(
@@ -174,6 +177,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<SessionRecord>>;
     /// The open session of a room, with the peers in it now (in the order they joined).
     async fn live_session(&self, room_id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// The id and revision of a room's open session, if it has one: enough to tell whether
+    /// a copy of it read earlier is still what the store has.
+    async fn live_revision(&self, room_id: &str) -> StoreResult<Option<SessionRevision>>;
     /// The latest deliveries (at most `limit`) of a peer that was ever in `room_id`, oldest
     /// first; `None` for a peer the room never had.
     async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>>;

@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 
 mod gauges;
 mod idempotency;
+mod live_writes;
 mod placements;
 mod point_reads;
 mod room_inserts;
@@ -30,6 +31,7 @@ use crate::codec::*;
 use crate::records::*;
 use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
+use live_writes::LiveWrites;
 use point_reads::PointReads;
 use room_inserts::RoomInserts;
 
@@ -50,6 +52,7 @@ pub struct SqliteStore {
     point_reads: PointReads,
     writer: SqlitePool,
     room_inserts: RoomInserts,
+    live_writes: LiveWrites,
     notices: broadcast::Sender<Topic>,
     /// Never sent on: one process at a time serves an embedded database.
     room_notices: broadcast::Sender<String>,
@@ -108,6 +111,7 @@ impl SqliteStore {
         let (room_notices, _) = broadcast::channel(1);
         Ok(Self {
             reader,
+            live_writes: LiveWrites::start(&path, durability)?,
             point_reads: PointReads::new(path, READER_CACHE_KIB),
             room_inserts: RoomInserts::start(writer.clone()),
             writer,
@@ -220,6 +224,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.live_writes.close().await;
         self.point_reads.close();
         self.reader.close().await;
         self.writer.close().await;
@@ -383,14 +388,12 @@ impl Store for SqliteStore {
     }
 
     async fn template(&self, workspace_id: &str, id: &str) -> StoreResult<Option<TemplateRecord>> {
-        sqlx::query("SELECT * FROM templates WHERE workspace_id = ? AND id = ?")
-            .bind(workspace_id)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?
-            .as_ref()
-            .map(template_from)
-            .transpose()
+        // A point read: every join reads its room's template.
+        self.point_reads.one(
+            "SELECT * FROM templates WHERE workspace_id = ? AND id = ?",
+            (workspace_id, id),
+            |row| template_from(row),
+        )
     }
 
     async fn template_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<TemplateRecord>> {
@@ -620,119 +623,7 @@ impl Store for SqliteStore {
         Ok(updated)
     }
     async fn record_live(&self, write: &LiveWrite) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        if let Some(read) = &write.read {
-            let moved =
-                sqlx::query("UPDATE sessions SET revision = revision + 1 WHERE id = ? AND revision = ? AND active = 1")
-                    .bind(&read.session_id)
-                    .bind(read.revision)
-                    .execute(&mut *tx)
-                    .await?;
-            if moved.rows_affected() == 0 {
-                return Err(StoreError::Stale);
-            }
-        }
-        if let Some(session) = &write.opened {
-            sqlx::query(
-                "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
-                 VALUES (?, ?, ?, 1, ?, ?, 0)",
-            )
-            .bind(&session.id)
-            .bind(&session.workspace_id)
-            .bind(&session.room_id)
-            .bind(nanos(session.started_at))
-            .bind(nanos(session.updated_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| match unique_violation(error, "an open session") {
-                StoreError::Conflict(_) => StoreError::Stale,
-                other => other,
-            })?;
-        }
-        for peer in &write.joined {
-            sqlx::query(
-                "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
-                 current_role, current_metadata, joined_ns, left_ns, node_id, tracks) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-            )
-            .bind(&peer.id)
-            .bind(&peer.session_id)
-            .bind(&peer.name)
-            .bind(&peer.role)
-            .bind(&peer.user_id)
-            .bind(&peer.metadata)
-            .bind(&peer.current.name)
-            .bind(&peer.current.role)
-            .bind(&peer.current.metadata)
-            .bind(nanos(peer.joined_at))
-            .bind(&peer.node_id)
-            .bind(to_json(&peer.tracks))
-            .execute(&mut *tx)
-            .await?;
-            touch_session(&mut tx, &peer.session_id, peer.joined_at).await?;
-        }
-        for changed in &write.changed {
-            sqlx::query(
-                "UPDATE session_peers SET current_name = ?, current_role = ?, current_metadata = ? \
-                 WHERE id = ? AND session_id = ?",
-            )
-            .bind(&changed.profile.name)
-            .bind(&changed.profile.role)
-            .bind(&changed.profile.metadata)
-            .bind(&changed.peer_id)
-            .bind(&changed.session_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for left in &write.left {
-            sqlx::query("UPDATE session_peers SET left_ns = ? WHERE id = ? AND session_id = ? AND left_ns IS NULL")
-                .bind(nanos(left.at))
-                .bind(&left.peer_id)
-                .bind(&left.session_id)
-                .execute(&mut *tx)
-                .await?;
-            touch_session(&mut tx, &left.session_id, left.at).await?;
-        }
-        if let Some(closed) = &write.closed {
-            sqlx::query("UPDATE sessions SET active = 0, updated_ns = ? WHERE id = ?")
-                .bind(nanos(closed.at))
-                .bind(&closed.session_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(room_id) = &write.disabled_room {
-            // Later than the last write, as every write of a room (see `Store::update_room`).
-            sqlx::query("UPDATE rooms SET enabled = 0, updated_at = MAX(?, updated_at + 1) WHERE id = ?")
-                .bind(Timestamp::now().unix_millis())
-                .bind(room_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for sent in &write.deliveries {
-            sqlx::query("INSERT INTO peer_deliveries (room_id, peer_id, kind, fields, at_ns) VALUES (?, ?, ?, ?, ?)")
-                .bind(&sent.room_id)
-                .bind(&sent.peer_id)
-                .bind(&sent.delivery.kind)
-                .bind(to_json(&sent.delivery.fields))
-                .bind(nanos(sent.delivery.at))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for event in &write.events {
-            sqlx::query(
-                "INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&event.id)
-            .bind(&event.workspace_id)
-            .bind(&event.room_id)
-            .bind(&event.kind)
-            .bind(&event.payload)
-            .bind(nanos(event.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.live_writes.record(write).await
     }
 
     async fn session(&self, workspace_id: &str, id: &str) -> StoreResult<Option<SessionRecord>> {
@@ -803,6 +694,20 @@ impl Store for SqliteStore {
                 .map(session_peer_from)
                 .collect::<StoreResult<_>>()?;
         Ok(Some(session))
+    }
+
+    async fn live_revision(&self, room_id: &str) -> StoreResult<Option<SessionRevision>> {
+        let decode = |row: &rusqlite::Row<'_>| {
+            Ok(SessionRevision {
+                session_id: row.get("id")?,
+                revision: row.get("revision")?,
+            })
+        };
+        self.point_reads.one(
+            "SELECT id, revision FROM sessions WHERE room_id = ? AND active = 1",
+            [room_id],
+            decode,
+        )
     }
 
     async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>> {
@@ -1287,15 +1192,6 @@ impl SqliteStore {
         }
         Ok(())
     }
-}
-
-async fn touch_session(tx: &mut Transaction<'static, Sqlite>, session_id: &str, at: PreciseTime) -> StoreResult<()> {
-    sqlx::query("UPDATE sessions SET updated_ns = MAX(updated_ns, ?) WHERE id = ?")
-        .bind(nanos(at))
-        .bind(session_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 async fn insert_secret_in(

@@ -9,6 +9,11 @@
 //! (its revision); the change is then computed again from what is there now. Within a
 //! node, changes of one room also queue on a lock, so that they rarely collide. Each
 //! peer belongs to the node it joined through: when a node is gone, its peers leave.
+//!
+//! Each node keeps a copy of the open sessions it read or changed last, and uses it only
+//! while the store's open session of the room is still at the copy's id and revision (a
+//! read of one row): a change through another node moves the revision, and the session
+//! is read again. So a join does not read the whole room, however large it is.
 
 mod events;
 mod state;
@@ -20,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hms_store::{
-    LiveWrite, PeerChanged, PeerDelivery, PeerLeft, SessionClosed, SessionRecord, Store, StoreError, StrandedPeer,
-    Workspace,
+    LiveWrite, PeerChanged, PeerDelivery, PeerLeft, RoomView, SessionClosed, SessionRecord, Store, StoreError,
+    StrandedPeer, Workspace,
 };
 use hms_types::PreciseTime;
 use hms_types::active_room::{
@@ -36,8 +41,8 @@ use serde_json::{Map, Value};
 use crate::ids;
 use crate::keyed_lock::KeyedLocks;
 use crate::retry::Retry;
-use state::LiveRoom;
 pub(crate) use state::{LivePeer, LiveSession};
+use state::{LiveRoom, SessionCopies};
 
 /// Longest display name a peer may have.
 pub const MAX_PEER_NAME_LEN: usize = 256;
@@ -111,6 +116,7 @@ pub struct RoomRuntime {
     /// A node silent for this long is gone, and its peers with it.
     node_timeout: Duration,
     turns: KeyedLocks,
+    sessions: SessionCopies,
     observer: std::sync::OnceLock<Arc<dyn LiveObserver>>,
 }
 
@@ -122,6 +128,7 @@ impl RoomRuntime {
             node_id,
             node_timeout,
             turns: KeyedLocks::default(),
+            sessions: SessionCopies::default(),
             observer: std::sync::OnceLock::new(),
         }
     }
@@ -133,10 +140,31 @@ impl RoomRuntime {
         }
     }
 
-    /// Writes a change of `room_id`'s live state with its events, then tells the observer.
-    async fn commit(&self, room_id: &str, mut write: LiveWrite) -> Result<(), RuntimeError> {
+    /// Writes a change of `room_id`'s live state with its events, keeps `after` (the
+    /// session as the change leaves it; `None` when there is none) as this node's copy,
+    /// then tells the observer.
+    async fn commit(
+        &self,
+        room_id: &str,
+        mut write: LiveWrite,
+        after: Option<LiveSession>,
+    ) -> Result<(), RuntimeError> {
         write.room_id = room_id.to_owned();
-        self.store.record_live(&write).await?;
+        let written = self.store.record_live(&write).await;
+        // The revision the write leaves: it opened the session, or moved the one it read.
+        let revision = match (&write.opened, &write.read) {
+            (Some(_), _) => Some(0),
+            (None, Some(read)) => Some(read.revision + 1),
+            (None, None) => None,
+        };
+        match (&written, after, revision) {
+            (Ok(()), Some(mut after), Some(revision)) if write.closed.is_none() => {
+                after.revision = revision;
+                self.sessions.keep(Arc::new(after));
+            }
+            _ => self.sessions.forget(room_id),
+        }
+        written?;
         if let Some(observer) = self.observer.get() {
             observer.committed(room_id);
         }
@@ -148,7 +176,7 @@ impl RoomRuntime {
         &self,
         workspace: &Workspace,
         room_id: &str,
-    ) -> Result<Option<LiveSession>, RuntimeError> {
+    ) -> Result<Option<Arc<LiveSession>>, RuntimeError> {
         Ok(self.load(workspace, room_id).await?.session)
     }
 
@@ -181,16 +209,36 @@ impl RoomRuntime {
             .room(&workspace.id, room_id)
             .await?
             .ok_or(RuntimeError::RoomNotFound)?;
-        let session = self
-            .store
-            .live_session(&view.room.id)
-            .await?
-            .map(|record| LiveSession::stored(record, workspace, &view));
+        let session = self.open_session(workspace, &view).await?;
         Ok(LiveRoom { view, session })
     }
 
+    /// The open session of `view`'s room: this node's copy while the store's session is
+    /// still at its revision, else read again (and kept).
+    async fn open_session(
+        &self,
+        workspace: &Workspace,
+        view: &RoomView,
+    ) -> Result<Option<Arc<LiveSession>>, RuntimeError> {
+        let room_id = &view.room.id;
+        let Some(current) = self.store.live_revision(room_id).await? else {
+            self.sessions.forget(room_id);
+            return Ok(None);
+        };
+        if let Some(copy) = self.sessions.at(room_id, &current) {
+            return Ok(Some(LiveSession::in_room(copy, view)));
+        }
+        let Some(record) = self.store.live_session(room_id).await? else {
+            self.sessions.forget(room_id);
+            return Ok(None);
+        };
+        let session = Arc::new(LiveSession::stored(record, workspace, view));
+        self.sessions.keep(session.clone());
+        Ok(Some(session))
+    }
+
     /// The open session of a room of `workspace`.
-    async fn live(&self, workspace: &Workspace, room_id: &str) -> Result<LiveSession, RuntimeError> {
+    async fn live(&self, workspace: &Workspace, room_id: &str) -> Result<Arc<LiveSession>, RuntimeError> {
         self.load(workspace, room_id)
             .await?
             .session
@@ -239,7 +287,7 @@ impl RoomRuntime {
         let opening = room.session.is_none();
         let session = room
             .session
-            .unwrap_or_else(|| LiveSession::fresh(ids::object_id(), workspace, &room.view, now));
+            .unwrap_or_else(|| Arc::new(LiveSession::fresh(ids::object_id(), workspace, &room.view, now)));
         // A session that opens has no revision yet; one open session per room guards it.
         let mut write = LiveWrite {
             read: (!opening).then(|| session.read()),
@@ -275,7 +323,8 @@ impl RoomRuntime {
             write
                 .events
                 .push(events::peer_join_failure(&session, &peer, "role not allowed"));
-            self.commit(&session.room_id, write).await?;
+            let unchanged = (!opening).then(|| (*session).clone());
+            self.commit(&session.room_id, write, unchanged).await?;
             return Err(refusal);
         }
         if opening {
@@ -284,8 +333,11 @@ impl RoomRuntime {
         }
         write.joined.push(peer.session_record(&session.id));
         write.events.push(events::peer_join(&session, &peer));
-        self.commit(&session.room_id, write).await?;
-        Ok(peer.to_wire(true))
+        let answer = peer.to_wire(true);
+        let mut after = (*session).clone();
+        after.peers.insert(peer.id.clone(), Arc::new(peer));
+        self.commit(&session.room_id, write, Some(after)).await?;
+        Ok(answer)
     }
 
     /// A peer leaves by itself.
@@ -334,14 +386,17 @@ impl RoomRuntime {
                 .events
                 .push(events::peer_leave(session, peer, now, reason, message));
         }
-        if leaving.len() == session.peers.len() {
+        let after = if leaving.len() == session.peers.len() {
             write.closed = Some(SessionClosed {
                 session_id: session.id.clone(),
                 at: now,
             });
             write.events.push(events::session_close(session, now));
-        }
-        self.commit(&session.room_id, write).await?;
+            None
+        } else {
+            Some(session.without(leaving))
+        };
+        self.commit(&session.room_id, write, after).await?;
         Ok(())
     }
 
@@ -366,7 +421,7 @@ impl RoomRuntime {
         filter: &PeerFilter,
     ) -> Result<PeerList, RuntimeError> {
         let session = self.live(workspace, room_id).await?;
-        let matches = |peer: &&LivePeer| {
+        let matches = |peer: &&Arc<LivePeer>| {
             filter.user_id.as_ref().is_none_or(|user_id| *user_id == peer.user_id)
                 && filter.role.as_ref().is_none_or(|role| *role == peer.role)
         };
@@ -434,7 +489,7 @@ impl RoomRuntime {
             if let Err(refusal) = check_capacity(session, role, Some(peer_id)) {
                 let event = events::role_change_failure(session, current, role_name, "role limit reached");
                 write.events.push(event);
-                self.commit(&session.room_id, write).await?;
+                self.commit(&session.room_id, write, Some(session.clone())).await?;
                 return Err(refusal);
             }
             updated.role = role.name.clone();
@@ -454,8 +509,11 @@ impl RoomRuntime {
             profile: updated.profile(),
         });
         write.deliveries = changes_told(session, current, &updated, now);
-        self.commit(&session.room_id, write).await?;
-        Ok(updated.to_wire(true))
+        let answer = updated.to_wire(true);
+        let mut after = session.clone();
+        after.peers.insert(peer_id.to_owned(), Arc::new(updated));
+        self.commit(&session.room_id, write, Some(after)).await?;
+        Ok(answer)
     }
 
     /// Delivers a message to one peer, to the peers of a role, or to everyone.
@@ -488,7 +546,7 @@ impl RoomRuntime {
                 deliveries: deliver(&session, &recipients, "message", PreciseTime::now(), fields),
                 ..LiveWrite::default()
             };
-            self.commit(&session.room_id, write).await?;
+            self.commit(&session.room_id, write, Some((*session).clone())).await?;
             Ok(())
         })
         .await
@@ -735,7 +793,11 @@ fn deliver(
 }
 
 fn peer_of<'a>(session: &'a LiveSession, peer_id: &str) -> Result<&'a LivePeer, RuntimeError> {
-    session.peers.get(peer_id).ok_or(RuntimeError::PeerNotFound)
+    session
+        .peers
+        .get(peer_id)
+        .map(|peer| &**peer)
+        .ok_or(RuntimeError::PeerNotFound)
 }
 
 /// Whether `role` can take one more peer (`moving` is a peer already in the session that

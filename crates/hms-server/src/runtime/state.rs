@@ -1,4 +1,8 @@
-//! A live room as one change sees it: read from the store, which every node shares.
+//! A live room as one change sees it: read from the store, which every node shares, or
+//! this node's copy of it while the store's is still at the copy's revision.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use hms_store::{PeerProfile, RoomView, SessionPeerRecord, SessionRecord, SessionRevision, Workspace};
 use hms_types::PreciseTime;
@@ -8,10 +12,12 @@ use indexmap::IndexMap;
 /// A room and its open session, if it has one.
 pub struct LiveRoom {
     pub view: RoomView,
-    pub session: Option<LiveSession>,
+    pub session: Option<Arc<LiveSession>>,
 }
 
-/// The open session of a room, with what its events need to say about it.
+/// The open session of a room, with what its events need to say about it. Its peers are
+/// shared between the copies that changes make, so that a copy costs a pointer per peer.
+#[derive(Clone)]
 pub struct LiveSession {
     pub id: String,
     pub revision: i64,
@@ -22,7 +28,7 @@ pub struct LiveSession {
     pub room_name: String,
     pub template_id: String,
     pub started_at: PreciseTime,
-    pub peers: IndexMap<String, LivePeer>,
+    pub peers: IndexMap<String, Arc<LivePeer>>,
 }
 
 impl LiveSession {
@@ -49,9 +55,28 @@ impl LiveSession {
         session.peers = record
             .peers
             .into_iter()
-            .map(|peer| (peer.id.clone(), LivePeer::stored(peer)))
+            .map(|peer| (peer.id.clone(), Arc::new(LivePeer::stored(peer))))
             .collect();
         session
+    }
+
+    /// `session` with the room's name and template as `view` has them now (a room's
+    /// changes do not move its session's revision).
+    pub fn in_room(session: Arc<Self>, view: &RoomView) -> Arc<Self> {
+        if session.room_name == view.room.name && session.template_id == view.room.template_id {
+            return session;
+        }
+        let mut session = Arc::unwrap_or_clone(session);
+        session.room_name = view.room.name.clone();
+        session.template_id = view.room.template_id.clone();
+        Arc::new(session)
+    }
+
+    /// This session without `leaving`, in the order the others joined.
+    pub fn without(&self, leaving: &[String]) -> Self {
+        let mut after = self.clone();
+        after.peers.retain(|peer_id, _| !leaving.contains(peer_id));
+        after
     }
 
     /// What a change computed from this session read, so that it is refused if the
@@ -61,6 +86,30 @@ impl LiveSession {
             session_id: self.id.clone(),
             revision: self.revision,
         }
+    }
+}
+
+/// This node's copies of open sessions, by room: each as of its revision.
+#[derive(Default)]
+pub struct SessionCopies(Mutex<HashMap<String, Arc<LiveSession>>>);
+
+impl SessionCopies {
+    /// The copy of `room_id`'s session, if it is the one the store has at `current`.
+    pub fn at(&self, room_id: &str, current: &SessionRevision) -> Option<Arc<LiveSession>> {
+        let copies = self.0.lock().expect("session copies lock");
+        copies
+            .get(room_id)
+            .filter(|copy| copy.id == current.session_id && copy.revision == current.revision)
+            .cloned()
+    }
+
+    pub fn keep(&self, session: Arc<LiveSession>) {
+        let mut copies = self.0.lock().expect("session copies lock");
+        copies.insert(session.room_id.clone(), session);
+    }
+
+    pub fn forget(&self, room_id: &str) {
+        self.0.lock().expect("session copies lock").remove(room_id);
     }
 }
 

@@ -11,7 +11,7 @@ use hms_store::{
     Workspace,
 };
 use hms_types::Timestamp;
-use hms_types::active_room::{EndRoom, PeerUpdate, RemovePeers, SendMessage};
+use hms_types::active_room::{EndRoom, PeerFilter, PeerUpdate, RemovePeers, SendMessage};
 use serde_json::{Value, json};
 
 use super::{JoinRequest, RoomRuntime, RuntimeError};
@@ -350,4 +350,49 @@ async fn the_peers_of_a_gone_node_leave_when_another_node_starts() {
             "session.close.success"
         ]
     );
+}
+
+/// Each node keeps a copy of the sessions it changed: a change through another node (here
+/// a second runtime on the same store) must be what the first one reads and changes next.
+#[tokio::test]
+async fn a_node_never_acts_on_its_copy_of_a_session_another_node_changed() {
+    let f = fixture().await;
+    let other = RoomRuntime::new(f.store.clone(), "node-2".into(), Duration::from_secs(60));
+    let (host, guest) = f.host_and_guest().await;
+    let names = |peers: hms_types::active_room::PeerList| {
+        let mut names: Vec<String> = peers.peers.into_values().map(|peer| peer.name).collect();
+        names.sort();
+        names
+    };
+    let everyone = PeerFilter::default();
+
+    // Through the other node: one peer joins, the guest is renamed, the host leaves.
+    let request = JoinRequest {
+        role: "guest".into(),
+        name: Some("Cy".into()),
+        ..JoinRequest::default()
+    };
+    let cy = other.join(&f.workspace, ROOM, request).await.unwrap().id;
+    let rename = PeerUpdate {
+        name: Some("Bobby".into()),
+        ..PeerUpdate::default()
+    };
+    other.update_peer(&f.workspace, ROOM, &guest, rename).await.unwrap();
+    other.leave(&f.workspace, ROOM, &host).await.unwrap();
+
+    // This node sees all of it at once, and its changes start from it.
+    let peers = f.runtime.peers(&f.workspace, ROOM, &everyone).await.unwrap();
+    assert_eq!(names(peers), ["Bobby", "Cy"]);
+    assert!(matches!(
+        f.runtime.leave(&f.workspace, ROOM, &host).await,
+        Err(RuntimeError::PeerNotFound)
+    ));
+    // The host's place is free again (the role takes one peer).
+    f.join("host", "Dee").await.unwrap();
+    f.runtime.leave(&f.workspace, ROOM, &cy).await.unwrap();
+    let peers = other.peers(&f.workspace, ROOM, &everyone).await.unwrap();
+    assert_eq!(names(peers), ["Bobby", "Dee"]);
+    let logged = f.logged().await;
+    assert_eq!(logged.iter().filter(|kind| *kind == "peer.join.success").count(), 4);
+    assert_eq!(logged.iter().filter(|kind| *kind == "peer.leave.success").count(), 2);
 }

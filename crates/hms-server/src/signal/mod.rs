@@ -44,6 +44,10 @@ use room::ToRoom;
 pub const SOCKET_PATH: &str = "/v2/ws";
 /// Largest frame a client may send: SDP offers are a few kilobytes.
 const MAX_FRAME_BYTES: usize = 256 * 1024;
+/// What each socket reserves for reading: the client's messages are small, and a larger
+/// one grows the buffer as it arrives. (tungstenite reserves 128 KiB by default, more than
+/// everything else a signalling peer holds.)
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// The data channel both sides open on the peer connections.
 const DATA_CHANNEL: &str = "ion-sfu";
 
@@ -286,6 +290,9 @@ async fn socket(
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every message is flushed as it is sent: nothing waits in a buffer.
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             peer::attach(signal, workspace, claims, peer_id, socket);
         })

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use hms_rtc::{Connection, ConnectionEvent};
 use hms_store::WorkspaceCredentials;
 use hms_types::active_room::{EndRoom, PeerUpdate, RemovePeers};
@@ -52,8 +52,8 @@ const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_POLICY: u16 = 1008;
 
 pub(super) enum ToPeer {
-    /// A message to write to the socket as it is.
-    Notify(String),
+    /// A message to write to the socket as it is (one copy shared by all its recipients).
+    Notify(Utf8Bytes),
     /// The peer was removed (by the API, another peer, or the room's end): tell it, and
     /// end without leaving again.
     Removed(String),
@@ -231,7 +231,7 @@ impl Peer {
         }
     }
 
-    async fn send(&mut self, text: String) {
+    async fn send(&mut self, text: impl Into<Utf8Bytes>) {
         if let Some(socket) = self.socket.as_mut()
             && socket.send(Message::Text(text.into())).await.is_err()
         {
@@ -735,7 +735,7 @@ impl Peer {
     async fn told_by_room(&mut self, message: ToPeer) {
         match message {
             ToPeer::Notify(text) => {
-                if let Some((token, role)) = role_change_request(&text) {
+                if let Some((token, role)) = role_change_request(text.as_str()) {
                     self.role_change_token = Some((token, role));
                 }
                 self.send(text).await;

@@ -1,13 +1,16 @@
 //! One task per room with real peers on this node: it turns the runtime's committed
 //! changes into what each of those peers is told, in commit order.
 //!
-//! After every change it reads the room's session again and compares it with what its
-//! peers were last told, so a change made through any path (the REST API, another peer,
-//! the simulator) is told once and a missed notice cannot leave a peer behind.
+//! After every change it takes the room's session from the runtime (its copy, checked
+//! against the store's revision) and compares it with what its peers were last told, so a
+//! change made through any path (the REST API, another peer, the simulator) is told once
+//! and a missed notice cannot leave a peer behind. Each message is made once and shared by
+//! all its recipients.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::ws::Utf8Bytes;
 use hms_store::{NumberedDelivery, WorkspaceCredentials};
 use hms_types::signal::{LeaveRequestParams, MessageNotification, PeerLeaveParams, PeerListParams, RoomState};
 use indexmap::IndexMap;
@@ -61,7 +64,7 @@ struct Room {
     /// The peers of this node in the room.
     members: HashMap<String, mpsc::UnboundedSender<ToPeer>>,
     /// The session as the members were last told it.
-    told: Option<LiveSession>,
+    told: Option<Arc<LiveSession>>,
     /// A change was committed since the session was last read.
     stale: bool,
     /// The room's last delivery that its peers were given (or that came before them).
@@ -126,7 +129,7 @@ impl Room {
                 roles,
                 to_peer,
             } => {
-                let text = wire::notification("on-broadcast", &message);
+                let text = Utf8Bytes::from(wire::notification("on-broadcast", &message));
                 for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &from) {
                     let _ = member.send(ToPeer::Notify(text.clone()));
                 }
@@ -137,6 +140,7 @@ impl Room {
                 except,
                 text,
             } => {
+                let text = Utf8Bytes::from(text);
                 for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &except) {
                     let _ = member.send(ToPeer::Notify(text.clone()));
                 }
@@ -212,7 +216,8 @@ impl Room {
                         peer: None,
                         info: json!({"message": text("message"), "type": text("message_type")}),
                     };
-                    let _ = member.send(ToPeer::Notify(wire::notification("on-broadcast", &message)));
+                    let text = wire::notification("on-broadcast", &message);
+                    let _ = member.send(ToPeer::Notify(text.into()));
                 }
                 kind @ ("removed" | "room_ended") => {
                     let requested_by = fields.get("requested_by").and_then(Value::as_str).map(str::to_owned);
@@ -252,19 +257,24 @@ impl Room {
                 return;
             }
         };
+        if let (Some(told), Some(now)) = (&self.told, &session)
+            && Arc::ptr_eq(told, now)
+        {
+            return;
+        }
         let empty = IndexMap::new();
         let before = self.told.as_ref().map_or(&empty, |session| &session.peers);
         let after = session.as_ref().map_or(&empty, |session| &session.peers);
-        let mut told: Vec<(String, Option<String>)> = Vec::new();
+        let mut told: Vec<(Utf8Bytes, Option<String>)> = Vec::new();
         for (peer_id, peer) in after {
             match before.get(peer_id) {
                 None => told.push((
-                    wire::notification("on-peer-join", wire::peer_notification(peer)),
+                    wire::notification("on-peer-join", wire::peer_notification(peer)).into(),
                     Some(peer_id.clone()),
                 )),
                 Some(previous) if changed(previous, peer) => {
                     told.push((
-                        wire::notification("on-peer-update", wire::peer_notification(peer)),
+                        wire::notification("on-peer-update", wire::peer_notification(peer)).into(),
                         None,
                     ));
                     if previous.role != peer.role
@@ -280,7 +290,7 @@ impl Room {
             let leave = PeerLeaveParams {
                 peer_id: peer_id.clone(),
             };
-            told.push((wire::notification("on-peer-leave", leave), Some(peer_id.clone())));
+            told.push((wire::notification("on-peer-leave", leave).into(), Some(peer_id.clone())));
         }
         self.remove_members_not_in(after);
         for (text, about) in told {
@@ -295,7 +305,7 @@ impl Room {
 
     /// Members the session no longer has were removed by a path that told them nothing
     /// (another node, a node declared gone): they are told now.
-    fn remove_members_not_in(&mut self, peers: &IndexMap<String, LivePeer>) {
+    fn remove_members_not_in(&mut self, peers: &IndexMap<String, Arc<LivePeer>>) {
         let gone: Vec<String> = self
             .members
             .keys()

@@ -305,6 +305,14 @@ pub(super) async fn live_session(pool: &PgPool, room_id: &str) -> StoreResult<Op
     Ok(Some(session))
 }
 
+pub(super) async fn live_revision(pool: &PgPool, room_id: &str) -> StoreResult<Option<SessionRevision>> {
+    let row: Option<(String, i64)> = sqlx::query_as("SELECT id, revision FROM sessions WHERE room_id = $1 AND active")
+        .bind(room_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|(session_id, revision)| SessionRevision { session_id, revision }))
+}
+
 pub(super) async fn peer_inbox(
     pool: &PgPool,
     room_id: &str,

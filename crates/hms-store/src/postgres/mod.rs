@@ -222,6 +222,10 @@ impl Store for PgStore {
         live::live_session(&self.pool, room_id).await
     }
 
+    async fn live_revision(&self, room_id: &str) -> StoreResult<Option<SessionRevision>> {
+        live::live_revision(&self.pool, room_id).await
+    }
+
     async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>> {
         live::peer_inbox(&self.pool, room_id, peer_id, limit).await
     }
