@@ -132,6 +132,21 @@ window.app = {
     }
     return { received, sent };
   },
+  // The media sections of the server's last offer on the subscribe connection: kind,
+  // direction and msid of each.
+  subscribeSections: () => {
+    const subscribe = peerConnections.find(({ connection }) => connection.remoteDescription?.type === "offer");
+    if (!subscribe) return null;
+    return subscribe.connection.remoteDescription.sdp
+      .split("m=")
+      .slice(1)
+      .filter((section) => section.startsWith("audio") || section.startsWith("video"))
+      .map((section) => ({
+        kind: section.split(" ")[0],
+        direction: (section.match(/a=(sendonly|sendrecv|recvonly|inactive)/) || [])[1],
+        msid: (section.match(/a=msid:(\S+ \S+)/) || [])[1] ?? null,
+      }));
+  },
   speakers: () => Object.values(store.getState(selectSpeakers)).map((speaker) => speaker.peerID),
   setVideo: (enabled) => actions.setLocalVideoEnabled(enabled),
   setAudio: (enabled) => actions.setLocalAudioEnabled(enabled),
