@@ -844,6 +844,79 @@ impl Drop for Receiver {
 }
 
 /// Records each request's JSON body, then answers 200, until the connection closes.
+/// Each node keeps a copy of the sessions it changed, checked against the store's revision
+/// before every use: a node that changed a room last must still see, at once, what the
+/// other node changes next, and act on it (the copy never answers for the store).
+#[tokio::test]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
+async fn a_node_sees_at_once_what_the_other_changed_after_it() {
+    let cluster = Cluster::start(&[]);
+    let (a, b) = (cluster.a(), cluster.b());
+    let room = create_room(a, "copies").await;
+    let peers_of = |node: &'static str| format!("{node}'s peers");
+    let listed_by = |peers: &[&Value]| {
+        let peers: serde_json::Map<String, Value> =
+            peers.iter().map(|peer| (text(&peer["id"]), listed(peer))).collect();
+        json!({ "peers": peers })
+    };
+    // A joins two peers (its copy is now the newest); B renames one and removes the other.
+    let ann = join(a, &room, "guest", "Ann").await;
+    let bob = join(a, &room, "guest", "Bob").await;
+    let mut renamed = ann.clone();
+    renamed["name"] = json!("Annie");
+    assert_reply(
+        b.post(&room.active_peer(&ann), json!({"name": "Annie"})).await,
+        200,
+        &renamed,
+        "B renames",
+    );
+    assert_reply(
+        b.call(Method::DELETE, &room.peer(&bob), None).await,
+        200,
+        &ack("peer left"),
+        "B removes Bob",
+    );
+    assert_reply(
+        a.get(&format!("{}/peers", room.active())).await,
+        200,
+        &listed_by(&[&renamed]),
+        &peers_of("A"),
+    );
+    // A acts on what B did: Bob cannot leave twice, a peer joined through B can be removed.
+    assert_reply(
+        a.call(Method::DELETE, &room.peer(&bob), None).await,
+        404,
+        &envelope(404, "Peer not found", &[]),
+        "A: Bob already left",
+    );
+    let cy = join(b, &room, "guest", "Cy").await;
+    assert_reply(
+        a.call(Method::DELETE, &room.peer(&cy), None).await,
+        200,
+        &ack("peer left"),
+        "A removes Cy",
+    );
+    assert_reply(
+        b.get(&format!("{}/peers", room.active())).await,
+        200,
+        &listed_by(&[&renamed]),
+        &peers_of("B"),
+    );
+    // The last peer leaves through A: the session B saw open is closed for B too.
+    assert_reply(
+        a.call(Method::DELETE, &room.peer(&ann), None).await,
+        200,
+        &ack("peer left"),
+        "A: Ann leaves",
+    );
+    assert_reply(
+        b.get(&room.active()).await,
+        404,
+        &envelope(404, "Room is not active", &[NOT_ACTIVE]),
+        "B after the last leave",
+    );
+}
+
 async fn answer_connection(stream: TcpStream, received: Arc<Mutex<Vec<Value>>>) {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);

@@ -215,6 +215,14 @@ fn apply(db: &Connection, write: &LiveWrite) -> StoreResult<()> {
             changed.session_id
         ])?;
     }
+    for published in &write.published {
+        db.prepare_cached("UPDATE session_peers SET tracks = ?1 WHERE id = ?2 AND session_id = ?3")?
+            .execute(params![
+                to_json(&published.tracks),
+                published.peer_id,
+                published.session_id
+            ])?;
+    }
     for left in &write.left {
         db.prepare_cached(
             "UPDATE session_peers SET left_ns = ?1 WHERE id = ?2 AND session_id = ?3 AND left_ns IS NULL",
