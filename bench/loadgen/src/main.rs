@@ -6,6 +6,7 @@ mod client;
 mod histogram;
 mod load;
 mod loader;
+mod media;
 mod proc_stats;
 mod report;
 mod server;
@@ -57,6 +58,9 @@ enum Command {
         #[arg(long)]
         hms: PathBuf,
     },
+    /// Real WebRTC peers: one publisher to 10-400 subscribers, and a room where everyone
+    /// publishes and subscribes; prints its markdown section.
+    Media(media::MediaArgs),
     /// Summarize criterion's results as a markdown table.
     CriterionSummary {
         /// criterion's output directory (target/criterion).
@@ -131,7 +135,12 @@ fn main() {
                 println!("added {} rooms in {:.1} s", loaded.added, loaded.took.as_secs_f64());
             }),
             Command::Soak(args) => run_soak(args).await,
-            Command::Signal { hms } => signal_step(&hms).await.map(|section| print!("{section}")),
+            Command::Signal { hms } => in_work_dir("signal", |work| async move { signal::run(&hms, &work).await })
+                .await
+                .map(|section| print!("{section}")),
+            Command::Media(args) => in_work_dir("media", |work| async move { media::run(&args, &work).await })
+                .await
+                .map(|section| print!("{section}")),
             Command::CriterionSummary { dir } => criterion_summary(&dir).map(|table| print!("{table}")),
         }
     });
@@ -141,10 +150,15 @@ fn main() {
     }
 }
 
-async fn signal_step(hms: &Path) -> Result<String, String> {
-    let work = std::env::temp_dir().join(format!("hms-bench-signal-{}", std::process::id()));
+/// Runs a step in a temporary work dir of its own, removed after.
+async fn in_work_dir<F, Step>(name: &str, step: F) -> Result<String, String>
+where
+    F: FnOnce(PathBuf) -> Step,
+    Step: Future<Output = Result<String, String>>,
+{
+    let work = std::env::temp_dir().join(format!("hms-bench-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("work dir: {e}"))?;
-    let outcome = signal::run(hms, &work).await;
+    let outcome = step(work.clone()).await;
     let _ = std::fs::remove_dir_all(&work);
     outcome
 }
