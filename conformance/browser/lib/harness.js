@@ -135,9 +135,9 @@ async function roomWithCodes(name) {
   return { room: room.body, codes: byRole };
 }
 
-/** Joins `page` to a room by its code, as `userName`. */
-async function join(page, roomCode, userName) {
-  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName });
+/** Joins `page` to a room by its code, as `userName`; with `media`, publishing camera and microphone. */
+async function join(page, roomCode, userName, { media = false } = {}) {
+  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName, media });
   assert.equal(await page.evaluate(() => window.app.connected()), true);
 }
 

@@ -6,6 +6,8 @@ import {
   selectIsConnectedToRoom,
   selectLocalPeer,
   selectPeers,
+  selectSpeakers,
+  selectTracksMap,
 } from "@100mslive/hms-video-store";
 
 // Every peer connection the SDK makes, so that tests can see them connect. This wraps the
@@ -49,13 +51,14 @@ function plain(data) {
 }
 
 window.app = {
-  async join({ base, roomCode, userName }) {
+  // `media`: publish the fake camera and microphone unmuted (else both start muted).
+  async join({ base, roomCode, userName, media = false }) {
     const authToken = await actions.getAuthTokenByRoomCode({ roomCode }, { endpoint: `${base}/v2/token` });
     await actions.join({
       userName,
       authToken,
       initEndpoint: base,
-      settings: { isAudioMuted: true, isVideoMuted: true },
+      settings: { isAudioMuted: !media, isVideoMuted: !media },
       rememberDeviceSelection: false,
     });
   },
@@ -84,6 +87,55 @@ window.app = {
       state: connection.connectionState,
       channels: channels.map((channel) => `${channel.label}:${channel.readyState}`),
     })),
+  // Every remote peer's tracks as the SDK's store has them.
+  remoteTracks: () => {
+    const tracks = store.getState(selectTracksMap);
+    return store
+      .getState(selectPeers)
+      .filter((peer) => !peer.isLocal)
+      .map((peer) => ({
+        peer: peer.name,
+        tracks: [peer.audioTrack, peer.videoTrack, ...(peer.auxiliaryTracks || [])]
+          .filter((id) => id && tracks[id])
+          .map((id) => ({ id, type: tracks[id].type, source: tracks[id].source, enabled: tracks[id].enabled })),
+      }));
+  },
+  // What the subscribe connection receives, per remote track id (the msid track id),
+  // and what the publish connection sends, from the browser's own statistics.
+  async mediaStats() {
+    const received = {};
+    const sent = {};
+    for (const { connection } of peerConnections) {
+      if (connection.connectionState === "closed") continue;
+      const report = await connection.getStats();
+      report.forEach((entry) => {
+        if (entry.type === "inbound-rtp" && entry.trackIdentifier) {
+          received[entry.trackIdentifier] = {
+            kind: entry.kind,
+            bytesReceived: entry.bytesReceived ?? 0,
+            packetsReceived: entry.packetsReceived ?? 0,
+            framesDecoded: entry.framesDecoded ?? 0,
+            frameWidth: entry.frameWidth ?? 0,
+            frameHeight: entry.frameHeight ?? 0,
+          };
+        }
+        if (entry.type === "outbound-rtp") {
+          sent[entry.kind] = sent[entry.kind] || [];
+          sent[entry.kind].push({
+            bytesSent: entry.bytesSent ?? 0,
+            frameWidth: entry.frameWidth ?? 0,
+            frameHeight: entry.frameHeight ?? 0,
+            timestamp: entry.timestamp,
+          });
+        }
+      });
+    }
+    return { received, sent };
+  },
+  speakers: () => Object.values(store.getState(selectSpeakers)).map((speaker) => speaker.peerID),
+  setVideo: (enabled) => actions.setLocalVideoEnabled(enabled),
+  setAudio: (enabled) => actions.setLocalAudioEnabled(enabled),
+  setScreenShare: (enabled) => actions.setScreenShareEnabled(enabled),
   sendToAll: (text) => actions.sendBroadcastMessage(text),
   sendToRoles: (text, roles) => actions.sendGroupMessage(text, roles),
   sendToPeer: (text, peerId) => actions.sendDirectMessage(text, peerId),
