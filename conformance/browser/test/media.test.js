@@ -42,11 +42,13 @@ async function rtcFigures(expected, what, timeoutMs = 10000) {
   const read = async () => {
     const text = await (await fetch(`${process.env.HMS_METRICS_URL}/metrics`)).text();
     const value = (name) => Number(text.match(new RegExp(`^${name} (\\d+)`, "m"))?.[1]);
-    return {
+    const figures = {
       connections: value("hms_rtc_connections"),
       published: value("hms_rtc_published_tracks"),
       forwarded: value("hms_rtc_forwarded_tracks"),
+      paused: value("hms_rtc_paused_tracks"),
     };
+    return Object.fromEntries(Object.keys(expected).map((key) => [key, figures[key]]));
   };
   const deadline = Date.now() + timeoutMs;
   let figures = await read();
@@ -252,4 +254,29 @@ test("a publisher that leaves takes its tracks everywhere and leaves nothing all
   const listed = await api("GET", `/active-rooms/${room.id}/peers`);
   assert.deepEqual(Object.values(listed.body.peers).map((peer) => peer.name), ["Bob"]);
   await rtcFigures({ connections: 2, published: 2, forwarded: 0 }, "only Bob's connections and tracks left");
+});
+
+test("a hidden video is paused at the server and a shown one resumes with a keyframe", async () => {
+  await rtcFigures({ connections: 0 }, "no connections left from earlier tests", 20000);
+  const { codes } = await roomWithCodes(`media-pause-${Date.now()}`);
+  const alice = await session.open();
+  const bob = await session.open();
+  await join(alice, codes.host, "Alice", { media: true });
+  await join(bob, codes.guest, "Bob");
+  const [video] = (await tracksOf(bob, "Alice", cameraAndMicrophone, "Alice's tracks")).filter((t) => t.type === "video");
+  await decodes(bob, video.id, 5, "Bob to decode Alice");
+
+  // The SDK asks for a video when it is shown (prefer-video-track-state) and for layer
+  // "none" when it is hidden or muted: the server stops sending it. Four tracks are
+  // forwarded (Bob publishes his muted camera and microphone too), and Alice's SDK asks
+  // for none of Bob's muted video: one is paused from the start.
+  await bob.evaluate((id) => window.app.showVideo(id), video.id);
+  await waitInPage(bob, () => window.app.channelRequests(), (list) => list.some((r) => r.includes('"high"')), null, "Bob's SDK to ask for the video");
+  await rtcFigures({ forwarded: 4, paused: 1 }, "Bob's muted video paused for Alice");
+  await bob.evaluate((id) => window.app.hideVideo(id), video.id);
+  await rtcFigures({ forwarded: 4, paused: 2 }, "Alice's video paused for Bob too");
+  await bob.evaluate((id) => window.app.showVideo(id), video.id);
+  await rtcFigures({ forwarded: 4, paused: 1 }, "Alice's video resumed for Bob");
+  const now = (await bob.evaluate(() => window.app.mediaStats())).received[video.id].framesDecoded;
+  await decodes(bob, video.id, now + 10, "Alice's video to play again", 5000);
 });

@@ -38,6 +38,8 @@ pub struct RtcStats {
     pub published_tracks: u64,
     /// Subscribe sections tracks are written to.
     pub forwarded_tracks: u64,
+    /// Of those, the ones their subscriber paused (a hidden video, a muted remote audio).
+    pub paused_tracks: u64,
     /// Media frames and their bytes written to subscribers, since the start.
     pub forwarded_frames: u64,
     pub forwarded_bytes: u64,
@@ -48,6 +50,7 @@ struct Counters {
     connections: AtomicU64,
     published_tracks: AtomicU64,
     forwarded_tracks: AtomicU64,
+    paused_tracks: AtomicU64,
     forwarded_frames: AtomicU64,
     forwarded_bytes: AtomicU64,
 }
@@ -119,6 +122,7 @@ impl StatsSource {
             connections: read(&self.0.connections),
             published_tracks: read(&self.0.published_tracks),
             forwarded_tracks: read(&self.0.forwarded_tracks),
+            paused_tracks: read(&self.0.paused_tracks),
             forwarded_frames: read(&self.0.forwarded_frames),
             forwarded_bytes: read(&self.0.forwarded_bytes),
         }
@@ -358,6 +362,7 @@ impl Driver {
             resumed |= sink.paused && forward;
             sink.paused = !forward;
         }
+        self.count_tracks();
         if resumed {
             let mut dirty = Dirty::new();
             self.request_keyframe(&key, &mut dirty);
@@ -569,12 +574,13 @@ impl Driver {
     }
 
     fn count_tracks(&self) {
+        let sinks = || self.sources.values().flat_map(|source| &source.sinks);
         let published = self.sources.len() as u64;
-        let forwarded: usize = self.sources.values().map(|source| source.sinks.len()).sum();
+        let forwarded = sinks().count() as u64;
+        let paused = sinks().filter(|sink| sink.paused).count() as u64;
         self.counters.published_tracks.store(published, Ordering::Relaxed);
-        self.counters
-            .forwarded_tracks
-            .store(forwarded as u64, Ordering::Relaxed);
+        self.counters.forwarded_tracks.store(forwarded, Ordering::Relaxed);
+        self.counters.paused_tracks.store(paused, Ordering::Relaxed);
     }
 }
 

@@ -12,6 +12,7 @@ pub struct RtcMetrics {
     connections: Gauge,
     published_tracks: Gauge,
     forwarded_tracks: Gauge,
+    paused_tracks: Gauge,
     forwarded_frames: Counter,
     forwarded_bytes: Counter,
 }
@@ -23,6 +24,7 @@ impl RtcMetrics {
             connections: Gauge::default(),
             published_tracks: Gauge::default(),
             forwarded_tracks: Gauge::default(),
+            paused_tracks: Gauge::default(),
             forwarded_frames: Counter::default(),
             forwarded_bytes: Counter::default(),
         };
@@ -40,6 +42,11 @@ impl RtcMetrics {
             "hms_rtc_forwarded_tracks",
             "Tracks being forwarded, counted once per subscriber",
             metrics.forwarded_tracks.clone(),
+        );
+        registry.register(
+            "hms_rtc_paused_tracks",
+            "Forwarded tracks their subscriber paused (a hidden video, a muted remote audio)",
+            metrics.paused_tracks.clone(),
         );
         registry.register(
             "hms_rtc_forwarded_frames",
@@ -69,6 +76,7 @@ impl RtcMetrics {
         self.connections.set(int(stats.connections));
         self.published_tracks.set(int(stats.published_tracks));
         self.forwarded_tracks.set(int(stats.forwarded_tracks));
+        self.paused_tracks.set(int(stats.paused_tracks));
         // The endpoint keeps the totals; the counters take them as they are.
         self.forwarded_frames
             .inner()

@@ -854,6 +854,8 @@ impl Peer {
                     connection.send_text(DATA_CHANNEL, reply);
                 }
             }
+            // The client never restarts the subscribe connection: the server does.
+            ConnectionEvent::Disconnected => self.renegotiate(true).await,
             event => tracing::debug!(peer_id = %self.peer_id, ?event, "subscribe connection"),
         }
     }
