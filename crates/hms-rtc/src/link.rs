@@ -23,8 +23,8 @@ pub(crate) struct Link {
     /// The peer this connection belongs to: its published tracks are keyed by it.
     pub owner: String,
     pub events: mpsc::UnboundedSender<ConnectionEvent>,
-    /// When str0m next wants to be woken.
-    pub wake_at: Instant,
+    /// When str0m next wants to be woken (`None` while it is being woken).
+    pub wake_at: Option<Instant>,
     pub pending_offer: Option<PendingOffer>,
     pub channels: HashMap<ChannelId, String>,
     /// Publish side: the track each of the client's sending sections carries.
@@ -65,7 +65,7 @@ impl Link {
             rtc,
             owner,
             events,
-            wake_at: Instant::now(),
+            wake_at: None,
             pending_offer: None,
             channels: HashMap::new(),
             incoming: HashMap::new(),
