@@ -203,6 +203,11 @@ impl Room {
         let Some(session) = &self.told else {
             return;
         };
+        // A room where nobody publishes (a crowd joining) needs no template read.
+        let published = session.peers.values().any(|peer| !peer.tracks.is_empty());
+        if !published && self.subscribed.values().all(Vec::is_empty) {
+            return;
+        }
         let template = match self
             .signal
             .store
