@@ -376,10 +376,11 @@ impl Room {
             }
         }
         let gone: Vec<&String> = before.keys().filter(|peer_id| !after.contains_key(*peer_id)).collect();
-        // Every one of them leaves the speakers (`any` would stop at the first).
-        let silenced = gone.iter().fold(false, |silenced, peer_id| {
-            self.speakers.shift_remove(*peer_id).is_some() || silenced
-        });
+        let speaking = self.speakers.len();
+        for peer_id in &gone {
+            self.speakers.shift_remove(*peer_id);
+        }
+        let silenced = self.speakers.len() != speaking;
         for peer_id in gone {
             let leave = PeerLeaveParams {
                 peer_id: peer_id.clone(),
