@@ -28,26 +28,31 @@ impl RtcMetrics {
             forwarded_frames: Counter::default(),
             forwarded_bytes: Counter::default(),
         };
-        registry.register(
-            "hms_rtc_connections",
-            "Open WebRTC peer connections of this node (publish and subscribe)",
-            metrics.connections.clone(),
-        );
-        registry.register(
-            "hms_rtc_published_tracks",
-            "Tracks real peers publish through this node",
-            metrics.published_tracks.clone(),
-        );
-        registry.register(
-            "hms_rtc_forwarded_tracks",
-            "Tracks being forwarded, counted once per subscriber",
-            metrics.forwarded_tracks.clone(),
-        );
-        registry.register(
-            "hms_rtc_paused_tracks",
-            "Forwarded tracks their subscriber paused (a hidden video, a muted remote audio)",
-            metrics.paused_tracks.clone(),
-        );
+        let gauges = [
+            (
+                "hms_rtc_connections",
+                "Open WebRTC peer connections of this node (publish and subscribe)",
+                &metrics.connections,
+            ),
+            (
+                "hms_rtc_published_tracks",
+                "Tracks real peers publish through this node",
+                &metrics.published_tracks,
+            ),
+            (
+                "hms_rtc_forwarded_tracks",
+                "Tracks being forwarded, counted once per subscriber",
+                &metrics.forwarded_tracks,
+            ),
+            (
+                "hms_rtc_paused_tracks",
+                "Forwarded tracks their subscriber paused (a hidden video, a muted remote audio)",
+                &metrics.paused_tracks,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
         registry.register(
             "hms_rtc_forwarded_frames",
             "Media frames forwarded to subscribers",
