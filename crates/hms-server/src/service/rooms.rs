@@ -315,7 +315,7 @@ fn validate_recording(recording: &RecordingInfo) -> ApiResult<()> {
 
 fn validate_webhook(webhook: &RoomWebhook) -> ApiResult<()> {
     webhooks::validate_url(&webhook.url)?;
-    webhooks::validate_headers(&webhook.headers)
+    Ok(webhooks::validate_headers(&webhook.headers)?)
 }
 
 /// The API form of a room. Upload credentials are never sent back.
