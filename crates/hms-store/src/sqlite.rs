@@ -2,7 +2,8 @@
 //!
 //! Writes go through a pool of one connection, so they never contend inside a process;
 //! reads use their own pool and run in parallel with them, but for the hottest reads of
-//! one row by a unique key, which run on the caller's thread (see `point_reads`).
+//! one row by a unique key, which run on the caller's thread, and the pages of lists, which
+//! run on a blocking thread, both without sqlx (see `point_reads` and `lists`).
 
 use std::path::Path;
 use std::str::FromStr;
