@@ -21,7 +21,10 @@ export HMS_SECRET="${HMS_SECRET:-browser-suite-secret-0123456789abcdefghij}"
 
 # A short reconnect window, so that a vanished page is removed within the test's patience.
 export HMS_RTC_RECONNECT_WINDOW_MS="${HMS_RTC_RECONNECT_WINDOW_MS:-6000}"
-hms_serve browser --tls-self-signed --simulate-peers
+hms_serve browser --tls-self-signed --simulate-peers --metrics-listen 127.0.0.1:0
+# The media tests read what the WebRTC endpoint holds from its metrics.
+HMS_METRICS_URL="$(sed -n 's#^ *metrics: *\(http://[^ ]*\)/metrics$#\1#p' "$LOG" | head -n 1)"
+export HMS_METRICS_URL
 export HMS_TLS_CERT="$WORK/data/tls/cert.pem"
 # The suite's own REST calls trust the server's certificate as the browser does.
 export NODE_EXTRA_CA_CERTS="$HMS_TLS_CERT"

@@ -135,9 +135,21 @@ async function roomWithCodes(name) {
   return { room: room.body, codes: byRole };
 }
 
-/** Joins `page` to a room by its code, as `userName`. */
-async function join(page, roomCode, userName) {
-  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName });
+/** A new room of a new template with `roles` (name → role body), and its room code per role. */
+async function roomWithTemplate(name, roles) {
+  const template = await api("POST", "/templates", { name: `${name}-template`, roles });
+  assert.equal(template.status, 200, JSON.stringify(template.body));
+  const room = await api("POST", "/rooms", { name, template_id: template.body.id });
+  assert.equal(room.status, 200, JSON.stringify(room.body));
+  const codes = await api("POST", `/room-codes/room/${room.body.id}`);
+  assert.equal(codes.status, 200, JSON.stringify(codes.body));
+  const byRole = Object.fromEntries(codes.body.data.map((code) => [code.role, code.code]));
+  return { room: room.body, codes: byRole };
+}
+
+/** Joins `page` to a room by its code, as `userName`; with `media`, publishing camera and microphone. */
+async function join(page, roomCode, userName, { media = false } = {}) {
+  await page.evaluate((args) => window.app.join(args), { base: BASE, roomCode, userName, media });
   assert.equal(await page.evaluate(() => window.app.connected()), true);
 }
 
@@ -156,7 +168,20 @@ function browserSession({ before, after }) {
     await session.browser?.close();
     session.pageServer?.close();
   });
-  session.open = () => openPeer(session.browser, session.pageUrl);
+  session.pages = [];
+  session.open = async () => {
+    const page = await openPeer(session.browser, session.pageUrl);
+    session.pages.push(page);
+    return page;
+  };
+  // Every page opened so far leaves its room (at once, not after the reconnect window)
+  // and closes.
+  session.leaveAll = async () => {
+    for (const page of session.pages.splice(0)) {
+      await page.evaluate(() => window.app.leave()).catch(() => {});
+      await page.context().close();
+    }
+  };
   return session;
 }
 
@@ -174,5 +199,6 @@ module.exports = {
   notificationsOf,
   peersOf,
   roomWithCodes,
+  roomWithTemplate,
   waitInPage,
 };

@@ -6,16 +6,27 @@ import {
   selectIsConnectedToRoom,
   selectLocalPeer,
   selectPeers,
+  selectSpeakers,
+  selectTracksMap,
 } from "@100mslive/hms-video-store";
 
 // Every peer connection the SDK makes, so that tests can see them connect. This wraps the
 // browser's constructor, not the SDK.
 const peerConnections = [];
+// What the SDK sends on the server's data channel (layer and audio preferences).
+const channelRequests = [];
 const NativePeerConnection = window.RTCPeerConnection;
 window.RTCPeerConnection = function (...args) {
   const connection = new NativePeerConnection(...args);
   const record = { connection, channels: [] };
-  connection.addEventListener("datachannel", (event) => record.channels.push(event.channel));
+  connection.addEventListener("datachannel", (event) => {
+    record.channels.push(event.channel);
+    const send = event.channel.send.bind(event.channel);
+    event.channel.send = (data) => {
+      channelRequests.push(String(data));
+      return send(data);
+    };
+  });
   const createDataChannel = connection.createDataChannel.bind(connection);
   connection.createDataChannel = (...channelArgs) => {
     const channel = createDataChannel(...channelArgs);
@@ -49,13 +60,14 @@ function plain(data) {
 }
 
 window.app = {
-  async join({ base, roomCode, userName }) {
+  // `media`: publish the fake camera and microphone unmuted (else both start muted).
+  async join({ base, roomCode, userName, media = false }) {
     const authToken = await actions.getAuthTokenByRoomCode({ roomCode }, { endpoint: `${base}/v2/token` });
     await actions.join({
       userName,
       authToken,
       initEndpoint: base,
-      settings: { isAudioMuted: true, isVideoMuted: true },
+      settings: { isAudioMuted: !media, isVideoMuted: !media },
       rememberDeviceSelection: false,
     });
   },
@@ -84,6 +96,87 @@ window.app = {
       state: connection.connectionState,
       channels: channels.map((channel) => `${channel.label}:${channel.readyState}`),
     })),
+  // Every remote peer's tracks as the SDK's store has them.
+  remoteTracks: () => {
+    const tracks = store.getState(selectTracksMap);
+    return store
+      .getState(selectPeers)
+      .filter((peer) => !peer.isLocal)
+      .map((peer) => ({
+        peer: peer.name,
+        tracks: [peer.audioTrack, peer.videoTrack, ...(peer.auxiliaryTracks || [])]
+          .filter((id) => id && tracks[id])
+          .map((id) => ({ id, type: tracks[id].type, source: tracks[id].source, enabled: tracks[id].enabled })),
+      }));
+  },
+  // What the subscribe connection receives, per remote track id (the msid track id),
+  // and what the publish connection sends, from the browser's own statistics.
+  async mediaStats() {
+    const received = {};
+    const sent = {};
+    for (const { connection } of peerConnections) {
+      if (connection.connectionState === "closed") continue;
+      const report = await connection.getStats();
+      report.forEach((entry) => {
+        if (entry.type === "inbound-rtp" && entry.trackIdentifier) {
+          received[entry.trackIdentifier] = {
+            kind: entry.kind,
+            bytesReceived: entry.bytesReceived ?? 0,
+            packetsReceived: entry.packetsReceived ?? 0,
+            framesDecoded: entry.framesDecoded ?? 0,
+            frameWidth: entry.frameWidth ?? 0,
+            frameHeight: entry.frameHeight ?? 0,
+          };
+        }
+        if (entry.type === "outbound-rtp") {
+          sent[entry.kind] = sent[entry.kind] || [];
+          sent[entry.kind].push({
+            bytesSent: entry.bytesSent ?? 0,
+            frameWidth: entry.frameWidth ?? 0,
+            frameHeight: entry.frameHeight ?? 0,
+            timestamp: entry.timestamp,
+          });
+        }
+      });
+    }
+    return { received, sent };
+  },
+  // The media sections of the server's last offer on the subscribe connection: kind,
+  // direction and msid of each.
+  subscribeSections: () => {
+    const subscribe = peerConnections.find(({ connection }) => connection.remoteDescription?.type === "offer");
+    if (!subscribe) return null;
+    return subscribe.connection.remoteDescription.sdp
+      .split("m=")
+      .slice(1)
+      .filter((section) => section.startsWith("audio") || section.startsWith("video"))
+      .map((section) => ({
+        kind: section.split(" ")[0],
+        direction: (section.match(/a=(sendonly|sendrecv|recvonly|inactive)/) || [])[1],
+        msid: (section.match(/a=msid:(\S+ \S+)/) || [])[1] ?? null,
+      }));
+  },
+  // Shows a remote video in an element (the SDK then asks the server for it), or hides it.
+  showVideo: async (trackId) => {
+    const element = document.createElement("video");
+    element.id = `video-${trackId}`;
+    element.muted = true;
+    // In view and of some size: the SDK attaches a video only when it can be seen.
+    element.style.width = "320px";
+    element.style.height = "240px";
+    document.body.prepend(element);
+    await actions.attachVideo(trackId, element);
+  },
+  hideVideo: async (trackId) => {
+    const element = document.getElementById(`video-${trackId}`);
+    await actions.detachVideo(trackId, element);
+    element.remove();
+  },
+  channelRequests: () => channelRequests.slice(),
+  speakers: () => Object.values(store.getState(selectSpeakers)).map((speaker) => speaker.peerID),
+  setVideo: (enabled) => actions.setLocalVideoEnabled(enabled),
+  setAudio: (enabled) => actions.setLocalAudioEnabled(enabled),
+  setScreenShare: (enabled) => actions.setScreenShareEnabled(enabled),
   sendToAll: (text) => actions.sendBroadcastMessage(text),
   sendToRoles: (text, roles) => actions.sendGroupMessage(text, roles),
   sendToPeer: (text, peerId) => actions.sendDirectMessage(text, peerId),

@@ -1,54 +1,96 @@
-//! The UDP socket and the task that drives every connection on it.
+//! The UDP socket and the task that drives every connection on it, and forwards media
+//! between them.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::channel::ChannelId;
+use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, RtcConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::{Command, Connection, ConnectionEvent, ConnectionId, Reply, RtcError};
+use crate::forward::{Loudness, Sink, Source};
+use crate::link::{Incoming, Link, SentTrack};
+use crate::{Command, Connection, ConnectionEvent, ConnectionId, MediaKind, OfferRequest, Reply, RtcError, TrackKey};
 
 /// Largest datagram read; WebRTC keeps under the path MTU, far below this.
 const MAX_DATAGRAM: usize = 2048;
+/// The socket's kernel buffers: a keyframe forwarded to hundreds of subscribers is a burst
+/// of thousands of datagrams, and the default (about 200 KiB) would drop most of it.
+const SOCKET_BUFFER: usize = 8 << 20;
+/// Datagrams held while the kernel's send buffer is full; beyond this they are dropped,
+/// as a full network link would drop them.
+const MAX_BACKLOG: usize = 65_536;
 
 /// The node's WebRTC endpoint: one UDP socket for every peer connection.
 pub struct Endpoint {
     commands: mpsc::UnboundedSender<Command>,
     next_id: Arc<AtomicU64>,
     local_addr: SocketAddr,
+    counters: Arc<Counters>,
+}
+
+/// What the endpoint holds and has forwarded, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RtcStats {
+    /// Open peer connections, publish and subscribe.
+    pub connections: u64,
+    /// Tracks published on this node.
+    pub published_tracks: u64,
+    /// Subscribe sections tracks are written to.
+    pub forwarded_tracks: u64,
+    /// Of those, the ones their subscriber paused (a hidden video, a muted remote audio).
+    pub paused_tracks: u64,
+    /// Media frames and their bytes written to subscribers, since the start.
+    pub forwarded_frames: u64,
+    pub forwarded_bytes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    published_tracks: AtomicU64,
+    forwarded_tracks: AtomicU64,
+    paused_tracks: AtomicU64,
+    forwarded_frames: AtomicU64,
+    forwarded_bytes: AtomicU64,
 }
 
 impl Endpoint {
     /// Binds the UDP socket at `bind` and starts driving connections. Clients are told to
     /// reach it at `announce` (each with the socket's port).
     pub async fn bind(bind: SocketAddr, announce: Vec<IpAddr>) -> io::Result<Self> {
-        let socket = UdpSocket::bind(bind).await?;
+        let socket = bind_socket(bind)?;
         let local_addr = socket.local_addr()?;
         let candidates = announce
             .into_iter()
             .map(|ip| SocketAddr::new(ip, local_addr.port()))
             .collect();
         let (commands, received) = mpsc::unbounded_channel();
+        let counters = Arc::new(Counters::default());
         let driver = Driver {
             socket,
             local_addr,
             candidates,
             connections: HashMap::new(),
             by_source: HashMap::new(),
+            sources: HashMap::new(),
+            timers: BinaryHeap::new(),
+            backlog: VecDeque::new(),
+            counters: counters.clone(),
         };
         tokio::spawn(driver.run(received));
         Ok(Self {
             commands,
             next_id: Arc::new(AtomicU64::new(1)),
             local_addr,
+            counters,
         })
     }
 
@@ -56,16 +98,43 @@ impl Endpoint {
         self.local_addr
     }
 
-    /// A new connection, and the receiver of what it tells.
-    pub fn open(&self) -> (Connection, mpsc::UnboundedReceiver<ConnectionEvent>) {
+    /// A new connection of the peer `owner`, and the receiver of what it tells.
+    pub fn open(&self, owner: &str) -> (Connection, mpsc::UnboundedReceiver<ConnectionEvent>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (events, received) = mpsc::unbounded_channel();
-        let _ = self.commands.send(Command::Open { id, events });
+        let _ = self.commands.send(Command::Open {
+            id,
+            owner: owner.to_owned(),
+            events,
+        });
         let connection = Connection {
             id,
             commands: self.commands.clone(),
         };
         (connection, received)
+    }
+
+    /// A reader of the endpoint's figures, for metrics.
+    pub fn stats(&self) -> StatsSource {
+        StatsSource(self.counters.clone())
+    }
+}
+
+/// Reads an endpoint's figures at any time, from any thread.
+#[derive(Clone)]
+pub struct StatsSource(Arc<Counters>);
+
+impl StatsSource {
+    pub fn read(&self) -> RtcStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RtcStats {
+            connections: read(&self.0.connections),
+            published_tracks: read(&self.0.published_tracks),
+            forwarded_tracks: read(&self.0.forwarded_tracks),
+            paused_tracks: read(&self.0.paused_tracks),
+            forwarded_frames: read(&self.0.forwarded_frames),
+            forwarded_bytes: read(&self.0.forwarded_bytes),
+        }
     }
 }
 
@@ -73,20 +142,21 @@ struct Driver {
     socket: UdpSocket,
     local_addr: SocketAddr,
     candidates: Vec<SocketAddr>,
-    connections: HashMap<ConnectionId, Peer>,
+    connections: HashMap<ConnectionId, Link>,
     /// The connection each client address spoke to last, to route without asking all.
     by_source: HashMap<SocketAddr, ConnectionId>,
+    /// Every track published on this node.
+    sources: HashMap<TrackKey, Source>,
+    /// When each connection wants to be woken, soonest first; an entry that no longer
+    /// matches its connection's `wake_at` is stale and skipped.
+    timers: BinaryHeap<Reverse<(Instant, ConnectionId)>>,
+    /// Datagrams waiting for room in the kernel's send buffer, in order.
+    backlog: VecDeque<(Vec<u8>, SocketAddr)>,
+    counters: Arc<Counters>,
 }
 
-/// One connection's state.
-struct Peer {
-    rtc: Rtc,
-    events: mpsc::UnboundedSender<ConnectionEvent>,
-    /// When str0m next wants to be woken.
-    wake_at: Instant,
-    pending_offer: Option<SdpPendingOffer>,
-    channels: HashMap<ChannelId, String>,
-}
+/// Connections that have output waiting (str0m's rule: poll after every change).
+type Dirty = HashSet<ConnectionId>;
 
 impl Driver {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
@@ -104,12 +174,22 @@ impl Driver {
                     None => return,
                 },
                 _ = sleep_until(wake_at) => self.wake_due(),
+                writable = self.socket.writable(), if !self.backlog.is_empty() => match writable {
+                    Ok(()) => self.send_backlog(),
+                    Err(error) => tracing::debug!(%error, "UDP socket not writable"),
+                },
             }
         }
     }
 
-    fn next_wake(&self) -> Option<Instant> {
-        self.connections.values().map(|peer| peer.wake_at).min()
+    fn next_wake(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if self.connections.get(&id).is_some_and(|link| link.wake_at == Some(at)) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
     }
 
     fn receive(&mut self, source: SocketAddr, datagram: &[u8]) {
@@ -119,19 +199,19 @@ impl Driver {
         let input = Input::Receive(Instant::now(), receive);
         let cached = self.by_source.get(&source).copied();
         let target = cached
-            .filter(|id| self.connections.get(id).is_some_and(|peer| peer.rtc.accepts(&input)))
+            .filter(|id| self.connections.get(id).is_some_and(|link| link.rtc.accepts(&input)))
             .or_else(|| {
                 self.connections
                     .iter()
-                    .find(|(_, peer)| peer.rtc.accepts(&input))
+                    .find(|(_, link)| link.rtc.accepts(&input))
                     .map(|(id, _)| *id)
             });
         let Some(id) = target else {
             return;
         };
         self.by_source.insert(source, id);
-        if let Some(peer) = self.connections.get_mut(&id)
-            && let Err(error) = peer.rtc.handle_input(input)
+        if let Some(link) = self.connections.get_mut(&id)
+            && let Err(error) = link.rtc.handle_input(input)
         {
             tracing::debug!(%error, "a connection refused a datagram");
         }
@@ -140,15 +220,22 @@ impl Driver {
 
     fn wake_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<ConnectionId> = self
-            .connections
-            .iter()
-            .filter(|(_, peer)| peer.wake_at <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(link) = self.connections.get_mut(&id)
+                && link.wake_at == Some(at)
+            {
+                link.wake_at = None;
+                due.push(id);
+            }
+        }
         for id in due {
-            if let Some(peer) = self.connections.get_mut(&id) {
-                let _ = peer.rtc.handle_input(Input::Timeout(now));
+            if let Some(link) = self.connections.get_mut(&id) {
+                let _ = link.rtc.handle_input(Input::Timeout(now));
             }
             self.drain(id);
         }
@@ -156,27 +243,39 @@ impl Driver {
 
     fn apply(&mut self, command: Command) {
         match command {
-            Command::Open { id, events } => self.open(id, events),
-            Command::AcceptOffer { id, sdp, reply } => self.with(id, reply, |peer| accept_offer(peer, &sdp)),
-            Command::Offer {
-                id,
-                channel,
-                ice_restart,
-                reply,
-            } => self.with(id, reply, |peer| offer(peer, channel, ice_restart)),
-            Command::AcceptAnswer { id, sdp, reply } => self.with(id, reply, |peer| accept_answer(peer, &sdp)),
+            Command::Open { id, owner, events } => self.open(id, owner, events),
+            Command::AcceptOffer { id, sdp, reply } => {
+                let outcome = self.accept_offer(id, &sdp);
+                self.answer(id, reply, outcome);
+            }
+            Command::Offer { id, request, reply } => {
+                let outcome = self.offer(id, &request);
+                self.answer(id, reply, outcome);
+            }
+            Command::AcceptAnswer { id, sdp, reply } => {
+                let outcome = self.accept_answer(id, &sdp);
+                self.answer(id, reply, outcome);
+            }
             Command::SendText { id, label, text } => {
-                if let Some(peer) = self.connections.get_mut(&id) {
-                    send_text(peer, &label, &text);
+                if let Some(link) = self.connections.get_mut(&id) {
+                    link.send_text(&label, &text);
                 }
                 self.drain(id);
             }
+            Command::Prefer { id, track_id, forward } => self.prefer(id, &track_id, forward),
             Command::Close { id } => self.close(id),
         }
     }
 
-    fn open(&mut self, id: ConnectionId, events: mpsc::UnboundedSender<ConnectionEvent>) {
-        let mut rtc = Rtc::builder().set_ice_lite(true).build(Instant::now());
+    fn open(&mut self, id: ConnectionId, owner: String, events: mpsc::UnboundedSender<ConnectionEvent>) {
+        // One codec per kind across the node, so that media is forwarded as it arrives:
+        // the answer to a browser picks them, and every subscriber is offered the same.
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .set_ice_lite(true)
+            .build(Instant::now());
         for candidate in &self.candidates {
             match Candidate::host(*candidate, "udp") {
                 Ok(candidate) => {
@@ -185,60 +284,386 @@ impl Driver {
                 Err(error) => tracing::warn!(%error, %candidate, "cannot announce this address"),
             }
         }
-        let peer = Peer {
-            rtc,
-            events,
-            wake_at: Instant::now(),
-            pending_offer: None,
-            channels: HashMap::new(),
-        };
-        self.connections.insert(id, peer);
+        self.connections.insert(id, Link::new(rtc, owner, events));
+        self.count_links();
         self.drain(id);
     }
 
-    /// Runs one negotiation step on a connection and answers with its outcome.
-    fn with<T>(&mut self, id: ConnectionId, reply: Reply<T>, step: impl FnOnce(&mut Peer) -> Result<T, RtcError>) {
-        let outcome = match self.connections.get_mut(&id) {
-            Some(peer) => step(peer),
-            None => Err(RtcError::Closed),
-        };
+    fn answer<T>(&mut self, id: ConnectionId, reply: Reply<T>, outcome: Result<T, RtcError>) {
         let _ = reply.send(outcome);
         self.drain(id);
     }
 
-    fn close(&mut self, id: ConnectionId) {
-        if let Some(mut peer) = self.connections.remove(&id) {
-            peer.rtc.disconnect();
-            let _ = peer.events.send(ConnectionEvent::Closed);
+    /// Accepts a publish offer and registers the tracks the client now sends; tracks it
+    /// stopped sending are withdrawn from their subscribers.
+    fn accept_offer(&mut self, id: ConnectionId, sdp: &str) -> Result<String, RtcError> {
+        let link = self.connections.get_mut(&id).ok_or(RtcError::Closed)?;
+        let (answer, sending) = link.accept_offer(sdp)?;
+        let stopped: Vec<Mid> = link
+            .incoming
+            .keys()
+            .filter(|mid| !sending.iter().any(|sent| sent.mid == **mid))
+            .copied()
+            .collect();
+        let withdrawn: Vec<TrackKey> = stopped
+            .iter()
+            .filter_map(|mid| link.incoming.remove(mid))
+            .map(|incoming| incoming.key)
+            .collect();
+        let mut started = Vec::new();
+        for SentTrack { mid, key, kind } in sending {
+            if link.incoming.get(&mid).is_some_and(|incoming| incoming.key == key) {
+                continue;
+            }
+            let incoming = Incoming {
+                key: key.clone(),
+                kind,
+                loudness: Loudness::default(),
+            };
+            link.incoming.insert(mid, incoming);
+            started.push((mid, key, kind));
         }
-        self.by_source.retain(|_, owner| *owner != id);
+        for key in withdrawn {
+            self.sources.remove(&key);
+        }
+        for (mid, key, kind) in started {
+            let mut source = Source::new(id, mid, kind);
+            source.sinks = self.sinks_of(&key);
+            self.sources.insert(key, source);
+        }
+        self.count_tracks();
+        Ok(answer)
     }
 
-    /// Sends what the connection has to send and passes on what it has to tell, until it
-    /// only waits for time to pass (str0m's rule after every change).
-    fn drain(&mut self, id: ConnectionId) {
-        let Some(peer) = self.connections.get_mut(&id) else {
+    fn offer(&mut self, id: ConnectionId, request: &OfferRequest) -> Result<Option<String>, RtcError> {
+        let sources = &self.sources;
+        let link = self.connections.get_mut(&id).ok_or(RtcError::Closed)?;
+        link.offer(request, |key| sources.get(key).map(|source| source.kind))
+    }
+
+    /// Applies a subscriber's answer: the sections it accepted start receiving their
+    /// tracks (a video from a keyframe), the ones made inactive stop.
+    fn accept_answer(&mut self, id: ConnectionId, sdp: &str) -> Result<(), RtcError> {
+        let link = self.connections.get_mut(&id).ok_or(RtcError::Closed)?;
+        let changes = link.accept_answer(sdp)?;
+        for mid in &changes.removed {
+            for source in self.sources.values_mut() {
+                source.sinks.retain(|sink| !(sink.connection == id && sink.mid == *mid));
+            }
+        }
+        let mut dirty = Dirty::new();
+        for (mid, key) in changes.added {
+            let Some(source) = self.sources.get_mut(&key) else {
+                continue;
+            };
+            source.sinks.push(Sink {
+                connection: id,
+                mid,
+                paused: false,
+            });
+            self.request_keyframe(&key, &mut dirty);
+        }
+        self.count_tracks();
+        self.drain_all(dirty);
+        Ok(())
+    }
+
+    /// Pauses or resumes the subscribed track `track_id` on connection `id`.
+    fn prefer(&mut self, id: ConnectionId, track_id: &str, forward: bool) {
+        let Some(link) = self.connections.get(&id) else {
             return;
         };
+        let Some((mid, key)) = link
+            .outgoing
+            .iter()
+            .find(|(_, key)| key.track_id == track_id)
+            .map(|(mid, key)| (*mid, key.clone()))
+        else {
+            return;
+        };
+        let Some(source) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let mut resumed = false;
+        for sink in source
+            .sinks
+            .iter_mut()
+            .filter(|sink| sink.connection == id && sink.mid == mid)
+        {
+            resumed |= sink.paused && forward;
+            sink.paused = !forward;
+        }
+        self.count_tracks();
+        if resumed {
+            let mut dirty = Dirty::new();
+            self.request_keyframe(&key, &mut dirty);
+            self.drain_all(dirty);
+        }
+    }
+
+    fn close(&mut self, id: ConnectionId) {
+        let Some(mut link) = self.connections.remove(&id) else {
+            return;
+        };
+        link.rtc.disconnect();
+        let _ = link.events.send(ConnectionEvent::Closed);
+        for incoming in link.incoming.values() {
+            self.sources.remove(&incoming.key);
+        }
+        if !link.outgoing.is_empty() {
+            for source in self.sources.values_mut() {
+                source.sinks.retain(|sink| sink.connection != id);
+            }
+        }
+        self.by_source.retain(|_, owner| *owner != id);
+        self.count_links();
+        self.count_tracks();
+    }
+
+    /// The subscribe sections that forward `key`: a track published again under the same
+    /// id (a new section on the publish connection) reaches its subscribers again.
+    fn sinks_of(&self, key: &TrackKey) -> Vec<Sink> {
+        let mut sinks = Vec::new();
+        for (id, link) in &self.connections {
+            for (mid, forwarded) in &link.outgoing {
+                if forwarded == key {
+                    sinks.push(Sink {
+                        connection: *id,
+                        mid: *mid,
+                        paused: false,
+                    });
+                }
+            }
+        }
+        sinks
+    }
+
+    /// Asks the publisher of `key` for a keyframe, unless it was asked a moment ago.
+    fn request_keyframe(&mut self, key: &TrackKey, dirty: &mut Dirty) {
+        let Some(source) = self.sources.get_mut(key) else {
+            return;
+        };
+        if !source.keyframe_request_due(Instant::now()) {
+            return;
+        }
+        let Some(link) = self.connections.get_mut(&source.connection) else {
+            return;
+        };
+        if let Some(mut writer) = link.rtc.writer(source.mid)
+            && let Err(error) = writer.request_keyframe(None, KeyframeRequestKind::Pli)
+        {
+            tracing::debug!(%error, "could not ask a publisher for a keyframe");
+        }
+        dirty.insert(source.connection);
+    }
+
+    /// Writes a frame a publisher sent to every subscriber of its track.
+    fn forward(&mut self, from: ConnectionId, data: MediaData, dirty: &mut Dirty) {
+        let Some(link) = self.connections.get_mut(&from) else {
+            return;
+        };
+        let Some(incoming) = link.incoming.get_mut(&data.mid) else {
+            return;
+        };
+        if incoming.kind == MediaKind::Audio
+            && let Some(dbov) = data.ext_vals.audio_level
+            && let Some(level) = incoming.loudness.hear(dbov, Instant::now())
+        {
+            let told = ConnectionEvent::AudioLevel {
+                track_id: incoming.key.track_id.clone(),
+                level,
+            };
+            let _ = link.events.send(told);
+        }
+        let key = incoming.key.clone();
+        if !data.contiguous {
+            // Frames were lost for good: the video cannot decode until the next keyframe.
+            self.request_keyframe(&key, dirty);
+        }
+        let Some(source) = self.sources.get(&key) else {
+            return;
+        };
+        let mut frames = 0;
+        for sink in source.sinks.iter().filter(|sink| !sink.paused) {
+            let Some(target) = self.connections.get_mut(&sink.connection) else {
+                continue;
+            };
+            let Some(writer) = target.rtc.writer(sink.mid) else {
+                continue;
+            };
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                Ok(()) => {
+                    frames += 1;
+                    dirty.insert(sink.connection);
+                }
+                Err(error) => tracing::debug!(%error, "could not forward a frame"),
+            }
+        }
+        self.counters.forwarded_frames.fetch_add(frames, Ordering::Relaxed);
+        self.counters
+            .forwarded_bytes
+            .fetch_add(frames * data.data.len() as u64, Ordering::Relaxed);
+    }
+
+    /// A subscriber asked for a keyframe (its decoder lost the picture): the publisher is
+    /// asked in its place.
+    fn keyframe_wanted(&mut self, id: ConnectionId, mid: Mid, dirty: &mut Dirty) {
+        let key = self
+            .connections
+            .get(&id)
+            .and_then(|link| link.outgoing.get(&mid))
+            .cloned();
+        if let Some(key) = key {
+            self.request_keyframe(&key, dirty);
+        }
+    }
+
+    fn drain(&mut self, id: ConnectionId) {
+        self.drain_all(Dirty::from([id]));
+    }
+
+    /// Sends what the connections have to send and handles what they have to tell,
+    /// until each only waits for time to pass. Forwarding makes other connections dirty,
+    /// and they are drained in turn.
+    fn drain_all(&mut self, mut dirty: Dirty) {
+        while let Some(&id) = dirty.iter().next() {
+            dirty.remove(&id);
+            for event in self.poll(id) {
+                match event {
+                    Event::MediaData(data) => self.forward(id, data, &mut dirty),
+                    Event::KeyframeRequest(request) => self.keyframe_wanted(id, request.mid, &mut dirty),
+                    event => self.tell(id, event),
+                }
+            }
+        }
+    }
+
+    /// Polls one connection until it waits for time: sends its datagrams, and returns its
+    /// events. A connection that died is closed.
+    fn poll(&mut self, id: ConnectionId) -> Vec<Event> {
+        let Some(link) = self.connections.get_mut(&id) else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
         loop {
-            match peer.rtc.poll_output() {
+            match link.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => {
-                    peer.wake_at = at;
+                    if link.wake_at != Some(at) {
+                        link.wake_at = Some(at);
+                        self.timers.push(Reverse((at, id)));
+                    }
                     break;
                 }
                 Ok(Output::Transmit(transmit)) => {
-                    let _ = self.socket.try_send_to(&transmit.contents, transmit.destination);
+                    send(
+                        &self.socket,
+                        &mut self.backlog,
+                        &transmit.contents,
+                        transmit.destination,
+                    );
                 }
-                Ok(Output::Event(event)) => tell(peer, event),
+                Ok(Output::Event(event)) => events.push(event),
                 Err(error) => {
                     tracing::debug!(%error, "a connection failed");
                     break;
                 }
             }
         }
-        if !peer.rtc.is_alive() {
+        if !link.rtc.is_alive() {
             self.close(id);
         }
+        events
+    }
+
+    fn tell(&mut self, id: ConnectionId, event: Event) {
+        let Some(link) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let told = match event {
+            Event::Connected => ConnectionEvent::Connected,
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => ConnectionEvent::Disconnected,
+            Event::ChannelOpen(channel, label) => {
+                link.channels.insert(channel, label.clone());
+                ConnectionEvent::ChannelOpen { label }
+            }
+            Event::ChannelData(data) if !data.binary => {
+                let Some(label) = link.channels.get(&data.id).cloned() else {
+                    return;
+                };
+                let Ok(text) = String::from_utf8(data.data) else {
+                    return;
+                };
+                ConnectionEvent::ChannelText { label, text }
+            }
+            Event::ChannelClose(channel) => {
+                link.channels.remove(&channel);
+                return;
+            }
+            _ => return,
+        };
+        let _ = link.events.send(told);
+    }
+
+    /// Sends what waited for room in the send buffer, until it is full again.
+    fn send_backlog(&mut self) {
+        while let Some((datagram, destination)) = self.backlog.front() {
+            match self.socket.try_send_to(datagram, *destination) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                _ => {
+                    self.backlog.pop_front();
+                }
+            }
+        }
+    }
+
+    fn count_links(&self) {
+        let connections = self.connections.len() as u64;
+        self.counters.connections.store(connections, Ordering::Relaxed);
+    }
+
+    fn count_tracks(&self) {
+        let sinks = || self.sources.values().flat_map(|source| &source.sinks);
+        let published = self.sources.len() as u64;
+        let forwarded = sinks().count() as u64;
+        let paused = sinks().filter(|sink| sink.paused).count() as u64;
+        self.counters.published_tracks.store(published, Ordering::Relaxed);
+        self.counters.forwarded_tracks.store(forwarded, Ordering::Relaxed);
+        self.counters.paused_tracks.store(paused, Ordering::Relaxed);
+    }
+}
+
+/// The endpoint's socket, with kernel buffers large enough for bursts (as large as the
+/// system allows, when it allows less).
+fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(error) = socket.set_send_buffer_size(SOCKET_BUFFER) {
+        tracing::debug!(%error, "could not enlarge the UDP send buffer");
+    }
+    if let Err(error) = socket.set_recv_buffer_size(SOCKET_BUFFER) {
+        tracing::debug!(%error, "could not enlarge the UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Sends a datagram now, or keeps it (in order) while the send buffer is full.
+fn send(socket: &UdpSocket, backlog: &mut VecDeque<(Vec<u8>, SocketAddr)>, datagram: &[u8], destination: SocketAddr) {
+    if backlog.is_empty() {
+        match socket.try_send_to(datagram, destination) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            _ => return,
+        }
+    }
+    if backlog.len() < MAX_BACKLOG {
+        backlog.push_back((datagram.to_vec(), destination));
     }
 }
 
@@ -247,82 +672,4 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
-}
-
-fn accept_offer(peer: &mut Peer, sdp: &str) -> Result<String, RtcError> {
-    let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| RtcError::BadSdp(e.to_string()))?;
-    // An offer from the client replaces any the server was waiting on (str0m drops it).
-    peer.pending_offer = None;
-    let answer = peer
-        .rtc
-        .sdp_api()
-        .accept_offer(offer)
-        .map_err(|e| RtcError::Negotiation(e.to_string()))?;
-    Ok(answer.to_sdp_string())
-}
-
-fn offer(peer: &mut Peer, channel: Option<String>, ice_restart: bool) -> Result<String, RtcError> {
-    let mut change = peer.rtc.sdp_api();
-    if let Some(label) = channel {
-        change.add_channel(label);
-    }
-    if ice_restart {
-        change.ice_restart(true);
-    }
-    let (offer, pending) = change
-        .apply()
-        .ok_or_else(|| RtcError::Negotiation("nothing to negotiate".into()))?;
-    peer.pending_offer = Some(pending);
-    Ok(offer.to_sdp_string())
-}
-
-fn accept_answer(peer: &mut Peer, sdp: &str) -> Result<(), RtcError> {
-    let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| RtcError::BadSdp(e.to_string()))?;
-    let pending = peer.pending_offer.take().ok_or(RtcError::NoPendingOffer)?;
-    peer.rtc
-        .sdp_api()
-        .accept_answer(pending, answer)
-        .map_err(|e| RtcError::Negotiation(e.to_string()))
-}
-
-fn send_text(peer: &mut Peer, label: &str, text: &str) {
-    let Some(id) = peer
-        .channels
-        .iter()
-        .find(|(_, open)| open.as_str() == label)
-        .map(|(id, _)| *id)
-    else {
-        return;
-    };
-    if let Some(mut channel) = peer.rtc.channel(id)
-        && let Err(error) = channel.write(false, text.as_bytes())
-    {
-        tracing::debug!(%error, "could not write to a data channel");
-    }
-}
-
-fn tell(peer: &mut Peer, event: Event) {
-    let told = match event {
-        Event::Connected => ConnectionEvent::Connected,
-        Event::IceConnectionStateChange(IceConnectionState::Disconnected) => ConnectionEvent::Disconnected,
-        Event::ChannelOpen(id, label) => {
-            peer.channels.insert(id, label.clone());
-            ConnectionEvent::ChannelOpen { label }
-        }
-        Event::ChannelData(data) if !data.binary => {
-            let Some(label) = peer.channels.get(&data.id).cloned() else {
-                return;
-            };
-            let Ok(text) = String::from_utf8(data.data) else {
-                return;
-            };
-            ConnectionEvent::ChannelText { label, text }
-        }
-        Event::ChannelClose(id) => {
-            peer.channels.remove(&id);
-            return;
-        }
-        _ => return,
-    };
-    let _ = peer.events.send(told);
 }

@@ -5,12 +5,49 @@
 //! A [`Connection`] is the handle its owner (a peer's signalling session) holds: it
 //! negotiates through it and hears of it through [`ConnectionEvent`]s. Dropping the handle
 //! closes the connection.
+//!
+//! The same task forwards media: what a publish connection receives is written, frame by
+//! frame and without transcoding, to every subscribe connection that has the track in
+//! its offer. Each publish connection registers its tracks under its owner's peer id, and
+//! a subscriber asks for tracks by that id ([`TrackKey`]).
 
 mod endpoint;
+mod forward;
+mod link;
+mod sdp;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, RtcStats, StatsSource};
+pub use sdp::{MediaKind, OfferedMedia, offered_media};
+
+/// A published track on this node: the peer that publishes it and the track's own id
+/// (the client's `MediaStreamTrack` id, as its `tracks` map names it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TrackKey {
+    pub publisher: String,
+    pub track_id: String,
+}
+
+/// A track a subscriber is to receive, in the stream its publisher put it in (the
+/// client groups remote tracks by stream id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub source: TrackKey,
+    pub stream_id: String,
+}
+
+/// What the server's next offer on a subscribe connection should bring about.
+#[derive(Debug, Clone, Default)]
+pub struct OfferRequest {
+    /// Open this data channel (the first offer).
+    pub open_channel: Option<String>,
+    /// Restart ICE (the client came back, or lost the connection).
+    pub ice_restart: bool,
+    /// Every track the subscriber should receive now: missing ones are added (those
+    /// published on this node), ones no longer listed are made inactive.
+    pub wanted: Vec<Subscription>,
+}
 
 /// Why a negotiation step failed. Messages are fit to send to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +73,9 @@ pub enum ConnectionEvent {
     ChannelOpen { label: String },
     /// A text message arrived on a data channel.
     ChannelText { label: String, text: String },
+    /// How loud a published audio track is, 0 (silence) to 100, told about twice a
+    /// second while it is heard and once when it falls silent.
+    AudioLevel { track_id: String, level: u8 },
     /// The connection is gone for good.
     Closed,
 }
@@ -47,6 +87,7 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, RtcError>>;
 pub(crate) enum Command {
     Open {
         id: ConnectionId,
+        owner: String,
         events: mpsc::UnboundedSender<ConnectionEvent>,
     },
     AcceptOffer {
@@ -54,13 +95,11 @@ pub(crate) enum Command {
         sdp: String,
         reply: Reply<String>,
     },
-    /// An offer from the server: a data channel opened by the server, an ICE restart, or
-    /// both.
+    /// An offer from the server, when there is anything to negotiate.
     Offer {
         id: ConnectionId,
-        channel: Option<String>,
-        ice_restart: bool,
-        reply: Reply<String>,
+        request: OfferRequest,
+        reply: Reply<Option<String>>,
     },
     AcceptAnswer {
         id: ConnectionId,
@@ -71,6 +110,12 @@ pub(crate) enum Command {
         id: ConnectionId,
         label: String,
         text: String,
+    },
+    /// A subscriber wants a track forwarded, or paused.
+    Prefer {
+        id: ConnectionId,
+        track_id: String,
+        forward: bool,
     },
     Close {
         id: ConnectionId,
@@ -94,24 +139,12 @@ impl Connection {
         .await
     }
 
-    /// The server's offer opening the data channel `label`.
-    pub async fn offer_channel(&self, label: &str) -> Result<String, RtcError> {
-        let channel = Some(label.to_owned());
+    /// The server's offer for `request`, or `None` when nothing needs negotiating. The
+    /// offer waits for [`Connection::accept_answer`]; a new one replaces it.
+    pub async fn offer(&self, request: OfferRequest) -> Result<Option<String>, RtcError> {
         self.ask(|reply| Command::Offer {
             id: self.id,
-            channel,
-            ice_restart: false,
-            reply,
-        })
-        .await
-    }
-
-    /// The server's offer restarting ICE, after the client lost the connection.
-    pub async fn offer_ice_restart(&self) -> Result<String, RtcError> {
-        self.ask(|reply| Command::Offer {
-            id: self.id,
-            channel: None,
-            ice_restart: true,
+            request,
             reply,
         })
         .await
@@ -134,6 +167,16 @@ impl Connection {
             id: self.id,
             label: label.to_owned(),
             text,
+        });
+    }
+
+    /// Forwards the subscribed track `track_id` again (`forward`), or pauses it, as the
+    /// client asks when it shows or hides a video, or mutes a remote audio.
+    pub fn prefer(&self, track_id: &str, forward: bool) {
+        let _ = self.commands.send(Command::Prefer {
+            id: self.id,
+            track_id: track_id.to_owned(),
+            forward,
         });
     }
 

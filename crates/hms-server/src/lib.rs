@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod node;
 pub mod overload;
 mod retry;
+mod rtc_metrics;
 pub mod runtime;
 pub mod service;
 pub mod signal;
@@ -124,6 +125,7 @@ impl Server {
         };
         let limits = Arc::new(limits::Limits::new(&config));
         let rtc = bind_rtc(&config).await?;
+        metrics.watch_rtc(rtc.stats());
         let placement = hms_store::Placement {
             node_id: node.id.clone(),
             url: public_url(&config, listener.local_addr()?, certificate.is_some()),

@@ -24,6 +24,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::rtc_metrics::RtcMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     operation: String,
@@ -81,6 +83,7 @@ pub struct Metrics {
     writer_queue: Gauge,
     store_up: Gauge,
     limited: Family<LimitLabels, Counter>,
+    rtc: RtcMetrics,
 }
 
 impl Metrics {
@@ -188,6 +191,7 @@ impl Metrics {
         for limit in LIMITS {
             let _ = limited.get_or_create(&LimitLabels { limit });
         }
+        let rtc = RtcMetrics::register(&mut registry);
         let operations = hms_api::OPERATIONS
             .iter()
             .map(|operation| ((operation.method.as_str(), operation.path), operation.name))
@@ -211,7 +215,13 @@ impl Metrics {
             writer_queue,
             store_up,
             limited,
+            rtc,
         }
+    }
+
+    /// Reports the figures of the node's WebRTC endpoint from now on.
+    pub fn watch_rtc(&self, source: hms_rtc::StatsSource) {
+        self.rtc.watch(source);
     }
 
     /// The label of a request: its operation's name, else its route, else `unmatched`.
@@ -279,6 +289,7 @@ impl Metrics {
                 self.store_up.set(0);
             }
         }
+        self.rtc.refresh();
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String succeeds");
         text

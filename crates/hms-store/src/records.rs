@@ -186,6 +186,14 @@ pub struct PeerChanged {
     pub profile: PeerProfile,
 }
 
+/// A connected peer's tracks, all of them, after a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerTracks {
+    pub session_id: String,
+    pub peer_id: String,
+    pub tracks: Vec<Track>,
+}
+
 /// A webhook event as logged: its envelope, serialised once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {
@@ -227,6 +235,8 @@ pub struct LiveWrite {
     pub opened: Option<SessionRecord>,
     pub joined: Vec<SessionPeerRecord>,
     pub changed: Vec<PeerChanged>,
+    /// Peers whose published tracks changed (a real peer published, muted or unpublished).
+    pub published: Vec<PeerTracks>,
     pub left: Vec<PeerLeft>,
     pub closed: Option<SessionClosed>,
     /// A room disabled by the same change (ending a room with `lock`).

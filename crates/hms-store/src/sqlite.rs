@@ -627,6 +627,14 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        for published in &write.published {
+            sqlx::query("UPDATE session_peers SET tracks = ? WHERE id = ? AND session_id = ?")
+                .bind(to_json(&published.tracks))
+                .bind(&published.peer_id)
+                .bind(&published.session_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         for left in &write.left {
             sqlx::query("UPDATE session_peers SET left_ns = ? WHERE id = ? AND session_id = ? AND left_ns IS NULL")
                 .bind(nanos(left.at))

@@ -307,3 +307,32 @@ pub struct RoleChangeRequestNotification {
     pub role: String,
     pub token: String,
 }
+
+/// `track-update` from the client: its tracks' new state (usually the one that changed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackUpdateParams {
+    pub tracks: IndexMap<String, TrackState>,
+}
+
+/// `on-track-add`, `on-track-update` and `on-track-remove`: tracks of one peer. The
+/// client ignores them without `peer`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackNotification {
+    pub peer: PeerNotificationInfo,
+    pub tracks: IndexMap<String, TrackState>,
+}
+
+/// `active-speakers`: who is heard now, loudest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActiveSpeakers {
+    #[serde(rename = "speaker-list")]
+    pub speaker_list: Vec<Speaker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Speaker {
+    pub peer_id: String,
+    pub track_id: String,
+    /// 0 (silence) to 100.
+    pub level: u8,
+}

@@ -754,3 +754,113 @@ urls = ["stun:stun.example.com:3478"]
         ]})
     );
 }
+
+/// A publish offer with one sending section of `kind` carrying track `track_id` (enough
+/// for the server's checks, which come before the SDP is negotiated).
+fn publish_offer(kind: &str, track_id: &str) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+         m={kind} 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n\
+         a=msid:stream-1 {track_id}\r\n"
+    )
+}
+
+fn described(track_id: &str, kind: &str, source: &str) -> Value {
+    json!({ track_id: {
+        "track_id": track_id, "stream_id": "stream-1", "type": kind, "source": source,
+        "mute": false, "description": ""
+    }})
+}
+
+#[tokio::test]
+async fn publish_offers_are_checked_against_the_role_and_the_tracks_map_and_change_nothing() {
+    let server = TestServer::start();
+    let roles = json!({
+        "speaker": {"name": "speaker", "publishParams": {"allowed": ["audio"]}},
+        "listener": {"name": "listener", "publishParams": {"allowed": []}},
+    });
+    let (status, template) = server
+        .post("/v2/templates", json!({"name": "publishing", "roles": roles}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{template}");
+    let (status, room) = server
+        .post(
+            "/v2/rooms",
+            json!({"name": "publishing", "template_id": template["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{room}");
+    let room_id = room["id"].as_str().expect("room id");
+    let (mut speaker, speaker_id, _) = Client::join(&server, room_id, "speaker", "Speaker").await;
+    let (mut listener, _, _) = Client::join(&server, room_id, "listener", "Listener").await;
+
+    // Who offers, a section of which kind carrying which track, how `tracks` describes
+    // it (id, type, source), and the refusal.
+    let refusals = [
+        (
+            "speaker",
+            "video",
+            "cam",
+            ("cam", "video", "regular"),
+            403,
+            "role speaker may not publish video",
+        ),
+        (
+            "speaker",
+            "video",
+            "screen",
+            ("screen", "video", "screen"),
+            403,
+            "role speaker may not publish screen",
+        ),
+        (
+            "speaker",
+            "audio",
+            "mic",
+            ("other", "audio", "regular"),
+            400,
+            "the offer sends track mic, which its tracks map does not describe",
+        ),
+        (
+            "speaker",
+            "audio",
+            "mic",
+            ("mic", "video", "regular"),
+            400,
+            "track mic is described as video but sent as audio",
+        ),
+        (
+            "listener",
+            "audio",
+            "mic",
+            ("mic", "audio", "regular"),
+            403,
+            "role listener may not publish audio",
+        ),
+    ];
+    for (who, kind, track_id, (id, described_kind, source), code, message) in refusals {
+        let client = if who == "speaker" { &mut speaker } else { &mut listener };
+        let params = json!({
+            "desc": {"type": "offer", "sdp": publish_offer(kind, track_id)},
+            "tracks": described(id, described_kind, source),
+        });
+        let answer = client.call("offer", params).await;
+        assert_eq!(answer["error"], json!({"code": code, "message": message}), "{answer}");
+    }
+    // An answer when the server made no offer.
+    let answer = speaker
+        .call("answer", json!({"desc": {"type": "answer", "sdp": "v=0\r\n"}}))
+        .await;
+    assert_eq!(
+        answer["error"],
+        json!({"code": 400, "message": "no subscribe offer was made"})
+    );
+
+    // Nothing was published: the peer has no tracks, and both peers are still served.
+    let (status, peer) = server
+        .get(&format!("/v2/active-rooms/{room_id}/peers/{speaker_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{peer}");
+    assert_eq!(peer["tracks"], json!({}));
+    assert_eq!(listener.call("ping", json!({})).await["result"], json!({}));
+}

@@ -14,6 +14,7 @@ mod events;
 mod state;
 #[cfg(test)]
 mod tests;
+mod tracks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

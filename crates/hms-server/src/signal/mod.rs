@@ -11,7 +11,9 @@
 
 mod init;
 mod peer;
+mod publishing;
 mod room;
+mod tracks;
 mod wire;
 
 use std::collections::HashMap;

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use hms_rtc::{Connection, ConnectionEvent};
+use hms_rtc::{Connection, ConnectionEvent, OfferRequest, Subscription};
 use hms_store::WorkspaceCredentials;
 use hms_types::active_room::{EndRoom, PeerUpdate, RemovePeers};
 use hms_types::signal::{
     BroadcastParams, ChangeTrackMuteStateParams, ClientMessage, DescriptionParams, EndRoomParams, JoinParams,
     MessageNotification, PeerLeaveRequestParams, PeerUpdateParams, RoleChangeParams, RoleChangeRequestNotification,
-    RoleChangeRequestParams, SessionDescription,
+    RoleChangeRequestParams, SessionDescription, TrackUpdateParams,
 };
 use hms_types::webhook::leave_reason;
+use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -23,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::runtime::{JoinRequest, Publishes, RuntimeError};
 
 use super::room::ToRoom;
-use super::{AppClaims, DATA_CHANNEL, Signal, wire};
+use super::{AppClaims, DATA_CHANNEL, Signal, publishing, wire};
 
 /// Messages a client may send per second before its socket is closed as a flood (the
 /// SDK sends a ping every 3 s and a few requests per user action).
@@ -59,6 +60,8 @@ pub(super) enum ToPeer {
     Removed(String),
     /// The peer's role changed: it gets the new policy.
     RoleChanged(String),
+    /// The tracks the peer receives now.
+    Subscribe(Vec<Subscription>),
     /// The client came back on a new socket.
     Attach(Box<WebSocket>),
 }
@@ -114,8 +117,9 @@ pub(super) fn attach(
         publish: None,
         subscribe: None,
         subscribe_waits_for_answer: false,
+        wanted: Vec::new(),
+        published: Vec::new(),
         role_change_token: None,
-        name: String::new(),
         ending_room: false,
         after_answer: None,
         window_ends: None,
@@ -140,10 +144,12 @@ struct Peer {
     subscribe: Option<(Connection, mpsc::UnboundedReceiver<ConnectionEvent>)>,
     /// The server's subscribe offer is out: the next waits for its answer.
     subscribe_waits_for_answer: bool,
+    /// The tracks the room says this peer receives.
+    wanted: Vec<Subscription>,
+    /// The tracks this peer publishes, as the room was told them.
+    published: Vec<hms_types::active_room::Track>,
     /// The role change another peer asked this one to accept.
     role_change_token: Option<(String, String)>,
-    /// The peer's display name, as its messages carry it.
-    name: String,
     /// This peer ended the room, and leaves by itself.
     ending_room: bool,
     /// What the client gets after the join's answer.
@@ -169,6 +175,12 @@ enum Wake {
 
 /// An error answer: its code and message.
 type Refusal = (u16, String);
+
+impl From<publishing::PublishError> for Refusal {
+    fn from(error: publishing::PublishError) -> Self {
+        (error.code(), error.to_string())
+    }
+}
 
 impl Peer {
     async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToPeer>) {
@@ -350,7 +362,7 @@ impl Peer {
             _ if !self.joined => Err((400, format!("join before {method}"))),
             "offer" => self.publish_offer(parse(params)?).await,
             "answer" => self.subscribe_answer(parse(params)?).await,
-            "track-update" => Ok(json!({})),
+            "track-update" => self.update_tracks(parse(params)?).await,
             "broadcast" => self.broadcast(parse(params)?),
             "peer-update" => self.update_self(parse(params)?).await,
             "end-room" => self.end_room(parse(params)?).await,
@@ -380,13 +392,11 @@ impl Peer {
             publishes: Publishes::Nothing,
         };
         let workspace = &self.workspace.workspace;
-        let joined = self
-            .signal
+        self.signal
             .runtime
             .join(workspace, &self.claims.room_id, request)
             .await
             .map_err(join_refusal)?;
-        self.name = joined.name;
         self.joined = true;
         let answer = publish.map(|(connection, events, sdp)| {
             self.publish = Some((connection, events));
@@ -418,7 +428,7 @@ impl Peer {
             self.send(peer_list).await;
         }
         if after.offer_subscribe {
-            self.offer_subscribe(false).await;
+            self.renegotiate(false).await;
         }
     }
 
@@ -429,7 +439,9 @@ impl Peer {
         if offer.kind != "offer" {
             return Err((400, "the join carries an SDP offer".into()));
         }
-        let (connection, events) = self.signal.rtc.open();
+        // The first offer opens the data channel only: tracks come with later offers.
+        publishing::offered_tracks(&offer.sdp, &IndexMap::new(), None, &[])?;
+        let (connection, events) = self.signal.rtc.open(&self.peer_id);
         let answer = connection
             .accept_offer(offer.sdp.clone())
             .await
@@ -437,37 +449,51 @@ impl Peer {
         Ok((connection, events, answer))
     }
 
-    /// The server's offer on the subscribe connection: its data channel at first, an ICE
-    /// restart when the client came back. One offer at a time: a later one waits.
-    async fn offer_subscribe(&mut self, ice_restart: bool) {
-        if self.subscribe.is_none() {
-            let (connection, events) = self.signal.rtc.open();
-            self.subscribe = Some((connection, events));
-        } else if !ice_restart || self.subscribe_waits_for_answer {
-            return;
-        }
+    /// The server's next offer on the subscribe connection: its data channel at first,
+    /// then the tracks the peer receives as they come and go, and an ICE restart when the
+    /// client came back. One offer at a time: a later one waits for the answer (the
+    /// client does not queue offers), except an ICE restart, which replaces it.
+    async fn renegotiate(&mut self, ice_restart: bool) {
+        let open_channel = match self.subscribe {
+            Some(_) if self.subscribe_waits_for_answer && !ice_restart => return,
+            Some(_) => None,
+            None => {
+                self.subscribe = Some(self.signal.rtc.open(&self.peer_id));
+                Some(DATA_CHANNEL.to_owned())
+            }
+        };
         let Some((connection, _)) = &self.subscribe else {
             return;
         };
-        let offer = if ice_restart {
-            connection.offer_ice_restart().await
-        } else {
-            connection.offer_channel(DATA_CHANNEL).await
+        let request = OfferRequest {
+            open_channel,
+            ice_restart,
+            wanted: self.wanted.clone(),
         };
-        match offer {
-            Ok(sdp) => {
+        match connection.offer(request).await {
+            Ok(Some(sdp)) => {
                 self.subscribe_waits_for_answer = true;
                 self.send(wire::notification("offer", json!({"type": "offer", "sdp": sdp})))
                     .await;
             }
+            Ok(None) => {}
             Err(error) => tracing::warn!(%error, peer_id = %self.peer_id, "could not offer the subscribe connection"),
         }
     }
 
+    /// A publish offer: each track the client sends must be described in `tracks` and
+    /// allowed to the peer's role; then the room is told what the peer publishes now.
     async fn publish_offer(&mut self, params: DescriptionParams) -> Result<Value, Refusal> {
         if params.desc.kind != "offer" {
             return Err((400, "offer carries an SDP offer".into()));
         }
+        let template = self.template().await?;
+        let tracks = publishing::offered_tracks(
+            &params.desc.sdp,
+            &params.tracks,
+            template.body.roles.get(&self.role),
+            &self.published,
+        )?;
         let sdp = match &self.publish {
             Some((connection, _)) => connection
                 .accept_offer(params.desc.sdp)
@@ -479,7 +505,34 @@ impl Peer {
                 sdp
             }
         };
+        self.publish_tracks(tracks).await?;
         Ok(json!({"type": "answer", "sdp": sdp}))
+    }
+
+    /// `track-update`: a published track was muted or unmuted (tracks this peer does not
+    /// publish are ignored).
+    async fn update_tracks(&mut self, params: TrackUpdateParams) -> Result<Value, Refusal> {
+        let tracks = publishing::updated(&self.published, &params.tracks);
+        self.publish_tracks(tracks).await?;
+        Ok(json!({}))
+    }
+
+    async fn publish_tracks(&mut self, tracks: Vec<hms_types::active_room::Track>) -> Result<(), Refusal> {
+        if tracks == self.published {
+            return Ok(());
+        }
+        self.signal
+            .runtime
+            .publish(
+                &self.workspace.workspace,
+                &self.claims.room_id,
+                &self.peer_id,
+                tracks.clone(),
+            )
+            .await
+            .map_err(refusal)?;
+        self.published = tracks;
+        Ok(())
     }
 
     async fn subscribe_answer(&mut self, params: DescriptionParams) -> Result<Value, Refusal> {
@@ -494,6 +547,8 @@ impl Peer {
             .accept_answer(params.desc.sdp)
             .await
             .map_err(|error| (400, error.to_string()))?;
+        // What changed while the offer was out goes in the next one.
+        self.renegotiate(false).await;
         Ok(json!({}))
     }
 
@@ -509,7 +564,8 @@ impl Peer {
             timestamp,
             private,
             roles: params.roles.clone().unwrap_or_default(),
-            peer: Some(self.notification_info()),
+            // The room fills in the sender from its copy of the peer.
+            peer: None,
             info: params.info,
         };
         self.to_room(ToRoom::Broadcast {
@@ -521,34 +577,17 @@ impl Peer {
         Ok(json!({"message_id": message_id, "timestamp": timestamp}))
     }
 
-    /// The sender as messages name it (the room task's copy is the authority on others).
-    fn notification_info(&self) -> hms_types::signal::PeerNotificationInfo {
-        hms_types::signal::PeerNotificationInfo {
-            peer_id: self.peer_id.clone(),
-            role: self.role.clone(),
-            groups: Vec::new(),
-            info: hms_types::signal::PeerInfo {
-                name: self.name.clone(),
-                data: String::new(),
-                user_id: self.claims.user_id.clone(),
-                kind: "regular",
-            },
-        }
-    }
-
     async fn update_self(&mut self, params: PeerUpdateParams) -> Result<Value, Refusal> {
         let update = PeerUpdate {
             name: params.name,
             metadata: params.data,
             role: None,
         };
-        let updated = self
-            .signal
+        self.signal
             .runtime
             .update_peer(&self.workspace.workspace, &self.claims.room_id, &self.peer_id, update)
             .await
             .map_err(refusal)?;
-        self.name = updated.name;
         Ok(json!({}))
     }
 
@@ -751,6 +790,12 @@ impl Peer {
                 self.role = role;
                 self.send_policy().await;
             }
+            ToPeer::Subscribe(wanted) => {
+                self.wanted = wanted;
+                if self.subscribe.is_some() {
+                    self.renegotiate(false).await;
+                }
+            }
             ToPeer::Attach(socket) => self.resume(*socket).await,
         }
     }
@@ -778,23 +823,32 @@ impl Peer {
         }
         if self.subscribe.is_some() {
             self.subscribe_waits_for_answer = false;
-            self.offer_subscribe(true).await;
+            self.renegotiate(true).await;
         }
     }
 
     fn publish_event(&mut self, event: ConnectionEvent) {
-        tracing::debug!(peer_id = %self.peer_id, ?event, "publish connection");
+        match event {
+            ConnectionEvent::AudioLevel { track_id, level } => self.to_room(ToRoom::Speaking {
+                peer_id: self.peer_id.clone(),
+                track_id,
+                level,
+            }),
+            event => tracing::debug!(peer_id = %self.peer_id, ?event, "publish connection"),
+        }
     }
 
     async fn subscribe_event(&mut self, event: ConnectionEvent) {
         match event {
             ConnectionEvent::ChannelText { label, text } if label == DATA_CHANNEL => {
-                if let Some(reply) = channel_reply(&text)
-                    && let Some((connection, _)) = &self.subscribe
+                if let Some((connection, _)) = &self.subscribe
+                    && let Some(reply) = channel_request(connection, &text)
                 {
                     connection.send_text(DATA_CHANNEL, reply);
                 }
             }
+            // The client never restarts the subscribe connection: the server does.
+            ConnectionEvent::Disconnected => self.renegotiate(true).await,
             event => tracing::debug!(peer_id = %self.peer_id, ?event, "subscribe connection"),
         }
     }
@@ -813,17 +867,26 @@ fn role_change_request(text: &str) -> Option<(String, String)> {
     ))
 }
 
-/// The answer to a request on the subscribe connection's data channel: layer and audio
-/// preferences are acknowledged (media forwarding follows them once it exists), others
-/// are refused with 404, which the client does not retry.
-fn channel_reply(text: &str) -> Option<String> {
+/// A request on the subscribe connection's data channel, and its answer: the client
+/// shows or hides a video (`prefer-video-track-state`, layer `none` pauses it) or mutes
+/// a remote audio (`prefer-audio-track-state`); others are refused with 404, which the
+/// client does not retry.
+fn channel_request(connection: &Connection, text: &str) -> Option<String> {
     let request: Value = serde_json::from_str(text).ok()?;
     let id = request.get("id")?.clone();
     let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
-    Some(match method {
-        "prefer-video-track-state" | "prefer-audio-track-state" => wire::result(id, json!({})),
-        _ => wire::error(id, 404, format!("{method} is not supported")),
-    })
+    let params = request.get("params").cloned().unwrap_or_default();
+    let track_id = params.get("track_id").and_then(Value::as_str);
+    let forward = match method {
+        "prefer-video-track-state" => params.get("max_spatial_layer").and_then(Value::as_str) != Some("none"),
+        "prefer-audio-track-state" => params.get("subscribed").and_then(Value::as_bool) != Some(false),
+        _ => return Some(wire::error(id, 404, format!("{method} is not supported"))),
+    };
+    let Some(track_id) = track_id else {
+        return Some(wire::error(id, 400, "track_id is required"));
+    };
+    connection.prefer(track_id, forward);
+    Some(wire::result(id, json!({})))
 }
 
 fn refusal(error: RuntimeError) -> Refusal {

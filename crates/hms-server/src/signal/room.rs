@@ -8,8 +8,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use hms_rtc::Subscription;
 use hms_store::{NumberedDelivery, WorkspaceCredentials};
-use hms_types::signal::{LeaveRequestParams, MessageNotification, PeerLeaveParams, PeerListParams, RoomState};
+use hms_types::signal::{
+    ActiveSpeakers, LeaveRequestParams, MessageNotification, PeerLeaveParams, PeerListParams, RoomState, Speaker,
+};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -17,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::runtime::{LivePeer, LiveSession};
 
 use super::peer::ToPeer;
-use super::{Signal, wire};
+use super::{Signal, tracks, wire};
 
 /// Deliveries read from the store at once.
 const DELIVERIES_PER_READ: u32 = 500;
@@ -38,6 +41,12 @@ pub(super) enum ToRoom {
     },
     /// A peer of this node is gone.
     Exit { peer_id: String },
+    /// How loud a peer's audio track is now (0: it fell silent).
+    Speaking {
+        peer_id: String,
+        track_id: String,
+        level: u8,
+    },
     /// A chat message from a peer.
     Broadcast {
         from: String,
@@ -66,6 +75,10 @@ struct Room {
     stale: bool,
     /// The room's last delivery that its peers were given (or that came before them).
     delivered: Option<i64>,
+    /// The tracks each member was last told to receive.
+    subscribed: HashMap<String, Vec<Subscription>>,
+    /// Who is heard now, by peer.
+    speakers: IndexMap<String, Speaker>,
 }
 
 pub(super) fn spawn(
@@ -82,6 +95,8 @@ pub(super) fn spawn(
         told: None,
         stale: false,
         delivered: None,
+        subscribed: HashMap::new(),
+        speakers: IndexMap::new(),
     };
     tokio::spawn(room.run(inbox));
     sender
@@ -112,6 +127,7 @@ impl Room {
                 self.sync().await;
                 self.members.insert(peer_id.clone(), peer);
                 let _ = peer_list.send(self.peer_list(&peer_id));
+                self.resubscribe().await;
             }
             ToRoom::Resync { peer_id, peer_list } => {
                 self.sync().await;
@@ -119,13 +135,21 @@ impl Room {
             }
             ToRoom::Exit { peer_id } => {
                 self.members.remove(&peer_id);
+                self.subscribed.remove(&peer_id);
             }
+            ToRoom::Speaking {
+                peer_id,
+                track_id,
+                level,
+            } => self.speaking(peer_id, track_id, level),
             ToRoom::Broadcast {
                 from,
-                message,
+                mut message,
                 roles,
                 to_peer,
             } => {
+                // The room's copy of the sender is the one with its current name and data.
+                message.peer = self.told_peer(&from).map(wire::peer_notification_info);
                 let text = wire::notification("on-broadcast", &message);
                 for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &from) {
                     let _ = member.send(ToPeer::Notify(text.clone()));
@@ -140,6 +164,74 @@ impl Room {
                 for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &except) {
                     let _ = member.send(ToPeer::Notify(text.clone()));
                 }
+            }
+        }
+    }
+
+    fn told_peer(&self, peer_id: &str) -> Option<&LivePeer> {
+        self.told.as_ref().and_then(|session| session.peers.get(peer_id))
+    }
+
+    /// Tells everyone who is heard now, loudest first, when that changed.
+    fn speaking(&mut self, peer_id: String, track_id: String, level: u8) {
+        let changed = if level == 0 {
+            self.speakers.shift_remove(&peer_id).is_some()
+        } else {
+            let speaker = Speaker {
+                peer_id: peer_id.clone(),
+                track_id,
+                level,
+            };
+            self.speakers.insert(peer_id, speaker.clone()) != Some(speaker)
+        };
+        if changed {
+            self.tell_speakers();
+        }
+    }
+
+    fn tell_speakers(&self) {
+        let mut speaker_list: Vec<Speaker> = self.speakers.values().cloned().collect();
+        speaker_list.sort_by_key(|speaker| std::cmp::Reverse(speaker.level));
+        let text = wire::notification("active-speakers", ActiveSpeakers { speaker_list });
+        for member in self.members.values() {
+            let _ = member.send(ToPeer::Notify(text.clone()));
+        }
+    }
+
+    /// Tells each member the tracks it receives now, when they changed.
+    async fn resubscribe(&mut self) {
+        let Some(session) = &self.told else {
+            return;
+        };
+        // A room where nobody publishes (a crowd joining) needs no template read.
+        let published = session.peers.values().any(|peer| !peer.tracks.is_empty());
+        if !published && self.subscribed.values().all(Vec::is_empty) {
+            return;
+        }
+        let template = match self
+            .signal
+            .store
+            .template(&self.workspace.workspace.id, &session.template_id)
+            .await
+        {
+            Ok(Some(template)) => template,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, room_id = %self.room_id, "could not read a room's template");
+                self.stale = true;
+                return;
+            }
+        };
+        let by_role = tracks::wanted_by_role(session, &template);
+        for (member_id, member) in &self.members {
+            let Some(peer) = session.peers.get(member_id) else {
+                continue;
+            };
+            let wanted = tracks::wanted_by(peer, &by_role);
+            let told = self.subscribed.get(member_id).map_or(&[][..], Vec::as_slice);
+            if told != wanted.as_slice() {
+                self.subscribed.insert(member_id.clone(), wanted.clone());
+                let _ = member.send(ToPeer::Subscribe(wanted));
             }
         }
     }
@@ -262,21 +354,34 @@ impl Room {
                     wire::notification("on-peer-join", wire::peer_notification(peer)),
                     Some(peer_id.clone()),
                 )),
-                Some(previous) if changed(previous, peer) => {
-                    told.push((
-                        wire::notification("on-peer-update", wire::peer_notification(peer)),
-                        None,
-                    ));
-                    if previous.role != peer.role
-                        && let Some(member) = self.members.get(peer_id)
-                    {
-                        let _ = member.send(ToPeer::RoleChanged(peer.role.clone()));
+                Some(previous) => {
+                    if changed(previous, peer) {
+                        told.push((
+                            wire::notification("on-peer-update", wire::peer_notification(peer)),
+                            None,
+                        ));
+                        if previous.role != peer.role
+                            && let Some(member) = self.members.get(peer_id)
+                        {
+                            let _ = member.send(ToPeer::RoleChanged(peer.role.clone()));
+                        }
                     }
+                    let about = Some(peer_id.clone());
+                    told.extend(
+                        tracks::notices(previous, peer)
+                            .into_iter()
+                            .map(|text| (text, about.clone())),
+                    );
                 }
-                Some(_) => {}
             }
         }
-        for peer_id in before.keys().filter(|peer_id| !after.contains_key(*peer_id)) {
+        let gone: Vec<&String> = before.keys().filter(|peer_id| !after.contains_key(*peer_id)).collect();
+        let speaking = self.speakers.len();
+        for peer_id in &gone {
+            self.speakers.shift_remove(*peer_id);
+        }
+        let silenced = self.speakers.len() != speaking;
+        for peer_id in gone {
             let leave = PeerLeaveParams {
                 peer_id: peer_id.clone(),
             };
@@ -291,6 +396,10 @@ impl Room {
             }
         }
         self.told = session;
+        if silenced {
+            self.tell_speakers();
+        }
+        self.resubscribe().await;
     }
 
     /// Members the session no longer has were removed by a path that told them nothing

@@ -2,7 +2,10 @@
 
 use hms_store::TemplateRecord;
 use hms_types::PreciseTime;
-use hms_types::signal::{Notification, PeerInfo, PeerNotification, PolicyParams, Response, RpcError, TrackState};
+use hms_types::active_room::Track;
+use hms_types::signal::{
+    Notification, PeerInfo, PeerNotification, PeerNotificationInfo, PolicyParams, Response, RpcError, TrackState,
+};
 use hms_types::template::Role;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -91,21 +94,32 @@ pub fn peer_info(peer: &LivePeer) -> PeerInfo {
     }
 }
 
+/// A peer as track and chat messages name it.
+pub fn peer_notification_info(peer: &LivePeer) -> PeerNotificationInfo {
+    PeerNotificationInfo {
+        peer_id: peer.id.clone(),
+        role: peer.role.clone(),
+        groups: Vec::new(),
+        info: peer_info(peer),
+    }
+}
+
+pub fn track_state(track: &Track) -> TrackState {
+    TrackState {
+        track_id: track.id.clone(),
+        stream_id: track.stream_id.clone(),
+        kind: track.kind.clone(),
+        source: track.source.clone(),
+        mute: track.mute,
+        description: track.description.clone(),
+    }
+}
+
 pub fn peer_notification(peer: &LivePeer) -> PeerNotification {
     let tracks: IndexMap<String, TrackState> = peer
         .tracks
         .values()
-        .map(|track| {
-            let state = TrackState {
-                track_id: track.id.clone(),
-                stream_id: track.stream_id.clone(),
-                kind: track.kind.clone(),
-                source: track.source.clone(),
-                mute: track.mute,
-                description: track.description.clone(),
-            };
-            (track.id.clone(), state)
-        })
+        .map(|track| (track.id.clone(), track_state(track)))
         .collect();
     PeerNotification {
         peer_id: peer.id.clone(),

@@ -33,6 +33,14 @@ pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> 
     for changed in &write.changed {
         change_peer(&mut tx, changed).await?;
     }
+    for published in &write.published {
+        sqlx::query("UPDATE session_peers SET tracks = $1 WHERE id = $2 AND session_id = $3")
+            .bind(to_json(&published.tracks))
+            .bind(&published.peer_id)
+            .bind(&published.session_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     for left in &write.left {
         sqlx::query("UPDATE session_peers SET left_ns = $1 WHERE id = $2 AND session_id = $3 AND left_ns IS NULL")
             .bind(nanos(left.at))
