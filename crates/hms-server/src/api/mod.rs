@@ -6,6 +6,7 @@ mod analytics;
 mod bind;
 mod docs;
 mod health;
+mod list_json;
 pub mod mcp;
 mod room_codes;
 mod rooms;
