@@ -47,11 +47,26 @@ pub enum Op {
 
 #[derive(Clone)]
 pub struct Target {
-    pub addr: SocketAddr,
+    /// The nodes serving the deployment: connection `i` goes to node `i % len`.
+    pub addrs: Vec<SocketAddr>,
     /// `Bearer <management token>`, sent on every request of the management API.
     pub auth: HeaderValue,
-    /// Process whose CPU time is reported.
-    pub pid: u32,
+    /// Processes whose CPU time is reported as the server's.
+    pub pids: Vec<u32>,
+    /// The PostgreSQL server's postmaster, whose CPU time (with its backends') is reported
+    /// as the database's.
+    pub database_pid: Option<u32>,
+}
+
+impl Target {
+    pub fn one(addr: SocketAddr, auth: HeaderValue, pid: u32) -> Self {
+        Self {
+            addrs: vec![addr],
+            auth,
+            pids: vec![pid],
+            database_pid: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -65,6 +80,8 @@ pub struct StepResult {
     pub server_cores: f64,
     /// CPU time of the load generator itself over the measured window, in cores.
     pub client_cores: f64,
+    /// CPU time of the PostgreSQL server over the measured window, in cores (NaN without one).
+    pub database_cores: f64,
     /// CPU time of everything else on the machine over the window, in cores: other
     /// programs competing with the benchmark (steal time included).
     pub other_cores: f64,
@@ -217,8 +234,8 @@ pub async fn run_step(
     let mut conns = Vec::with_capacity(concurrency);
     let mut errors = 0;
     let mut first_error = None;
-    for _ in 0..concurrency {
-        match Conn::open(target.addr).await {
+    for i in 0..concurrency {
+        match Conn::open(target.addrs[i % target.addrs.len()]).await {
             Ok(conn) => conns.push(conn),
             Err(Transport(e)) => {
                 errors += 1;
@@ -228,12 +245,12 @@ pub async fn run_step(
     }
     let measure_from = Instant::now() + warmup;
     let until = measure_from + duration;
-    let sampler = tokio::spawn(sample(target.pid, measure_from, until));
+    let sampler = tokio::spawn(sample(target.pids.clone(), target.database_pid, measure_from, until));
     let mut tasks = Vec::with_capacity(concurrency);
     for (id, conn) in conns.into_iter().enumerate() {
         let op = op.clone();
         let auth = target.auth.clone();
-        let addr = target.addr;
+        let addr = target.addrs[id % target.addrs.len()];
         tasks.push(tokio::spawn(async move {
             let mut worker = Worker {
                 id,
@@ -288,27 +305,48 @@ pub async fn run_step(
         }
         total.latency.merge(&result.latency);
     }
-    let (server_cores, client_cores, machine_cores, rss) = sampler.await.expect("the sampler panicked");
-    total.server_cores = server_cores;
-    total.client_cores = client_cores;
-    total.other_cores = (machine_cores - server_cores - client_cores).max(0.0);
-    total.server_rss_kib = rss;
+    let sampled = sampler.await.expect("the sampler panicked");
+    total.server_cores = sampled.server;
+    total.client_cores = sampled.client;
+    total.database_cores = sampled.database;
+    let database = if sampled.database.is_nan() {
+        0.0
+    } else {
+        sampled.database
+    };
+    total.other_cores = (sampled.machine - sampled.server - sampled.client - database).max(0.0);
+    total.server_rss_kib = sampled.rss_kib;
     total
 }
 
-/// CPU of the server, of this process and of the whole machine over [from, until], and the
-/// server's largest resident set sampled every 50 ms meanwhile.
-async fn sample(pid: u32, from: Instant, until: Instant) -> (f64, f64, f64, u64) {
+/// What a step's sampler measured, CPU in cores.
+struct Sampled {
+    server: f64,
+    client: f64,
+    database: f64,
+    machine: f64,
+    /// The largest resident set of the servers together, in KiB.
+    rss_kib: u64,
+}
+
+/// CPU of the servers, of this process, of the database and of the whole machine over
+/// [from, until], and the servers' largest resident set sampled every 50 ms meanwhile.
+async fn sample(pids: Vec<u32>, database_pid: Option<u32>, from: Instant, until: Instant) -> Sampled {
     let mut rss = 0;
     let mut note_rss = || {
-        if let Some(kib) = proc_stats::status_kib(pid, "VmRSS") {
-            rss = rss.max(kib);
-        }
+        let now: u64 = pids
+            .iter()
+            .filter_map(|&pid| proc_stats::status_kib(pid, "VmRSS"))
+            .sum();
+        rss = rss.max(now);
     };
+    let servers = || -> Option<f64> { pids.iter().map(|&pid| proc_stats::cpu_secs(pid)).sum() };
+    let database = || database_pid.and_then(proc_stats::tree_cpu_secs);
     tokio::time::sleep_until(from.into()).await;
-    let (server0, client0, machine0) = (
-        proc_stats::cpu_secs(pid),
+    let (server0, client0, database0, machine0) = (
+        servers(),
         proc_stats::cpu_secs(std::process::id()),
+        database(),
         proc_stats::machine_busy_secs(),
     );
     while Instant::now() + Duration::from_millis(50) < until {
@@ -317,9 +355,10 @@ async fn sample(pid: u32, from: Instant, until: Instant) -> (f64, f64, f64, u64)
     }
     tokio::time::sleep_until(until.into()).await;
     note_rss();
-    let (server1, client1, machine1) = (
-        proc_stats::cpu_secs(pid),
+    let (server1, client1, database1, machine1) = (
+        servers(),
         proc_stats::cpu_secs(std::process::id()),
+        database(),
         proc_stats::machine_busy_secs(),
     );
     let window = (until - from).as_secs_f64();
@@ -327,10 +366,11 @@ async fn sample(pid: u32, from: Instant, until: Instant) -> (f64, f64, f64, u64)
         (Some(a), Some(b)) => (b - a) / window,
         _ => f64::NAN,
     };
-    (
-        cores(server0, server1),
-        cores(client0, client1),
-        cores(machine0, machine1),
-        rss,
-    )
+    Sampled {
+        server: cores(server0, server1),
+        client: cores(client0, client1),
+        database: cores(database0, database1),
+        machine: cores(machine0, machine1),
+        rss_kib: rss,
+    }
 }

@@ -105,3 +105,66 @@ pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
         took: started.elapsed(),
     })
 }
+
+/// [`load_rooms`] for a PostgreSQL store: one `INSERT … SELECT FROM generate_series` per
+/// 100 000 rooms. The servers on it may be running; each reads them on its next request.
+pub async fn load_rooms_postgres(database_url: &str, count: u64) -> Result<Loaded, String> {
+    if count > MAX_ROOMS {
+        return Err(format!("at most {MAX_ROOMS} rooms"));
+    }
+    let started = Instant::now();
+    let db = |e: sqlx::Error| format!("database: {e}");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await
+        .map_err(db)?;
+    let model = sqlx::query(
+        "SELECT workspace_id, template_id, region, options FROM rooms WHERE id NOT LIKE '65000000be0c000000%' \
+         ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&pool)
+    .await
+    .map_err(db)?
+    .ok_or("create one room through the API first: loaded rooms copy its workspace and template")?;
+    let workspace_id: String = model.try_get("workspace_id").map_err(db)?;
+    let template_id: String = model.try_get("template_id").map_err(db)?;
+    let region: String = model.try_get("region").map_err(db)?;
+    let room_options: String = model.try_get("options").map_err(db)?;
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE id >= $1 AND id < $2")
+        .bind(ID_PREFIX)
+        .bind(room_id(MAX_ROOMS - 1) + "z")
+        .fetch_one(&pool)
+        .await
+        .map_err(db)?;
+    let mut next = existing as u64;
+    while next < count {
+        let end = (next + ROWS_PER_TRANSACTION).min(count);
+        sqlx::query(
+            "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
+             large_room, options, created_at, updated_at) \
+             SELECT $1 || lpad(to_hex(i), 6, '0'), $2, 'bench-load-' || i, 'bench-load-' || i, TRUE, '', $3, $4, \
+             FALSE, $5, $6 + i, $6 + i FROM generate_series($7::bigint, $8::bigint - 1) AS i",
+        )
+        .bind(ID_PREFIX)
+        .bind(&workspace_id)
+        .bind(&template_id)
+        .bind(&region)
+        .bind(&room_options)
+        .bind(CREATED_AT_MS)
+        .bind(next as i64)
+        .bind(end as i64)
+        .execute(&pool)
+        .await
+        .map_err(db)?;
+        next = end;
+    }
+    // Fresh statistics, as autovacuum would make them a while later: the planner's choice
+    // for a list must not depend on when it last ran.
+    sqlx::query("ANALYZE rooms").execute(&pool).await.map_err(db)?;
+    pool.close().await;
+    Ok(Loaded {
+        added: count.saturating_sub(existing as u64),
+        took: started.elapsed(),
+    })
+}

@@ -3,9 +3,11 @@
 //! drives them, and prints one markdown report.
 
 mod client;
+mod deployment;
 mod histogram;
 mod load;
 mod loader;
+mod media;
 mod proc_stats;
 mod report;
 mod server;
@@ -24,9 +26,10 @@ use hyper::header::HeaderValue;
 use serde_json::{Value, json};
 
 use client::Conn;
-use load::{Op, Target, run_step};
+use deployment::{Backend, Deployment};
+use load::{Op, run_step};
 use report::{Footprint, GrowthRow, Report, Row};
-use server::{Credentials, Process};
+use server::Credentials;
 
 #[derive(Parser)]
 #[command(name = "hms-bench", about = "openhms's benchmark (run it with bench/run.sh)")]
@@ -57,6 +60,9 @@ enum Command {
         #[arg(long)]
         hms: PathBuf,
     },
+    /// Real WebRTC peers: one publisher to 10-400 subscribers, and a room where everyone
+    /// publishes and subscribes; prints its markdown section.
+    Media(media::MediaArgs),
     /// Summarize criterion's results as a markdown table.
     CriterionSummary {
         /// criterion's output directory (target/criterion).
@@ -102,6 +108,16 @@ struct RunArgs {
     /// profiling one of them.
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
+    /// A PostgreSQL server to run on instead of SQLite, as a URL allowed to create
+    /// databases (`scripts/postgres.sh` prints one): each server run gets a new database.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// That PostgreSQL server's data dir, to report the CPU it uses.
+    #[arg(long, requires = "database_url")]
+    postgres_dir: Option<PathBuf>,
+    /// Nodes serving one deployment on the PostgreSQL database, the load spread over them.
+    #[arg(long, default_value_t = 1, requires = "database_url")]
+    nodes: usize,
     /// Where to keep the data dirs (a fresh temporary directory by default; removed after).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -131,7 +147,12 @@ fn main() {
                 println!("added {} rooms in {:.1} s", loaded.added, loaded.took.as_secs_f64());
             }),
             Command::Soak(args) => run_soak(args).await,
-            Command::Signal { hms } => signal_step(&hms).await.map(|section| print!("{section}")),
+            Command::Signal { hms } => in_work_dir("signal", |work| async move { signal::run(&hms, &work).await })
+                .await
+                .map(|section| print!("{section}")),
+            Command::Media(args) => in_work_dir("media", |work| async move { media::run(&args, &work).await })
+                .await
+                .map(|section| print!("{section}")),
             Command::CriterionSummary { dir } => criterion_summary(&dir).map(|table| print!("{table}")),
         }
     });
@@ -141,10 +162,15 @@ fn main() {
     }
 }
 
-async fn signal_step(hms: &Path) -> Result<String, String> {
-    let work = std::env::temp_dir().join(format!("hms-bench-signal-{}", std::process::id()));
+/// Runs a step in a temporary work dir of its own, removed after.
+async fn in_work_dir<F, Step>(name: &str, step: F) -> Result<String, String>
+where
+    F: FnOnce(PathBuf) -> Step,
+    Step: Future<Output = Result<String, String>>,
+{
+    let work = std::env::temp_dir().join(format!("hms-bench-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("work dir: {e}"))?;
-    let outcome = signal::run(hms, &work).await;
+    let outcome = step(work.clone()).await;
     let _ = std::fs::remove_dir_all(&work);
     outcome
 }
@@ -281,16 +307,18 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
     let auth = management_auth(&credentials);
     let duration = seconds(args.seconds);
     let warmup = Duration::from_millis(args.warmup_ms);
+    let backend = Backend::new(args.database_url.clone(), args.postgres_dir.as_deref())?;
     let mut footprint = Footprint::default();
     let mut rows = Vec::new();
 
-    progress("main: starting openhms on an empty data dir");
-    let hms = server::start_hms(&args.hms, &work.join("main"), &credentials).await?;
-    footprint.ready_fresh = hms.ready_in;
+    progress(format!("main: starting {} on an empty store", deployment_name(args)));
+    let store = backend.fresh_store("main").await?;
+    let hms = Deployment::start(&args.hms, work, "main", &backend, &store, args.nodes, &credentials).await?;
+    footprint.ready_fresh = hms.first().ready_in;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    footprint.idle_rss_kib = proc_stats::status_kib(hms.pid, "VmRSS").unwrap_or(0);
+    footprint.idle_rss_kib = proc_stats::status_kib(hms.first().pid, "VmRSS").unwrap_or(0);
 
-    let mut setup = Conn::open(hms.addr).await.map_err(|e| e.0)?;
+    let mut setup = Conn::open(hms.first().addr).await.map_err(|e| e.0)?;
     let room_ids = Arc::new(create_rooms(&mut setup, &auth, "bench-room", ROOMS).await?);
     let codes = Arc::new(room_codes(&mut setup, &auth, &room_ids).await?);
     drop(setup);
@@ -307,43 +335,42 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
         None => None,
     };
 
-    let hms_target = Target {
-        addr: hms.addr,
-        auth: auth.clone(),
-        pid: hms.pid,
-    };
-    let mut plan: Vec<(&'static str, Arc<Op>, Option<&Process>)> = vec![
-        (report::HEALTH, Arc::new(Op::Health), None),
+    let hms_target = hms.target(&auth);
+    let node_target = node
+        .as_ref()
+        .map(|node| load::Target::one(node.addr, auth.clone(), node.pid));
+    let mut plan: Vec<(&'static str, Arc<Op>, bool)> = vec![
+        (report::HEALTH, Arc::new(Op::Health), false),
         (
             report::GET_ROOM,
             Arc::new(Op::GetRoom {
                 room_ids: room_ids.clone(),
             }),
-            None,
+            false,
         ),
         (
             report::CREATE_ROOM,
             Arc::new(Op::CreateRoom { prefix: String::new() }),
-            None,
+            false,
         ),
-        (report::LIST_ROOMS, Arc::new(Op::ListRooms), None),
+        (report::LIST_ROOMS, Arc::new(Op::ListRooms), false),
         (
             report::ROOM_CODES,
             Arc::new(Op::RoomCodes {
                 room_ids: room_ids.clone(),
             }),
-            None,
+            false,
         ),
-        (report::EXCHANGE, Arc::new(Op::Exchange { codes: codes.clone() }), None),
+        (report::EXCHANGE, Arc::new(Op::Exchange { codes: codes.clone() }), false),
     ];
-    if let Some(node) = &node {
+    if node.is_some() {
         plan.push((
             report::NODE_TOKEN,
             Arc::new(Op::NodeToken {
                 path: "/api/token",
                 room_ids: room_ids.clone(),
             }),
-            Some(node),
+            true,
         ));
         plan.push((
             report::NODE_TOKEN_TUNED,
@@ -351,7 +378,7 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
                 path: "/api/token-keyobject",
                 room_ids: room_ids.clone(),
             }),
-            Some(node),
+            true,
         ));
     }
     plan.push((
@@ -359,10 +386,10 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
         Arc::new(Op::PeerJoinLeave {
             room_ids: room_ids.clone(),
         }),
-        None,
+        false,
     ));
     plan.retain(|(operation, _, _)| args.only.is_empty() || args.only.iter().any(|o| operation.contains(o.as_str())));
-    for (operation, op, process) in plan {
+    for (operation, op, on_node) in plan {
         for &concurrency in &args.concurrency {
             progress(format!("main: {operation} at {concurrency} connections"));
             let op = match &*op {
@@ -372,15 +399,11 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
                 }),
                 _ => op.clone(),
             };
-            let target = match process {
-                Some(p) => Target {
-                    addr: p.addr,
-                    auth: auth.clone(),
-                    pid: p.pid,
-                },
-                None => hms_target.clone(),
+            let target = match (&node_target, on_node) {
+                (Some(node), true) => node,
+                _ => &hms_target,
             };
-            let result = run_step(&target, op, concurrency, warmup, duration).await;
+            let result = run_step(target, op, concurrency, warmup, duration).await;
             rows.push(Row {
                 operation,
                 concurrency,
@@ -388,20 +411,31 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
             });
         }
     }
-    footprint.peak_rss_kib = proc_stats::status_kib(hms.pid, "VmHWM").unwrap_or(0);
+    footprint.peak_rss_kib = proc_stats::status_kib(hms.first().pid, "VmHWM").unwrap_or(0);
     if let Some(node) = node {
         footprint.node_peak_kib = proc_stats::status_kib(node.pid, "VmHWM");
         node.stop().await?;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    footprint.idle_after_kib = proc_stats::status_kib(hms.pid, "VmRSS").unwrap_or(0);
+    footprint.idle_after_kib = proc_stats::status_kib(hms.first().pid, "VmRSS").unwrap_or(0);
     hms.stop().await?;
 
-    let growth = growth(args, work, &credentials, &auth, warmup, duration, &mut footprint).await?;
+    let growth = growth(
+        args,
+        &backend,
+        work,
+        &credentials,
+        &auth,
+        warmup,
+        duration,
+        &mut footprint,
+    )
+    .await?;
     Ok(Report {
         title: format!(
-            "Each step: {} connections in a closed loop for {:.1} s after a {} ms warm-up; load generator on the \
-             same machine. CPU columns are in cores; \"other\" is what the rest of the machine used meanwhile.",
+            "{}. Each step: {} connections in a closed loop for {:.1} s after a {} ms warm-up; load generator on \
+             the same machine. CPU columns are in cores; \"other\" is what the rest of the machine used meanwhile.",
+            deployment_name(args),
             args.concurrency
                 .iter()
                 .map(|c| c.to_string())
@@ -410,14 +444,26 @@ async fn run_in(args: &RunArgs, work: &Path) -> Result<Report, String> {
             duration.as_secs_f64(),
             warmup.as_millis()
         ),
+        backend: report::BackendKind::of(&backend, args.nodes),
         rows,
         growth,
         footprint,
     })
 }
 
+/// What the run is against, for the report and the progress lines.
+fn deployment_name(args: &RunArgs) -> String {
+    match (&args.database_url, args.nodes) {
+        (None, _) => "openhms on SQLite".into(),
+        (Some(_), 1) => "openhms on PostgreSQL".into(),
+        (Some(_), nodes) => format!("{nodes} openhms nodes on one PostgreSQL database"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn growth(
     args: &RunArgs,
+    backend: &Backend,
     work: &Path,
     credentials: &Credentials,
     auth: &HeaderValue,
@@ -438,10 +484,11 @@ async fn growth(
     if sizes.is_empty() {
         return Ok(rows);
     }
-    let data_dir = work.join("growth");
-    progress("growth: a fresh data dir with one room made through the API");
-    let hms = server::start_hms(&args.hms, &data_dir, credentials).await?;
-    let mut setup = Conn::open(hms.addr).await.map_err(|e| e.0)?;
+    progress("growth: a fresh store with one room made through the API");
+    let store = backend.fresh_store("growth").await?;
+    let start = || Deployment::start(&args.hms, work, "growth", backend, &store, args.nodes, credentials);
+    let hms = start().await?;
+    let mut setup = Conn::open(hms.first().addr).await.map_err(|e| e.0)?;
     create_rooms(&mut setup, auth, "bench-model", 1).await?;
     drop(setup);
     hms.stop().await?;
@@ -449,23 +496,22 @@ async fn growth(
         // The model room counts: the store holds `rooms` rooms.
         let loaded_count = rooms.saturating_sub(1).max(1);
         progress(format!("growth: loading the store up to {rooms} rooms"));
-        let loaded = loader::load_rooms(&data_dir, loaded_count).await?;
+        let loaded = match &store.database_url {
+            Some(url) => loader::load_rooms_postgres(url, loaded_count).await?,
+            None => loader::load_rooms(&deployment::node_dir(work, "growth", 0), loaded_count).await?,
+        };
         progress(format!(
             "growth: added {} rooms in {:.1} s",
             loaded.added,
             loaded.took.as_secs_f64()
         ));
-        let hms = server::start_hms(&args.hms, &data_dir, credentials).await?;
-        footprint.ready_loaded.push((rooms, hms.ready_in));
+        let hms = start().await?;
+        footprint.ready_loaded.push((rooms, hms.first().ready_in));
         tokio::time::sleep(Duration::from_secs(1)).await;
         footprint
             .idle_loaded_kib
-            .push((rooms, proc_stats::status_kib(hms.pid, "VmRSS").unwrap_or(0)));
-        let target = Target {
-            addr: hms.addr,
-            auth: auth.clone(),
-            pid: hms.pid,
-        };
+            .push((rooms, proc_stats::status_kib(hms.first().pid, "VmRSS").unwrap_or(0)));
+        let target = hms.target(auth);
         let ops: [(&'static str, Arc<Op>); 2] = [
             (report::GET_ROOM, Arc::new(Op::GetLoadedRoom { count: loaded_count })),
             (report::LIST_ROOMS, Arc::new(Op::ListRooms)),

@@ -12,13 +12,41 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
 
 /// User plus system CPU time of a process (all its threads), in seconds.
 pub fn cpu_secs(pid: u32) -> Option<f64> {
+    cpu_fields_secs(pid, 11..13)
+}
+
+/// The sum of the clock-tick fields `fields` of `/proc/PID/stat`, counted after the
+/// command name (11 and 12: user and system time; 13 and 14: those of reaped children).
+fn cpu_fields_secs(pid: u32, fields: std::ops::Range<usize>) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces: fields are counted after its closing parenthesis.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let all: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let mut ticks = 0u64;
+    for field in fields {
+        ticks += all.get(field)?.parse::<u64>().ok()?;
+    }
     // USER_HZ, which Linux fixes at 100 on every architecture it exports to user space.
-    Some((utime + stime) as f64 / 100.0)
+    Some(ticks as f64 / 100.0)
+}
+
+/// CPU time of a process and of its children now running (a PostgreSQL server: the
+/// postmaster and its backends), in seconds; children that ended count through their
+/// parent, which reaped them.
+pub fn tree_cpu_secs(pid: u32) -> Option<f64> {
+    let own = cpu_fields_secs(pid, 11..15)?;
+    let children: f64 = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| parent_pid(child) == Some(pid))
+        .filter_map(cpu_secs)
+        .sum();
+    Some(own + children)
+}
+
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU time the whole machine spent busy (everything but idle and I/O wait), in seconds.

@@ -31,11 +31,25 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Starts `hms serve` on a free loopback port with the peer simulator, and waits until
 /// `GET /healthz` answers 200.
 pub async fn start_hms(bin: &Path, data_dir: &Path, credentials: &Credentials) -> Result<Process, String> {
+    start_hms_on(bin, data_dir, None, credentials).await
+}
+
+/// [`start_hms`] on the PostgreSQL database at `database_url` when given.
+pub async fn start_hms_on(
+    bin: &Path,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    credentials: &Credentials,
+) -> Result<Process, String> {
     let log = std::fs::File::create(data_dir.with_extension("log")).map_err(|e| format!("server log: {e}"))?;
     let mut command = Command::new(bin);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--simulate-peers", "--data-dir"])
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(url) = database_url {
+        command.arg("--database-url").arg(url);
+    }
+    command
         .env("HMS_ACCESS_KEY", &credentials.access_key)
         .env("HMS_SECRET", &credentials.secret)
         .stderr(log);

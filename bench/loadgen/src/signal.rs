@@ -107,7 +107,7 @@ async fn join_all(
     let started = Instant::now();
     let mut joining = Vec::with_capacity(rooms.len());
     for (index, room_id) in rooms.iter().enumerate() {
-        let token = app_token(credentials, room_id, &format!("bench-{index}"));
+        let token = app_token(credentials, room_id, ROLE, &format!("bench-{index}"));
         let peer_id = format!("{}-{index}", name.replace(' ', "-"));
         let (gate, addr) = (gate.clone(), server.addr);
         joining.push(tokio::spawn(async move {
@@ -139,8 +139,9 @@ async fn join_all(
     Ok((scenario, sockets))
 }
 
-fn app_token(credentials: &Credentials, room_id: &str, user_id: &str) -> String {
-    let claims = Claims::app(&credentials.access_key, room_id, ROLE, user_id, now_secs() - 10, 3600);
+/// An app token for `user_id` in room `room_id` with role `role`.
+pub fn app_token(credentials: &Credentials, room_id: &str, role: &str, user_id: &str) -> String {
+    let claims = Claims::app(&credentials.access_key, room_id, role, user_id, now_secs() - 10, 3600);
     hms_auth::mint(&claims, &AppSecret::new(credentials.secret.clone()))
 }
 

@@ -129,11 +129,7 @@ pub async fn soak(args: &SoakArgs, work: &Path) -> Result<String, String> {
             Arc::new(Op::PeerJoinLeave { room_ids }),
         ],
     });
-    let target = Target {
-        addr: hms.addr,
-        auth,
-        pid: hms.pid,
-    };
+    let target = Target::one(hms.addr, auth, hms.pid);
     let intervals = (args.seconds / args.interval.max(1)).max(1);
     let mut table = String::from(
         "| at s | requests/s | errors | p50 ms | p99 ms | RSS MiB | open fds | webhooks received |\n|---|---|---|---|---|---|---|---|\n",

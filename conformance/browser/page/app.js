@@ -13,11 +13,20 @@ import {
 // Every peer connection the SDK makes, so that tests can see them connect. This wraps the
 // browser's constructor, not the SDK.
 const peerConnections = [];
+// What the SDK sends on the server's data channel (layer and audio preferences).
+const channelRequests = [];
 const NativePeerConnection = window.RTCPeerConnection;
 window.RTCPeerConnection = function (...args) {
   const connection = new NativePeerConnection(...args);
   const record = { connection, channels: [] };
-  connection.addEventListener("datachannel", (event) => record.channels.push(event.channel));
+  connection.addEventListener("datachannel", (event) => {
+    record.channels.push(event.channel);
+    const send = event.channel.send.bind(event.channel);
+    event.channel.send = (data) => {
+      channelRequests.push(String(data));
+      return send(data);
+    };
+  });
   const createDataChannel = connection.createDataChannel.bind(connection);
   connection.createDataChannel = (...channelArgs) => {
     const channel = createDataChannel(...channelArgs);
@@ -147,6 +156,23 @@ window.app = {
         msid: (section.match(/a=msid:(\S+ \S+)/) || [])[1] ?? null,
       }));
   },
+  // Shows a remote video in an element (the SDK then asks the server for it), or hides it.
+  showVideo: async (trackId) => {
+    const element = document.createElement("video");
+    element.id = `video-${trackId}`;
+    element.muted = true;
+    // In view and of some size: the SDK attaches a video only when it can be seen.
+    element.style.width = "320px";
+    element.style.height = "240px";
+    document.body.prepend(element);
+    await actions.attachVideo(trackId, element);
+  },
+  hideVideo: async (trackId) => {
+    const element = document.getElementById(`video-${trackId}`);
+    await actions.detachVideo(trackId, element);
+    element.remove();
+  },
+  channelRequests: () => channelRequests.slice(),
   speakers: () => Object.values(store.getState(selectSpeakers)).map((speaker) => speaker.peerID),
   setVideo: (enabled) => actions.setLocalVideoEnabled(enabled),
   setAudio: (enabled) => actions.setLocalAudioEnabled(enabled),

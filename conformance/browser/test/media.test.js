@@ -42,11 +42,13 @@ async function rtcFigures(expected, what, timeoutMs = 10000) {
   const read = async () => {
     const text = await (await fetch(`${process.env.HMS_METRICS_URL}/metrics`)).text();
     const value = (name) => Number(text.match(new RegExp(`^${name} (\\d+)`, "m"))?.[1]);
-    return {
+    const figures = {
       connections: value("hms_rtc_connections"),
       published: value("hms_rtc_published_tracks"),
       forwarded: value("hms_rtc_forwarded_tracks"),
+      paused: value("hms_rtc_paused_tracks"),
     };
+    return Object.fromEntries(Object.keys(expected).map((key) => [key, figures[key]]));
   };
   const deadline = Date.now() + timeoutMs;
   let figures = await read();
@@ -252,4 +254,32 @@ test("a publisher that leaves takes its tracks everywhere and leaves nothing all
   const listed = await api("GET", `/active-rooms/${room.id}/peers`);
   assert.deepEqual(Object.values(listed.body.peers).map((peer) => peer.name), ["Bob"]);
   await rtcFigures({ connections: 2, published: 2, forwarded: 0 }, "only Bob's connections and tracks left");
+});
+
+test("a hidden video is paused at the server and a shown one resumes with a keyframe", async () => {
+  await rtcFigures({ connections: 0 }, "no connections left from earlier tests", 20000);
+  // Bob publishes nothing, so that the only tracks forwarded are Alice's two, to him.
+  const { codes } = await roomWithTemplate(`media-pause-${Date.now()}`, {
+    host: role("host", ["audio", "video"], ["host"]),
+    viewer: role("viewer", [], ["host"]),
+  });
+  const alice = await session.open();
+  const bob = await session.open();
+  await join(alice, codes.host, "Alice", { media: true });
+  await join(bob, codes.viewer, "Bob");
+  const [video] = (await tracksOf(bob, "Alice", cameraAndMicrophone, "Alice's tracks")).filter((t) => t.type === "video");
+  await decodes(bob, video.id, 5, "Bob to decode Alice");
+
+  // The SDK asks for a video when it is shown (prefer-video-track-state) and for layer
+  // "none" when it is hidden: the server stops sending it, and sends it again, from a
+  // keyframe, when it is shown again.
+  await bob.evaluate((id) => window.app.showVideo(id), video.id);
+  await waitInPage(bob, () => window.app.channelRequests(), (list) => list.some((r) => r.includes('"high"')), null, "Bob's SDK to ask for the video");
+  await rtcFigures({ forwarded: 2, paused: 0 }, "Alice's tracks forwarded to Bob");
+  await bob.evaluate((id) => window.app.hideVideo(id), video.id);
+  await rtcFigures({ forwarded: 2, paused: 1 }, "Alice's video paused for Bob");
+  await bob.evaluate((id) => window.app.showVideo(id), video.id);
+  await rtcFigures({ forwarded: 2, paused: 0 }, "Alice's video resumed for Bob");
+  const now = (await bob.evaluate(() => window.app.mediaStats())).received[video.id].framesDecoded;
+  await decodes(bob, video.id, now + 10, "Alice's video to play again", 5000);
 });

@@ -309,6 +309,69 @@ impl Served {
     }
 }
 
+/// A property of an object schema: a query parameter, or a top-level field of a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    /// Its schema as the object's schema gives it (a `$ref` stays one).
+    pub schema: Value,
+    pub required: bool,
+}
+
+impl Field {
+    /// What the schema says the field is, if it says.
+    pub fn description(&self) -> Option<&str> {
+        self.schema.get("description").and_then(Value::as_str)
+    }
+}
+
+/// The fields of an object schema — a query's, or a body's — in the order the schema
+/// lists them; `None` when the schema (after following a `$ref` into `definitions`) is
+/// no object with properties. The CLI's flags, the MCP tools' inputs and the documents'
+/// query parameters are all made from these.
+pub fn object_fields(schema: &Value, definitions: &Map<String, Value>) -> Option<Vec<Field>> {
+    let root = resolve(schema, definitions);
+    let properties = root.get("properties")?.as_object()?;
+    let required: Vec<&str> = root
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    Some(
+        properties
+            .iter()
+            .map(|(name, schema)| Field {
+                name: name.clone(),
+                schema: schema.clone(),
+                required: required.contains(&name.as_str()),
+            })
+            .collect(),
+    )
+}
+
+/// `schema` with a `$ref` to one of `definitions` replaced by what it names (its own
+/// keywords kept beside), followed a few levels deep.
+pub fn resolve(schema: &Value, definitions: &Map<String, Value>) -> Value {
+    let mut schema = schema.clone();
+    for _ in 0..8 {
+        let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let name = reference.rsplit('/').next().unwrap_or(reference);
+        let Some(target) = definitions.get(name) else {
+            break;
+        };
+        let mut merged = target.clone();
+        if let (Some(merged), Some(own)) = (merged.as_object_mut(), schema.as_object()) {
+            for (key, value) in own.iter().filter(|(key, _)| *key != "$ref") {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        schema = merged;
+    }
+    schema
+}
+
 /// The operation named `name`.
 pub fn find(name: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|op| op.name == name)
@@ -318,6 +381,25 @@ pub fn find(name: &str) -> Option<&'static Operation> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn the_fields_of_an_object_follow_its_reference() {
+        let definitions: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "Query": {"type": "object", "required": ["b"], "properties": {
+                "a": {"type": "integer", "description": "An a."},
+                "b": {"$ref": "#/$defs/B"},
+            }},
+        }))
+        .unwrap();
+        let fields = object_fields(&serde_json::json!({"$ref": "#/$defs/Query"}), &definitions).unwrap();
+        let names: Vec<(&str, bool, Option<&str>)> = fields
+            .iter()
+            .map(|field| (field.name.as_str(), field.required, field.description()))
+            .collect();
+        assert_eq!(names, [("a", false, Some("An a.")), ("b", true, None)]);
+        assert_eq!(fields[1].schema, serde_json::json!({"$ref": "#/$defs/B"}));
+        assert_eq!(object_fields(&serde_json::json!({"type": "array"}), &definitions), None);
+    }
 
     #[test]
     fn names_and_commands_are_unique() {

@@ -386,41 +386,26 @@ fn error_description(status: u16) -> &'static str {
     }
 }
 
-/// The query parameters of a query type: the properties of its object schema.
+/// The query parameters of a query type: the fields of its object schema, each with its
+/// description taken out of its schema to stand beside it.
 pub(crate) fn query_parameters(
     schema: &Value,
     generator: &SchemaGenerator,
 ) -> Vec<(String, Value, bool, Option<String>)> {
-    let schema = match schema.get("$ref").and_then(Value::as_str) {
-        Some(reference) => reference
-            .strip_prefix(SCHEMAS)
-            .and_then(|name| generator.definitions().get(name))
-            .cloned()
-            .unwrap_or_default(),
-        None => schema.clone(),
-    };
-    let required: BTreeSet<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|names| names.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .map(|(name, property)| {
-            let mut property = without_null(property.clone());
+    hms_api::object_fields(schema, generator.definitions())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|field| {
+            let mut property = without_null(field.schema);
             let description = property
                 .as_object_mut()
                 .and_then(|object| object.remove("description"))
                 .and_then(|text| text.as_str().map(str::to_owned));
-            (name.clone(), property, required.contains(name.as_str()), description)
+            (field.name, property, field.required, description)
         })
         .collect()
 }
 
-/// A query parameter is absent rather than null: drops `null` from a schema's types.
 fn without_null(mut schema: Value) -> Value {
     let Some(object) = schema.as_object_mut() else {
         return schema;

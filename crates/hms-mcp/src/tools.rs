@@ -189,15 +189,14 @@ pub fn input_schema(op: &Operation) -> (Map<String, Value>, Vec<String>) {
 
     let mut query_params = Vec::new();
     if let Some(query) = op.query {
-        let schema = query(&mut generator()).to_value();
-        if let Some(Value::Object(query_properties)) = schema.get("properties") {
-            for (name, property) in query_properties {
-                insert_unique(&mut properties, op, name, property.clone());
-                query_params.push(name.clone());
+        let mut generator = generator();
+        let schema = query(&mut generator).to_value();
+        for field in hms_api::object_fields(&schema, generator.definitions()).unwrap_or_default() {
+            if field.required {
+                required.push(Value::from(field.name.as_str()));
             }
-        }
-        if let Some(Value::Array(names)) = schema.get("required") {
-            required.extend(names.iter().cloned());
+            insert_unique(&mut properties, op, &field.name, field.schema);
+            query_params.push(field.name);
         }
     }
     if op.paginated {

@@ -1,7 +1,8 @@
 //! The UDP socket and the task that drives every connection on it, and forwards media
 //! between them.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -20,6 +21,12 @@ use crate::{Command, Connection, ConnectionEvent, ConnectionId, MediaKind, Offer
 
 /// Largest datagram read; WebRTC keeps under the path MTU, far below this.
 const MAX_DATAGRAM: usize = 2048;
+/// The socket's kernel buffers: a keyframe forwarded to hundreds of subscribers is a burst
+/// of thousands of datagrams, and the default (about 200 KiB) would drop most of it.
+const SOCKET_BUFFER: usize = 8 << 20;
+/// Datagrams held while the kernel's send buffer is full; beyond this they are dropped,
+/// as a full network link would drop them.
+const MAX_BACKLOG: usize = 65_536;
 
 /// The node's WebRTC endpoint: one UDP socket for every peer connection.
 pub struct Endpoint {
@@ -38,6 +45,8 @@ pub struct RtcStats {
     pub published_tracks: u64,
     /// Subscribe sections tracks are written to.
     pub forwarded_tracks: u64,
+    /// Of those, the ones their subscriber paused (a hidden video, a muted remote audio).
+    pub paused_tracks: u64,
     /// Media frames and their bytes written to subscribers, since the start.
     pub forwarded_frames: u64,
     pub forwarded_bytes: u64,
@@ -48,6 +57,7 @@ struct Counters {
     connections: AtomicU64,
     published_tracks: AtomicU64,
     forwarded_tracks: AtomicU64,
+    paused_tracks: AtomicU64,
     forwarded_frames: AtomicU64,
     forwarded_bytes: AtomicU64,
 }
@@ -56,7 +66,7 @@ impl Endpoint {
     /// Binds the UDP socket at `bind` and starts driving connections. Clients are told to
     /// reach it at `announce` (each with the socket's port).
     pub async fn bind(bind: SocketAddr, announce: Vec<IpAddr>) -> io::Result<Self> {
-        let socket = UdpSocket::bind(bind).await?;
+        let socket = bind_socket(bind)?;
         let local_addr = socket.local_addr()?;
         let candidates = announce
             .into_iter()
@@ -71,6 +81,8 @@ impl Endpoint {
             connections: HashMap::new(),
             by_source: HashMap::new(),
             sources: HashMap::new(),
+            timers: BinaryHeap::new(),
+            backlog: VecDeque::new(),
             counters: counters.clone(),
         };
         tokio::spawn(driver.run(received));
@@ -119,6 +131,7 @@ impl StatsSource {
             connections: read(&self.0.connections),
             published_tracks: read(&self.0.published_tracks),
             forwarded_tracks: read(&self.0.forwarded_tracks),
+            paused_tracks: read(&self.0.paused_tracks),
             forwarded_frames: read(&self.0.forwarded_frames),
             forwarded_bytes: read(&self.0.forwarded_bytes),
         }
@@ -134,6 +147,11 @@ struct Driver {
     by_source: HashMap<SocketAddr, ConnectionId>,
     /// Every track published on this node.
     sources: HashMap<TrackKey, Source>,
+    /// When each connection wants to be woken, soonest first; an entry that no longer
+    /// matches its connection's `wake_at` is stale and skipped.
+    timers: BinaryHeap<Reverse<(Instant, ConnectionId)>>,
+    /// Datagrams waiting for room in the kernel's send buffer, in order.
+    backlog: VecDeque<(Vec<u8>, SocketAddr)>,
     counters: Arc<Counters>,
 }
 
@@ -156,12 +174,22 @@ impl Driver {
                     None => return,
                 },
                 _ = sleep_until(wake_at) => self.wake_due(),
+                writable = self.socket.writable(), if !self.backlog.is_empty() => match writable {
+                    Ok(()) => self.send_backlog(),
+                    Err(error) => tracing::debug!(%error, "UDP socket not writable"),
+                },
             }
         }
     }
 
-    fn next_wake(&self) -> Option<Instant> {
-        self.connections.values().map(|link| link.wake_at).min()
+    fn next_wake(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if self.connections.get(&id).is_some_and(|link| link.wake_at == Some(at)) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
     }
 
     fn receive(&mut self, source: SocketAddr, datagram: &[u8]) {
@@ -192,12 +220,19 @@ impl Driver {
 
     fn wake_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<ConnectionId> = self
-            .connections
-            .iter()
-            .filter(|(_, link)| link.wake_at <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(link) = self.connections.get_mut(&id)
+                && link.wake_at == Some(at)
+            {
+                link.wake_at = None;
+                due.push(id);
+            }
+        }
         for id in due {
             if let Some(link) = self.connections.get_mut(&id) {
                 let _ = link.rtc.handle_input(Input::Timeout(now));
@@ -358,6 +393,7 @@ impl Driver {
             resumed |= sink.paused && forward;
             sink.paused = !forward;
         }
+        self.count_tracks();
         if resumed {
             let mut dirty = Dirty::new();
             self.request_keyframe(&key, &mut dirty);
@@ -515,11 +551,19 @@ impl Driver {
         loop {
             match link.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => {
-                    link.wake_at = at;
+                    if link.wake_at != Some(at) {
+                        link.wake_at = Some(at);
+                        self.timers.push(Reverse((at, id)));
+                    }
                     break;
                 }
                 Ok(Output::Transmit(transmit)) => {
-                    let _ = self.socket.try_send_to(&transmit.contents, transmit.destination);
+                    send(
+                        &self.socket,
+                        &mut self.backlog,
+                        &transmit.contents,
+                        transmit.destination,
+                    );
                 }
                 Ok(Output::Event(event)) => events.push(event),
                 Err(error) => {
@@ -563,18 +607,63 @@ impl Driver {
         let _ = link.events.send(told);
     }
 
+    /// Sends what waited for room in the send buffer, until it is full again.
+    fn send_backlog(&mut self) {
+        while let Some((datagram, destination)) = self.backlog.front() {
+            match self.socket.try_send_to(datagram, *destination) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                _ => {
+                    self.backlog.pop_front();
+                }
+            }
+        }
+    }
+
     fn count_links(&self) {
         let connections = self.connections.len() as u64;
         self.counters.connections.store(connections, Ordering::Relaxed);
     }
 
     fn count_tracks(&self) {
+        let sinks = || self.sources.values().flat_map(|source| &source.sinks);
         let published = self.sources.len() as u64;
-        let forwarded: usize = self.sources.values().map(|source| source.sinks.len()).sum();
+        let forwarded = sinks().count() as u64;
+        let paused = sinks().filter(|sink| sink.paused).count() as u64;
         self.counters.published_tracks.store(published, Ordering::Relaxed);
-        self.counters
-            .forwarded_tracks
-            .store(forwarded as u64, Ordering::Relaxed);
+        self.counters.forwarded_tracks.store(forwarded, Ordering::Relaxed);
+        self.counters.paused_tracks.store(paused, Ordering::Relaxed);
+    }
+}
+
+/// The endpoint's socket, with kernel buffers large enough for bursts (as large as the
+/// system allows, when it allows less).
+fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(error) = socket.set_send_buffer_size(SOCKET_BUFFER) {
+        tracing::debug!(%error, "could not enlarge the UDP send buffer");
+    }
+    if let Err(error) = socket.set_recv_buffer_size(SOCKET_BUFFER) {
+        tracing::debug!(%error, "could not enlarge the UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Sends a datagram now, or keeps it (in order) while the send buffer is full.
+fn send(socket: &UdpSocket, backlog: &mut VecDeque<(Vec<u8>, SocketAddr)>, datagram: &[u8], destination: SocketAddr) {
+    if backlog.is_empty() {
+        match socket.try_send_to(datagram, destination) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            _ => return,
+        }
+    }
+    if backlog.len() < MAX_BACKLOG {
+        backlog.push_back((datagram.to_vec(), destination));
     }
 }
 

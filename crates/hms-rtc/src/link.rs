@@ -23,8 +23,8 @@ pub(crate) struct Link {
     /// The peer this connection belongs to: its published tracks are keyed by it.
     pub owner: String,
     pub events: mpsc::UnboundedSender<ConnectionEvent>,
-    /// When str0m next wants to be woken.
-    pub wake_at: Instant,
+    /// When str0m next wants to be woken (`None` while it is being woken).
+    pub wake_at: Option<Instant>,
     pub pending_offer: Option<PendingOffer>,
     pub channels: HashMap<ChannelId, String>,
     /// Publish side: the track each of the client's sending sections carries.
@@ -65,7 +65,7 @@ impl Link {
             rtc,
             owner,
             events,
-            wake_at: Instant::now(),
+            wake_at: None,
             pending_offer: None,
             channels: HashMap::new(),
             incoming: HashMap::new(),
@@ -216,4 +216,63 @@ fn add_sections(
         added.push((mid, subscription.source.clone()));
     }
     Some(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offered_media;
+
+    fn subscription(n: usize) -> Subscription {
+        Subscription {
+            source: TrackKey {
+                publisher: format!("peer-{n}"),
+                track_id: format!("track-{n}"),
+            },
+            stream_id: format!("stream-{n}"),
+        }
+    }
+
+    #[test]
+    fn subscribe_offers_never_give_a_section_a_mid_that_parses_as_a_number() {
+        for _ in 0..50 {
+            let (events, _received) = mpsc::unbounded_channel();
+            let rtc = Rtc::builder().set_ice_lite(true).build(Instant::now());
+            let mut link = Link::new(rtc, "subscriber".into(), events);
+            let request = OfferRequest {
+                open_channel: Some("ion-sfu".into()),
+                ice_restart: false,
+                wanted: (0..20).map(subscription).collect(),
+            };
+            let sdp = link
+                .offer(&request, |_| Some(MediaKind::Video))
+                .expect("an offer")
+                .expect("something to negotiate");
+            let sections = offered_media(&sdp);
+            // At most 8 new sections an offer; the rest wait for the next one.
+            assert_eq!(sections.len(), MAX_ADDED_PER_OFFER);
+            for (n, section) in sections.iter().enumerate() {
+                assert!(
+                    !section.mid.starts_with(|c: char| c.is_ascii_digit()),
+                    "{}",
+                    section.mid
+                );
+                assert_eq!(section.track_id.as_deref(), Some(format!("track-{n}").as_str()));
+                assert_eq!(section.stream_id.as_deref(), Some(format!("stream-{n}").as_str()));
+            }
+        }
+    }
+
+    #[test]
+    fn tracks_published_nowhere_on_the_node_wait_for_a_later_offer() {
+        let (events, _received) = mpsc::unbounded_channel();
+        let rtc = Rtc::builder().set_ice_lite(true).build(Instant::now());
+        let mut link = Link::new(rtc, "subscriber".into(), events);
+        let request = OfferRequest {
+            wanted: vec![subscription(1)],
+            ..OfferRequest::default()
+        };
+        assert_eq!(link.offer(&request, |_| None), Ok(None));
+        assert!(link.pending_offer.is_none());
+    }
 }

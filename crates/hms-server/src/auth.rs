@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use hms_auth::{TokenType, VerifyPolicy};
@@ -89,7 +90,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)?;
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("Authentication error")
+                .with_detail("send a management token as `Authorization: Bearer <token>`")
+        })?;
         let policy = VerifyPolicy {
             expected_type: TokenType::Management,
             leeway_secs: state.config.token_leeway_secs,
@@ -109,16 +113,10 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let missing = || {
-        ApiError::unauthorized("Authentication error")
-            .with_detail("send a management token as `Authorization: Bearer <token>`")
-    };
-    let header = parts.headers.get(AUTHORIZATION).ok_or_else(missing)?;
-    let value = header.to_str().map_err(|_| missing())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(missing());
-    }
-    Ok(token.trim())
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

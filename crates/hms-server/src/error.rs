@@ -137,6 +137,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::webhooks::WebhookError> for ApiError {
+    fn from(error: crate::service::webhooks::WebhookError) -> Self {
+        use crate::service::webhooks::WebhookError;
+        match error {
+            WebhookError::Store(error) => error.into(),
+            WebhookError::NoSuchWorkspace(_) => ApiError::bad_request(error.to_string()),
+            invalid => ApiError::invalid_body(invalid.to_string()),
+        }
+    }
+}
+
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         ApiError::bad_request("Invalid path parameter").with_detail(rejection.body_text())

@@ -57,7 +57,7 @@ pub enum ServeError {
     #[error("cannot remove the peers of nodes that are gone: {0}")]
     Recovery(runtime::RuntimeError),
     #[error("invalid webhook configuration: {0}")]
-    Webhooks(error::ApiError),
+    Webhooks(service::webhooks::WebhookError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot open the WebRTC UDP port {addr}: {source}")]
@@ -123,7 +123,7 @@ impl Server {
             ),
             None => None,
         };
-        let limits = Arc::new(limits::Limits::new(&config));
+        let limits = Arc::new(limits::Limits::new(&config, metrics.clone()));
         let rtc = bind_rtc(&config).await?;
         metrics.watch_rtc(rtc.stats());
         let placement = hms_store::Placement {
@@ -213,13 +213,11 @@ impl Server {
         tracing::info!(addr = %self.listener.local_addr()?, tls = self.certificate.is_some(), "openhms is serving");
         // The accept loop gives each request its client's address (`ConnectInfo`), which
         // the rate limits and the dashboard's sign-in limit count.
-        match &self.certificate {
-            Some(certificate) => {
-                let listener = tls::TlsListener::new(self.listener, certificate)?;
-                listener::serve(listener, app, limits, shutdown).await?;
-            }
-            None => listener::serve(self.listener, app, limits, shutdown).await?,
-        }
+        let transport = match &self.certificate {
+            Some(certificate) => listener::Transport::Tls(certificate.acceptor()?),
+            None => listener::Transport::Plain,
+        };
+        listener::serve(self.listener, transport, app, limits, shutdown).await?;
         refresher.abort();
         keeping_alive.abort();
         purging.abort();

@@ -1,6 +1,6 @@
 //! Request rate limits: per workspace on the management API, per client address on the
-//! endpoints that need no credentials (the room-code exchange `/v2/token`, and whatever
-//! else routes through [`limit_clients`]). Each is a token bucket per key: `per_sec`
+//! endpoints that need no credentials (the room-code exchange `/v2/token` and `/init`,
+//! each layered with [`per_client`]). Each is a token bucket per key: `per_sec`
 //! requests a second on average, bursts of up to `burst`. Past it, 429 with `Retry-After`
 //! and the error envelope.
 //!
@@ -14,6 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -22,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// How many requests a key may make: `per_sec` on average, `burst` at once. A rate of
@@ -108,11 +112,14 @@ pub struct Limits {
     /// A header naming the client's address (set by a trusted proxy in front), whose
     /// last value is used instead of the connection's peer address.
     pub client_address_header: Option<axum::http::HeaderName>,
+    /// Where refusals are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Limits {
-    pub fn new(config: &crate::config::ServerConfig) -> Self {
+    pub fn new(config: &crate::config::ServerConfig, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             workspaces: RateLimiter::new(Rate::new(
                 config.rate_limit_workspace_per_sec,
                 config.rate_limit_workspace_burst,
@@ -174,31 +181,38 @@ pub async fn limit_workspaces(State(state): State<AppState>, request: Request, n
             .workspaces
             .check(&caller.workspace_id().to_owned(), Instant::now())
     {
-        state.metrics.limited("rate_workspace");
+        state.limits.metrics.limited("rate_workspace");
         let rate = state.config.rate_limit_workspace_per_sec;
         return too_many_requests(format!("this workspace may make {rate} requests per second"), wait);
     }
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// The middleware limiting each client address's rate: for the routes that need no
-/// credentials (`route_layer` it on them).
-pub async fn limit_clients(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.limits.clients.is_off() {
+/// The middleware limiting each client address's rate, for the routes that need no
+/// credentials: `route_layer(from_fn(limit_clients))` on them, inside their CORS layer so
+/// that browsers can read the 429. It needs no state where routes are built: the server's
+/// [`Limits`] come in each request's extensions, put there by [`provide`].
+pub async fn limit_clients(Extension(limits): Extension<Arc<Limits>>, request: Request, next: Next) -> Response {
+    if limits.clients.is_off() {
         return next.run(request).await;
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
-    if let Some(address) = state.limits.client_address(request.headers(), peer)
-        && let Err(wait) = state.limits.clients.check(&address, Instant::now())
+    if let Some(address) = limits.client_address(request.headers(), peer)
+        && let Err(wait) = limits.clients.check(&address, Instant::now())
     {
-        state.metrics.limited("rate_client");
-        let rate = state.config.rate_limit_client_per_sec;
+        limits.metrics.limited("rate_client");
+        let rate = limits.clients.rate.per_sec;
         return too_many_requests(
             format!("one client address may make {rate} such requests per second"),
             wait,
         );
     }
     next.run(request).await
+}
+
+/// The layer that hands every request the server's limits, for [`limit_clients`].
+pub fn provide(limits: Arc<Limits>) -> Extension<Arc<Limits>> {
+    Extension(limits)
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! Names follow Prometheus conventions: an `hms_` prefix, base units (`_seconds`),
 //! `_total` on counters. No label holds an unbounded value: operations are the catalogue's
 //! names (or the route's template for the few routes outside it), statuses are HTTP codes,
-//! and webhook endpoints are not labels at all (rooms may each name their own).
+//! and webhook endpoints are labelled only in the one gauge of the oldest pending
+//! deliveries, by origin (no path, which may hold a secret), for the few endpoints furthest
+//! behind ([`hms_store::GAUGED_ENDPOINTS`]): rooms may each name their own endpoint.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +56,11 @@ struct PoolLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LimitLabels {
     limit: &'static str,
 }
@@ -74,6 +81,7 @@ pub struct Metrics {
     webhook_attempts: Family<OutcomeLabels, Counter>,
     webhook_pending: Gauge,
     webhook_oldest_pending: FloatGauge,
+    webhook_endpoint_oldest_pending: Family<EndpointLabels, FloatGauge>,
     planning_lag: FloatGauge,
     live_rooms: Gauge,
     live_sessions: Gauge,
@@ -127,6 +135,14 @@ impl Metrics {
             "Age of the oldest queued webhook delivery, 0 when none is queued",
             Unit::Seconds,
             webhook_oldest_pending.clone(),
+        );
+        let webhook_endpoint_oldest_pending = Family::<EndpointLabels, FloatGauge>::default();
+        registry.register_with_unit(
+            "hms_webhook_endpoint_oldest_pending_delivery_age",
+            "Age of the oldest queued webhook delivery of each endpoint (by origin) among the \
+             endpoints furthest behind; an endpoint with nothing queued has no series",
+            Unit::Seconds,
+            webhook_endpoint_oldest_pending.clone(),
         );
         let planning_lag = FloatGauge::default();
         registry.register_with_unit(
@@ -206,6 +222,7 @@ impl Metrics {
             webhook_attempts,
             webhook_pending,
             webhook_oldest_pending,
+            webhook_endpoint_oldest_pending,
             planning_lag,
             live_rooms,
             live_sessions,
@@ -262,6 +279,12 @@ impl Metrics {
                 self.store_up.set(1);
                 self.webhook_pending.set(int(gauges.pending_deliveries));
                 self.webhook_oldest_pending.set(age(gauges.oldest_pending_delivery));
+                self.set_endpoint_ages(
+                    gauges
+                        .oldest_pending_by_endpoint
+                        .iter()
+                        .map(|(url, oldest)| (origin(url), age(Some(*oldest)))),
+                );
                 self.planning_lag.set(age(gauges.oldest_unplanned_event));
                 self.live_rooms.set(int(gauges.live_rooms));
                 self.live_sessions.set(int(gauges.live_sessions));
@@ -293,6 +316,33 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String succeeds");
         text
+    }
+}
+
+impl Metrics {
+    /// Replaces the series of the endpoints' oldest pending deliveries: endpoints that
+    /// caught up leave, so that the series follow the endpoints behind now.
+    fn set_endpoint_ages(&self, ages: impl Iterator<Item = (String, f64)>) {
+        let mut oldest: HashMap<String, f64> = HashMap::new();
+        for (endpoint, age) in ages {
+            let entry = oldest.entry(endpoint).or_insert(age);
+            *entry = entry.max(age);
+        }
+        self.webhook_endpoint_oldest_pending.clear();
+        for (endpoint, age) in oldest {
+            self.webhook_endpoint_oldest_pending
+                .get_or_create(&EndpointLabels { endpoint })
+                .set(age);
+        }
+    }
+}
+
+/// The origin of a webhook URL (`scheme://host:port`), or `invalid`: the label of its
+/// endpoint, without the path or query, which may hold a secret.
+fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(url) if url.has_host() => url.origin().ascii_serialization(),
+        _ => "invalid".to_owned(),
     }
 }
 
@@ -356,4 +406,42 @@ async fn scrape(State((metrics, store)): State<(Arc<Metrics>, Arc<dyn Store>)>) 
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_is_labelled_by_its_origin_only() {
+        assert_eq!(
+            origin("https://hooks.example.com/services/T0/B0/SECRET?token=x"),
+            "https://hooks.example.com"
+        );
+        assert_eq!(origin("http://127.0.0.1:9000/hook"), "http://127.0.0.1:9000");
+        assert_eq!(origin("not a url"), "invalid");
+    }
+
+    #[test]
+    fn endpoints_that_caught_up_leave_and_one_origin_keeps_its_oldest() {
+        let metrics = Metrics::new("node".to_owned());
+        let series = |metrics: &Metrics| {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &metrics.registry).unwrap();
+            text.lines()
+                .filter(|line| line.starts_with("hms_webhook_endpoint_oldest_pending_delivery_age_seconds{"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        metrics.set_endpoint_ages([("https://a.test".to_owned(), 2.0), ("https://a.test".to_owned(), 5.0)].into_iter());
+        assert_eq!(
+            series(&metrics),
+            ["hms_webhook_endpoint_oldest_pending_delivery_age_seconds{endpoint=\"https://a.test\"} 5.0"]
+        );
+        metrics.set_endpoint_ages([("https://b.test".to_owned(), 1.0)].into_iter());
+        assert_eq!(
+            series(&metrics),
+            ["hms_webhook_endpoint_oldest_pending_delivery_age_seconds{endpoint=\"https://b.test\"} 1.0"]
+        );
+    }
 }

@@ -12,6 +12,7 @@ pub struct RtcMetrics {
     connections: Gauge,
     published_tracks: Gauge,
     forwarded_tracks: Gauge,
+    paused_tracks: Gauge,
     forwarded_frames: Counter,
     forwarded_bytes: Counter,
 }
@@ -23,24 +24,35 @@ impl RtcMetrics {
             connections: Gauge::default(),
             published_tracks: Gauge::default(),
             forwarded_tracks: Gauge::default(),
+            paused_tracks: Gauge::default(),
             forwarded_frames: Counter::default(),
             forwarded_bytes: Counter::default(),
         };
-        registry.register(
-            "hms_rtc_connections",
-            "Open WebRTC peer connections of this node (publish and subscribe)",
-            metrics.connections.clone(),
-        );
-        registry.register(
-            "hms_rtc_published_tracks",
-            "Tracks real peers publish through this node",
-            metrics.published_tracks.clone(),
-        );
-        registry.register(
-            "hms_rtc_forwarded_tracks",
-            "Tracks being forwarded, counted once per subscriber",
-            metrics.forwarded_tracks.clone(),
-        );
+        let gauges = [
+            (
+                "hms_rtc_connections",
+                "Open WebRTC peer connections of this node (publish and subscribe)",
+                &metrics.connections,
+            ),
+            (
+                "hms_rtc_published_tracks",
+                "Tracks real peers publish through this node",
+                &metrics.published_tracks,
+            ),
+            (
+                "hms_rtc_forwarded_tracks",
+                "Tracks being forwarded, counted once per subscriber",
+                &metrics.forwarded_tracks,
+            ),
+            (
+                "hms_rtc_paused_tracks",
+                "Forwarded tracks their subscriber paused (a hidden video, a muted remote audio)",
+                &metrics.paused_tracks,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
         registry.register(
             "hms_rtc_forwarded_frames",
             "Media frames forwarded to subscribers",
@@ -69,6 +81,7 @@ impl RtcMetrics {
         self.connections.set(int(stats.connections));
         self.published_tracks.set(int(stats.published_tracks));
         self.forwarded_tracks.set(int(stats.forwarded_tracks));
+        self.paused_tracks.set(int(stats.paused_tracks));
         // The endpoint keeps the totals; the counters take them as they are.
         self.forwarded_frames
             .inner()

@@ -3,26 +3,16 @@
 //! so a browser can only join over TLS.
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::config::ServerConfig;
 
-/// A client gets this long to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshaken connections waiting for the HTTP server to take them.
-const ACCEPTED_BACKLOG: usize = 128;
 /// Names a self-signed certificate is always made for.
 const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
@@ -121,7 +111,8 @@ impl Certificate {
             .join(":")
     }
 
-    fn acceptor(&self) -> Result<TlsAcceptor, TlsError> {
+    /// What runs the handshakes of the listener's connections (see [`crate::listener`]).
+    pub fn acceptor(&self) -> Result<TlsAcceptor, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -156,80 +147,4 @@ fn write(path: &Path, contents: &[u8], private: bool) -> Result<(), TlsError> {
         .open(path)
         .map_err(failed)?;
     file.write_all(contents).map_err(failed)
-}
-
-/// A listener that hands the HTTP server connections whose TLS handshake is done. Each
-/// handshake runs in its own task, so a slow client delays nobody else.
-pub struct TlsListener {
-    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-    accepting: JoinHandle<()>,
-}
-
-impl TlsListener {
-    pub fn new(listener: TcpListener, certificate: &Certificate) -> Result<Self, TlsError> {
-        let acceptor = certificate.acceptor()?;
-        let local_addr = listener.local_addr().map_err(|source| TlsError::Read {
-            path: PathBuf::from("listener"),
-            source,
-        })?;
-        let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
-        let accepting = tokio::spawn(accept_loop(listener, acceptor, sender));
-        Ok(Self {
-            accepted,
-            local_addr,
-            accepting,
-        })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.accepting.abort();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    accepted: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!(%error, "could not accept a connection");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (acceptor, accepted) = (acceptor.clone(), accepted.clone());
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    let _ = accepted.send((tls, peer)).await;
-                }
-                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.accepted.recv().await {
-            Some(connection) => connection,
-            // The accept loop only ends when this listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
 }

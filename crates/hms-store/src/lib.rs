@@ -16,7 +16,7 @@ mod postgres;
 mod records;
 mod sqlite;
 
-pub use gauges::{PoolUse, StoreGauges};
+pub use gauges::{GAUGED_ENDPOINTS, PoolUse, StoreGauges};
 pub use idempotency::{ClaimOutcome, IdempotencyClaim, StoredResponse};
 pub use location::{DatabaseUrl, StoreLocation};
 pub use outage::Outage;

@@ -2,11 +2,12 @@
 //!
 //! Writes go through a pool of one connection, so they never contend inside a process;
 //! reads use their own pool and run in parallel with them, but for the hottest reads of
-//! one row by a unique key, which run on the caller's thread (see `point_reads`).
+//! one row by a unique key, which run on the caller's thread, and the pages of lists, which
+//! run on a blocking thread, both without sqlx (see `point_reads` and `lists`).
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use tokio::sync::broadcast;
 
 mod gauges;
 mod idempotency;
+mod lists;
 mod live_writes;
 mod placements;
 mod point_reads;
@@ -32,7 +34,7 @@ use crate::records::*;
 use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, MAX_CODES_PER_ROOM, Store, StoreError, StoreResult, Topic};
 use live_writes::LiveWrites;
-use point_reads::PointReads;
+use point_reads::{PointReads, off_thread, snapshot};
 use room_inserts::RoomInserts;
 
 /// How hard a commit tries to reach the disk.
@@ -49,7 +51,7 @@ pub enum Durability {
 
 pub struct SqliteStore {
     pub(crate) reader: SqlitePool,
-    point_reads: PointReads,
+    point_reads: Arc<PointReads>,
     writer: SqlitePool,
     room_inserts: RoomInserts,
     live_writes: LiveWrites,
@@ -112,7 +114,7 @@ impl SqliteStore {
         Ok(Self {
             reader,
             live_writes: LiveWrites::start(&path, durability)?,
-            point_reads: PointReads::new(path, READER_CACHE_KIB),
+            point_reads: Arc::new(PointReads::new(path, READER_CACHE_KIB)),
             room_inserts: RoomInserts::start(writer.clone()),
             writer,
             notices,
@@ -418,19 +420,8 @@ impl Store for SqliteStore {
     }
 
     async fn templates(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM templates WHERE workspace_id = ");
-        query.push_bind(workspace_id);
-        if let Some(start) = &page.start {
-            query.push(" AND id < ").push_bind(start);
-        }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit));
-        query
-            .build()
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(template_from)
-            .collect()
+        let select = lists::templates(workspace_id, page);
+        off_thread(&self.point_reads, move |c| select.all(c, |row| template_from(row))).await
     }
 
     async fn insert_room(&self, room: &RoomRecord) -> StoreResult<()> {
@@ -485,36 +476,8 @@ impl Store for SqliteStore {
     }
 
     async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>> {
-        let mut query = QueryBuilder::<Sqlite>::new(ROOM_VIEW_SELECT);
-        query.push(" WHERE r.workspace_id = ").push_bind(workspace_id);
-        if let Some(enabled) = filter.enabled {
-            query.push(" AND r.enabled = ").push_bind(enabled);
-        }
-        if let Some(name) = &filter.name {
-            query.push(" AND r.name_key = ").push_bind(name_key(name));
-        }
-        if let Some(template_id) = &filter.template_id {
-            query.push(" AND r.template_id = ").push_bind(template_id);
-        }
-        if let Some(after) = filter.after {
-            query.push(" AND r.created_at >= ").push_bind(after.unix_millis());
-        }
-        if let Some(before) = filter.before {
-            query.push(" AND r.created_at <= ").push_bind(before.unix_millis());
-        }
-        if let Some(start) = &page.start {
-            query.push(" AND r.id < ").push_bind(start);
-        }
-        query
-            .push(" ORDER BY r.id DESC LIMIT ")
-            .push_bind(i64::from(page.limit));
-        query
-            .build()
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(room_view_from)
-            .collect()
+        let select = lists::rooms(workspace_id, filter, page);
+        off_thread(&self.point_reads, move |c| select.all(c, |row| room_view_from(row))).await
     }
 
     async fn reconcile_room_codes(
@@ -578,28 +541,8 @@ impl Store for SqliteStore {
         filter: &RoomCodeFilter,
         page: &PageRequest,
     ) -> StoreResult<Vec<RoomCode>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = "));
-        query.push_bind(room_id);
-        if let Some(role) = &filter.role {
-            query.push(" AND role = ").push_bind(role);
-        }
-        if let Some(enabled) = filter.enabled {
-            query.push(" AND enabled = ").push_bind(enabled);
-        }
-        if let Some(start) = &page.start {
-            query
-                .push(" AND seq > (SELECT seq FROM room_codes WHERE code = ")
-                .push_bind(start)
-                .push(")");
-        }
-        query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(page.limit));
-        query
-            .build()
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(room_code_from)
-            .collect()
+        let select = lists::room_codes(room_id, filter, page);
+        off_thread(&self.point_reads, move |c| select.all(c, |row| room_code_from(row))).await
     }
 
     async fn room_code(&self, code: &str) -> StoreResult<Option<CodeBinding>> {
@@ -627,15 +570,9 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, workspace_id: &str, id: &str) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE workspace_id = ? AND id = ?")
-            .bind(workspace_id)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut sessions = vec![session_from(&row)?];
-        self.attach_peers(&mut sessions).await?;
-        Ok(sessions.pop())
+        let select = lists::session(workspace_id, id);
+        let found = off_thread(&self.point_reads, move |c| sessions_with_peers(c, &select, false)).await?;
+        Ok(found.into_iter().next())
     }
 
     async fn sessions(
@@ -644,56 +581,14 @@ impl Store for SqliteStore {
         filter: &SessionFilter,
         page: &PageRequest,
     ) -> StoreResult<Vec<SessionRecord>> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM sessions WHERE workspace_id = ");
-        query.push_bind(workspace_id);
-        if let Some(room_id) = &filter.room_id {
-            query.push(" AND room_id = ").push_bind(room_id);
-        }
-        if let Some(active) = filter.active {
-            query.push(" AND active = ").push_bind(active);
-        }
-        if let Some(after) = filter.after {
-            query
-                .push(" AND started_ns >= ")
-                .push_bind(i128_to_i64(i128::from(after.unix_millis()) * 1_000_000));
-        }
-        if let Some(before) = filter.before {
-            // `before` is inclusive at millisecond precision: the whole millisecond counts.
-            query
-                .push(" AND started_ns < ")
-                .push_bind(i128_to_i64((i128::from(before.unix_millis()) + 1) * 1_000_000));
-        }
-        if let Some(start) = &page.start {
-            query.push(" AND id < ").push_bind(start);
-        }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit));
-        let mut sessions = query
-            .build()
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(session_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.attach_peers(&mut sessions).await?;
-        Ok(sessions)
+        let select = lists::sessions(workspace_id, filter, page);
+        off_thread(&self.point_reads, move |c| sessions_with_peers(c, &select, false)).await
     }
 
     async fn live_session(&self, room_id: &str) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE room_id = ? AND active = 1")
-            .bind(room_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut session = session_from(&row)?;
-        session.peers =
-            sqlx::query("SELECT * FROM session_peers WHERE session_id = ? AND left_ns IS NULL ORDER BY joined_ns, id")
-                .bind(&session.id)
-                .fetch_all(&self.reader)
-                .await?
-                .iter()
-                .map(session_peer_from)
-                .collect::<StoreResult<_>>()?;
-        Ok(Some(session))
+        let select = lists::live_session(room_id);
+        let found = off_thread(&self.point_reads, move |c| sessions_with_peers(c, &select, true)).await?;
+        Ok(found.into_iter().next())
     }
 
     async fn live_revision(&self, room_id: &str) -> StoreResult<Option<SessionRevision>> {
@@ -996,25 +891,20 @@ impl Store for SqliteStore {
         offset: u64,
         limit: u32,
     ) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
-        let mut count = QueryBuilder::<Sqlite>::new(
+        let count = lists::deliveries(
             "SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq",
+            workspace_id,
+            filter,
         );
-        push_delivery_filter(&mut count, workspace_id, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
-        let mut page = QueryBuilder::<Sqlite>::new(DELIVERY_SELECT);
-        push_delivery_filter(&mut page, workspace_id, filter);
-        page.push(" ORDER BY d.id DESC LIMIT ")
-            .push_bind(i64::from(limit))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let records = page
-            .build()
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(delivery_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((records, u64::try_from(total).unwrap_or(0)))
+        let page = lists::deliveries_page(lists::deliveries(DELIVERY_SELECT, workspace_id, filter), offset, limit);
+        off_thread(&self.point_reads, move |c| {
+            snapshot(c, || {
+                let total = count.count(c)?;
+                let records = page.all(c, |row| delivery_from(row))?;
+                Ok((records, u64::try_from(total).unwrap_or(0)))
+            })
+        })
+        .await
     }
 
     async fn create_replay(&self, replay: &ReplayRecord, deliveries: &[NewDelivery]) -> StoreResult<ReplayStart> {
@@ -1109,40 +999,6 @@ impl Store for SqliteStore {
     }
 }
 
-fn push_delivery_filter(query: &mut QueryBuilder<Sqlite>, workspace_id: &str, filter: &DeliveryFilter) {
-    query
-        .push(" WHERE d.workspace_id = ")
-        .push_bind(workspace_id.to_owned());
-    if let Some(from) = filter.created_from {
-        query.push(" AND d.created_ns >= ").push_bind(nanos(from));
-    }
-    if let Some(to) = filter.created_to {
-        query.push(" AND d.created_ns <= ").push_bind(nanos(to));
-    }
-    if let Some(room_id) = &filter.room_id {
-        query.push(" AND d.room_id = ").push_bind(room_id.clone());
-    }
-    if filter.originals_only {
-        query.push(" AND d.replay_id IS NULL");
-    }
-    if !filter.states.is_empty() {
-        query.push(" AND d.state IN (");
-        let mut states = query.separated(", ");
-        for state in &filter.states {
-            states.push_bind(state.as_str());
-        }
-        query.push(")");
-    }
-    if !filter.kinds.is_empty() {
-        query.push(" AND e.kind IN (");
-        let mut kinds = query.separated(", ");
-        for kind in &filter.kinds {
-            kinds.push_bind(kind.clone());
-        }
-        query.push(")");
-    }
-}
-
 async fn insert_deliveries_in(tx: &mut Transaction<'static, Sqlite>, deliveries: &[NewDelivery]) -> StoreResult<()> {
     for delivery in deliveries {
         let lane = format!(
@@ -1172,26 +1028,18 @@ async fn insert_deliveries_in(tx: &mut Transaction<'static, Sqlite>, deliveries:
     Ok(())
 }
 
-impl SqliteStore {
-    /// Loads the peers of `sessions` with one query.
-    async fn attach_peers(&self, sessions: &mut [SessionRecord]) -> StoreResult<()> {
-        if sessions.is_empty() {
-            return Ok(());
-        }
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM session_peers WHERE session_id IN (");
-        let mut ids = query.separated(", ");
-        for session in sessions.iter() {
-            ids.push_bind(&session.id);
-        }
-        query.push(") ORDER BY joined_ns, id");
-        for row in query.build().fetch_all(&self.reader).await? {
-            let peer = session_peer_from(&row)?;
-            if let Some(session) = sessions.iter_mut().find(|s| s.id == peer.session_id) {
-                session.peers.push(peer);
-            }
-        }
-        Ok(())
-    }
+/// The sessions `select` reads, each with its peers (`present_only`: those still in it),
+/// from one snapshot.
+fn sessions_with_peers(
+    connection: &rusqlite::Connection,
+    select: &lists::Select,
+    present_only: bool,
+) -> StoreResult<Vec<SessionRecord>> {
+    snapshot(connection, || {
+        let mut sessions = select.all(connection, |row| session_from(row))?;
+        lists::attach_peers(connection, &mut sessions, present_only)?;
+        Ok(sessions)
+    })
 }
 
 async fn insert_secret_in(

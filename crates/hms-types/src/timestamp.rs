@@ -42,29 +42,16 @@ fn unix_millis(t: OffsetDateTime) -> i64 {
 
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )?;
-        let millis = t.millisecond();
-        if millis != 0 {
-            let fraction = format!("{millis:03}");
-            write!(f, ".{}", fraction.trim_end_matches('0'))?;
-        }
-        f.write_str("Z")
+        f.write_str(Rfc3339Text::new(self.0, FractionDigits::Millis).as_str())
     }
 }
 
+/// Written into a buffer on the stack and handed over whole: a list of rooms writes
+/// hundreds of timestamps, and `core::fmt`'s padded integers, piece by piece through the
+/// JSON writer's escaping, cost more than the rest of a room.
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(Rfc3339Text::new(self.0, FractionDigits::Millis).as_str())
     }
 }
 
@@ -160,24 +147,94 @@ impl PreciseTime {
 
 impl std::fmt::Display for PreciseTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.nanosecond()
-        )
+        f.write_str(Rfc3339Text::new(self.0, FractionDigits::Nanos).as_str())
     }
 }
 
 impl Serialize for PreciseTime {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(Rfc3339Text::new(self.0, FractionDigits::Nanos).as_str())
+    }
+}
+
+/// The fraction of a second the API writes.
+#[derive(Clone, Copy)]
+enum FractionDigits {
+    /// Milliseconds with their trailing zeros dropped, none when zero.
+    Millis,
+    /// Always nine digits.
+    Nanos,
+}
+
+/// A time as RFC 3339 in UTC (`2022-09-09T11:41:08.08Z`), in a buffer of its own, large
+/// enough for any year `time` represents with nine fractional digits.
+struct Rfc3339Text {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Rfc3339Text {
+    fn new(t: OffsetDateTime, fraction: FractionDigits) -> Self {
+        let mut text = Self { bytes: [0; 40], len: 0 };
+        let year = t.year();
+        if year < 0 {
+            text.push(b'-');
+        }
+        text.digits(year.unsigned_abs(), 4);
+        text.push(b'-');
+        text.digits(u8::from(t.month()).into(), 2);
+        text.push(b'-');
+        text.digits(t.day().into(), 2);
+        text.push(b'T');
+        text.digits(t.hour().into(), 2);
+        text.push(b':');
+        text.digits(t.minute().into(), 2);
+        text.push(b':');
+        text.digits(t.second().into(), 2);
+        match fraction {
+            FractionDigits::Millis => {
+                let mut millis = u32::from(t.millisecond());
+                let mut width = 3;
+                while millis != 0 && millis % 10 == 0 {
+                    millis /= 10;
+                    width -= 1;
+                }
+                if millis != 0 {
+                    text.push(b'.');
+                    text.digits(millis, width);
+                }
+            }
+            FractionDigits::Nanos => {
+                text.push(b'.');
+                text.digits(t.nanosecond(), 9);
+            }
+        }
+        text.push(b'Z');
+        text
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// `value` in decimal, zero-padded to at least `width` digits.
+    fn digits(&mut self, value: u32, width: usize) {
+        let mut reversed = [b'0'; 10];
+        let mut rest = value;
+        let mut count = 0;
+        while rest != 0 || count < width {
+            reversed[count] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            count += 1;
+        }
+        for &digit in reversed[..count].iter().rev() {
+            self.push(digit);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("RFC 3339 text is ASCII")
     }
 }
 

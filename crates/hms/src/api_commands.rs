@@ -353,55 +353,24 @@ fn object_fields(schema: SchemaFn, taken: &mut Vec<String>) -> Option<Vec<Field>
         .into_generator();
     let root = serde_json::to_value(schema(&mut generator)).expect("schemas are JSON");
     let definitions = generator.definitions().clone();
-    let resolve = |schema: &Value| -> Value { resolve(schema, &definitions) };
-    let root = resolve(&root);
-    let properties = root.get("properties")?.as_object()?;
-    let required: Vec<&str> = root
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|names| names.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let resolve = |schema: &Value| -> Value { hms_api::resolve(schema, &definitions) };
     let mut fields = Vec::new();
-    for (key, property) in properties {
-        let flag = kebab(key);
+    for field in hms_api::object_fields(&root, &definitions)? {
+        let flag = kebab(&field.name);
         if taken.contains(&flag) {
             continue;
         }
         taken.push(flag.clone());
-        let property = resolve(property);
+        let property = resolve(&field.schema);
         fields.push(Field {
-            key: key.clone(),
             flag,
-            kind: kind_of(&property, &|schema| resolve(schema)),
+            kind: kind_of(&property, &resolve),
             help: first_paragraph(property.get("description").and_then(Value::as_str).unwrap_or("")),
-            required: required.contains(&key.as_str()),
+            required: field.required,
+            key: field.name,
         });
     }
     Some(fields)
-}
-
-/// `schema` with `$ref`s to definitions replaced by what they name (one level).
-fn resolve(schema: &Value, definitions: &Map<String, Value>) -> Value {
-    let mut schema = schema.clone();
-    for _ in 0..8 {
-        let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
-            break;
-        };
-        let name = reference.rsplit('/').next().unwrap_or(reference);
-        match definitions.get(name) {
-            Some(target) => {
-                let mut merged = target.clone();
-                if let (Some(merged), Some(own)) = (merged.as_object_mut(), schema.as_object()) {
-                    for (key, value) in own.iter().filter(|(key, _)| *key != "$ref") {
-                        merged.insert(key.clone(), value.clone());
-                    }
-                }
-                schema = merged;
-            }
-            None => break,
-        }
-    }
-    schema
 }
 
 fn kind_of(schema: &Value, resolve: &dyn Fn(&Value) -> Value) -> Kind {
@@ -830,7 +799,7 @@ mod tests {
             .flatten()
             {
                 let value = serde_json::to_value(schema(&mut generator)).unwrap();
-                let value = resolve(&value, &generator.definitions().clone());
+                let value = hms_api::resolve(&value, &generator.definitions().clone());
                 if let Some(properties) = value.get("properties").and_then(Value::as_object) {
                     declared.extend(properties.keys().cloned());
                 }

@@ -203,7 +203,10 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
             let secret = signing_secret.map(AppSecret::new);
             webhooks::set_workspace_webhook(store.as_ref(), &workspace, &url, headers, secret)
                 .await
-                .map_err(|error| CliError::new(error.body()))?;
+                .map_err(|error| match error {
+                    webhooks::WebhookError::Store(error) => describe(error),
+                    invalid => CliError::new(invalid),
+                })?;
             println!("events of workspace {} now go to {url}", workspace.name);
         }
         WebhookCommand::Show { workspace, data } => {

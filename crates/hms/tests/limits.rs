@@ -1,5 +1,6 @@
 //! Rate limits (issue 17): per workspace on the management API, per client address on
-//! the room-code exchange; past them 429 with `Retry-After` and the error envelope.
+//! the endpoints that need no management credentials (the room-code exchange and
+//! `/init`); past them 429 with `Retry-After` and the error envelope.
 
 mod common;
 
@@ -127,6 +128,76 @@ async fn the_code_exchange_is_limited_per_client_address() {
     for _ in 0..5 {
         assert_eq!(server.get("/v2/rooms").await.0, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(
+        dir.path(),
+        &[
+            "--rate-limit-client-per-sec",
+            "0.5",
+            "--rate-limit-client-burst",
+            "2",
+            "--client-address-header",
+            "x-forwarded-for",
+        ],
+    );
+    let room = server.post("/v2/rooms", json!({ "name": "init-limited" })).await.1;
+    let codes = server
+        .post(
+            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await
+        .1;
+    let code = codes["data"][0]["code"].as_str().unwrap().to_owned();
+    let exchange = |client: &str| {
+        server
+            .request(Method::POST, "/v2/token")
+            .header("x-forwarded-for", client.to_owned())
+            .json(&json!({ "code": code }))
+    };
+    let exchanged = send(exchange("203.0.113.9")).await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.body);
+    let app_token = exchanged.body["token"].as_str().unwrap().to_owned();
+    let init = |client: &str| {
+        server
+            .request(Method::GET, "/init")
+            .bearer_auth(&app_token)
+            .header("x-forwarded-for", client.to_owned())
+            .header("origin", "https://app.example")
+    };
+    for _ in 0..2 {
+        let answered = send(init("203.0.113.1")).await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+    }
+    let refused = send(init("203.0.113.1")).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers["retry-after"], "2");
+    assert_eq!(
+        refused.headers["access-control-allow-origin"], "*",
+        "a browser can read the refusal"
+    );
+    assert_eq!(
+        refused.body,
+        envelope(
+            429,
+            "Too many requests",
+            &[
+                "one client address may make 0.5 such requests per second",
+                "retry after 2 s"
+            ]
+        )
+    );
+    // One bucket per address for both endpoints: the exchange is refused to it too.
+    assert_eq!(
+        send(exchange("203.0.113.1")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another address is served.
+    assert_eq!(send(init("203.0.113.2")).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -280,3 +280,64 @@ async fn the_grafana_dashboard_queries_only_metrics_the_server_has() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_endpoint_that_is_behind_has_its_own_oldest_pending_age_labelled_by_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nobody listens on this port: every attempt fails and is retried later.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let config = dir.path().join("hms.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[webhooks]\npoll_ms = 20\n[[webhooks.workspaces]]\nworkspace = \"default\"\n\
+             url = \"http://{dead}/hook/SECRET-PATH?token=SECRET-QUERY\"\n"
+        ),
+    )
+    .unwrap();
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let server = TestServer::start_in(
+        &dir.path().join("data"),
+        &[
+            "--simulate-peers",
+            "--metrics-listen",
+            &metrics_addr,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let room = server.post("/v2/rooms", json!({ "name": "behind" })).await.1;
+    let room_id = room["id"].as_str().unwrap();
+    let (status, peer) = server
+        .post(
+            &format!("/v2/simulate/rooms/{room_id}/peers"),
+            json!({ "role": "host" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{peer}");
+
+    let endpoint = format!("http://{dead}");
+    let name = "hms_webhook_endpoint_oldest_pending_delivery_age_seconds";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let metrics = loop {
+        let metrics = scrape(&metrics_addr).await;
+        let failed = value(&metrics, "hms_webhook_attempts_total", &[("outcome", "retry")]);
+        if failed >= 1.0 && value(&metrics, name, &[("endpoint", &endpoint)]) > 0.0 {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "no age for the endpoint behind");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let series: Vec<&Sample> = metrics.samples.iter().filter(|s| s.metric == name).collect();
+    assert_eq!(series.len(), 1, "one series, for the one endpoint");
+    assert!(
+        value(&metrics, name, &[("endpoint", &endpoint)])
+            <= value(&metrics, "hms_webhook_oldest_pending_delivery_age_seconds", &[]),
+        "an endpoint's oldest is no older than the oldest of all"
+    );
+    for sample in &metrics.samples {
+        for (label, text) in sample.labels.iter() {
+            assert!(!text.contains("SECRET"), "{} has {label}={text}", sample.metric);
+        }
+    }
+}

@@ -794,57 +794,67 @@ async fn publish_offers_are_checked_against_the_role_and_the_tracks_map_and_chan
     let (mut speaker, speaker_id, _) = Client::join(&server, room_id, "speaker", "Speaker").await;
     let (mut listener, _, _) = Client::join(&server, room_id, "listener", "Listener").await;
 
-    let offer = |kind: &str, track_id: &str, tracks: Value| json!({"desc": {"type": "offer", "sdp": publish_offer(kind, track_id)}, "tracks": tracks});
+    // Who offers, a section of which kind carrying which track, how `tracks` describes
+    // it (id, type, source), and the refusal.
     let refusals = [
         (
-            speaker
-                .call("offer", offer("video", "cam", described("cam", "video", "regular")))
-                .await,
+            "speaker",
+            "video",
+            "cam",
+            ("cam", "video", "regular"),
             403,
             "role speaker may not publish video",
         ),
         (
-            speaker
-                .call(
-                    "offer",
-                    offer("video", "screen", described("screen", "video", "screen")),
-                )
-                .await,
+            "speaker",
+            "video",
+            "screen",
+            ("screen", "video", "screen"),
             403,
             "role speaker may not publish screen",
         ),
         (
-            speaker
-                .call("offer", offer("audio", "mic", described("other", "audio", "regular")))
-                .await,
+            "speaker",
+            "audio",
+            "mic",
+            ("other", "audio", "regular"),
             400,
             "the offer sends track mic, which its tracks map does not describe",
         ),
         (
-            speaker
-                .call("offer", offer("audio", "mic", described("mic", "video", "regular")))
-                .await,
+            "speaker",
+            "audio",
+            "mic",
+            ("mic", "video", "regular"),
             400,
             "track mic is described as video but sent as audio",
         ),
         (
-            listener
-                .call("offer", offer("audio", "mic", described("mic", "audio", "regular")))
-                .await,
+            "listener",
+            "audio",
+            "mic",
+            ("mic", "audio", "regular"),
             403,
             "role listener may not publish audio",
         ),
-        (
-            speaker
-                .call("answer", json!({"desc": {"type": "answer", "sdp": "v=0\r\n"}}))
-                .await,
-            400,
-            "no subscribe offer was made",
-        ),
     ];
-    for (answer, code, message) in refusals {
+    for (who, kind, track_id, (id, described_kind, source), code, message) in refusals {
+        let client = if who == "speaker" { &mut speaker } else { &mut listener };
+        let params = json!({
+            "desc": {"type": "offer", "sdp": publish_offer(kind, track_id)},
+            "tracks": described(id, described_kind, source),
+        });
+        let answer = client.call("offer", params).await;
         assert_eq!(answer["error"], json!({"code": code, "message": message}), "{answer}");
     }
+    // An answer when the server made no offer.
+    let answer = speaker
+        .call("answer", json!({"desc": {"type": "answer", "sdp": "v=0\r\n"}}))
+        .await;
+    assert_eq!(
+        answer["error"],
+        json!({"code": 400, "message": "no subscribe offer was made"})
+    );
 
     // Nothing was published: the peer has no tracks, and both peers are still served.
     let (status, peer) = server

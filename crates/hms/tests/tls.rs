@@ -5,9 +5,12 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::TestServer;
 use reqwest::StatusCode;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 fn trusting(certificate_pem: &[u8]) -> reqwest::Client {
     let certificate = reqwest::Certificate::from_pem(certificate_pem).expect("a PEM certificate");
@@ -75,6 +78,47 @@ async fn a_certificate_from_files_is_served_and_plain_http_is_refused() {
         reqwest::get(format!("{plain}/healthz")).await.is_err(),
         "plain HTTP is not served"
     );
+}
+
+#[tokio::test]
+async fn half_open_tls_handshakes_count_against_the_connection_cap_and_time_out() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(
+        data.path(),
+        &[
+            "--tls-self-signed",
+            "--max-connections",
+            "2",
+            "--header-read-timeout-ms",
+            "1500",
+        ],
+    );
+    let client = trusting(&std::fs::read(data.path().join("tls/cert.pem")).unwrap());
+    let addr = server.base.trim_start_matches("https://").to_owned();
+    // Two connections that never begin their handshake take both places.
+    let opened = Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // A real client waits behind them until the handshake time limit cuts one off.
+    let (status, _) = get(&client, &server.url("/healthz"), None).await;
+    let answered_after = opened.elapsed();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answered_after >= Duration::from_millis(1200),
+        "served past the cap, {answered_after:?} after the half-open handshakes"
+    );
+    // The server closed both silent connections (at the limit, not before).
+    for stream in &mut silent {
+        let mut buffer = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "a half-open handshake was kept: {read:?}"
+        );
+    }
+    assert!(opened.elapsed() >= Duration::from_millis(1400));
 }
 
 #[test]

@@ -1092,10 +1092,8 @@ async fn the_cli_sets_shows_and_clears_the_workspace_webhook_of_a_running_server
     let bad = hms.cli(&["workspace", "webhook", "set", "default", "--url", "ftp://x"]);
     assert!(!bad.status.success(), "ftp URL accepted");
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        stderr.contains("webhook.url must be an absolute http or https URL"),
-        "stderr: {stderr}"
-    );
+    // The domain's error, not an HTTP envelope.
+    assert_eq!(stderr, "error: webhook.url must be an absolute http or https URL\n");
     let bad = hms.cli(&["workspace", "webhook", "set", "default", "--url", "not a url"]);
     assert!(!bad.status.success(), "`not a url` accepted");
     let show_again = hms.cli(&["workspace", "webhook", "show", "default"]);
@@ -2476,5 +2474,37 @@ async fn no_secret_reaches_the_logs() {
     ] {
         let lines: Vec<&str> = logs.lines().filter(|l| l.contains(secret)).collect();
         assert!(lines.is_empty(), "{what} is in the logs:\n{}", lines.join("\n"));
+    }
+}
+
+#[test]
+fn serve_refuses_a_bad_webhook_in_its_config_with_the_domain_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hms.toml");
+    for (entry, said) in [
+        (
+            "workspace = \"default\"\nurl = \"ftp://x\"",
+            "invalid webhook configuration: webhook.url must be an absolute http or https URL",
+        ),
+        (
+            "workspace = \"nobody\"\nurl = \"http://127.0.0.1:9/hook\"",
+            "invalid webhook configuration: no workspace is named nobody",
+        ),
+    ] {
+        std::fs::write(&config, format!("[[webhooks.workspaces]]\n{entry}\n")).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hms"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("hms runs");
+        assert!(!output.status.success(), "{entry}: served");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(said), "{entry}: {stderr}");
+        assert!(
+            !stderr.contains("400") && !stderr.contains("\"code\""),
+            "{entry}: {stderr}"
+        );
     }
 }

@@ -1,11 +1,13 @@
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use hms_types::active_room::{
-    Acknowledgement, ActivePeer, ActiveRoom, EndRoom, PeerFilter, PeerList, PeerUpdate, RemovePeers, SendMessage,
+    Acknowledgement, ActivePeer, ActiveRoom, EndRoom, PeerFilter, PeerUpdate, RemovePeers, SendMessage,
 };
 
 use super::PathParams;
 use super::bind::{Routes, bind};
+use super::list_json::list_json;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -33,8 +35,9 @@ async fn peers(
     caller: Caller,
     PathParams(room_id): RoomId,
     QueryParams(filter): QueryParams<PeerFilter>,
-) -> ApiResult<Json<PeerList>> {
-    Ok(Json(s.runtime.peers(caller.workspace(), &room_id, &filter).await?))
+) -> ApiResult<Response> {
+    let list = s.runtime.peers(caller.workspace(), &room_id, &filter).await?;
+    Ok(list_json(&list, list.peers.len()))
 }
 
 async fn peer(

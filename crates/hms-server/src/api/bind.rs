@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn every_served_operation_has_one_handler_and_every_handler_an_operation() {
         for served in [Served::default(), Served::ALL] {
-            let routes = super::super::operation_routes(served, None);
+            let routes = super::super::operation_routes(served);
             let bound = routes.bound();
             let unique: BTreeSet<&str> = bound.iter().copied().collect();
             assert_eq!(unique.len(), bound.len(), "an operation bound twice: {bound:?}");

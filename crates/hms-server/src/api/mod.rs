@@ -6,6 +6,7 @@ mod analytics;
 mod bind;
 mod docs;
 mod health;
+mod list_json;
 pub mod mcp;
 mod room_codes;
 mod rooms;
@@ -45,21 +46,20 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::observe,
         ))
+        .layer(crate::limits::provide(state.limits.clone()))
         .layer(TraceLayer::new_for_http())
 }
 
 /// The operations of the catalogue a server configured as `served` serves, each bound to
 /// its handler (see [`bind`]).
-/// The catalogue's operations as `served` says. `state` puts the per-client rate limit on
-/// the unauthenticated routes; without it (to list what is bound) they are bare.
-fn operation_routes(served: Served, state: Option<&AppState>) -> Routes {
+fn operation_routes(served: Served) -> Routes {
     let mut routes = rooms::routes()
         .merge(room_codes::routes())
         .merge(templates::routes())
         .merge(sessions::routes())
         .merge(active_rooms::routes())
         .merge(analytics::routes())
-        .merge(token_exchange::routes(state));
+        .merge(token_exchange::routes());
     if served.simulator {
         routes = routes.merge(simulate::routes());
     }
@@ -75,7 +75,7 @@ fn rest_router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(docs::routes(served))
-        .merge(operation_routes(served, Some(&state)).into_router())
+        .merge(operation_routes(served).into_router())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn(crate::extract::refuse_nul_in_url))
@@ -91,6 +91,7 @@ fn rest_router(state: AppState) -> Router {
             state.clone(),
             crate::limits::limit_workspaces,
         ))
+        .layer(crate::limits::provide(state.limits.clone()))
         .with_state(state)
 }
 

@@ -1,10 +1,11 @@
 use axum::Json;
 use axum::extract::{Request, State};
-use hms_types::Page;
+use axum::response::Response;
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
+use super::list_json::list_json;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, Shape, parse_json, read_body};
@@ -42,10 +43,9 @@ async fn list(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
     QueryParams(filter): QueryParams<RoomCodeFilter>,
-) -> ApiResult<Json<Page<RoomCode>>> {
-    room_codes::list(state.store.as_ref(), caller.workspace(), &room_id, filter)
-        .await
-        .map(Json)
+) -> ApiResult<Response> {
+    let page = room_codes::list(state.store.as_ref(), caller.workspace(), &room_id, filter).await?;
+    Ok(list_json(&page, page.data.len()))
 }
 
 /// `POST /v2/room-codes/code` with the code in the body, as the Node SDK sends it.

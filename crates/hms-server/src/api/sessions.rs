@@ -1,10 +1,11 @@
 use axum::Json;
 use axum::extract::State;
-use hms_types::Page;
+use axum::response::Response;
 use hms_types::session::{Session, SessionFilter};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
+use super::list_json::list_json;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -20,10 +21,9 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(filter): QueryParams<SessionFilter>,
-) -> ApiResult<Json<Page<Session>>> {
-    sessions::list(state.store.as_ref(), caller.workspace(), filter)
-        .await
-        .map(Json)
+) -> ApiResult<Response> {
+    let page = sessions::list(state.store.as_ref(), caller.workspace(), filter).await?;
+    Ok(list_json(&page, page.data.len()))
 }
 
 async fn retrieve(

@@ -1,11 +1,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
+use hms_types::PageQuery;
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
-use hms_types::{Page, PageQuery};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
+use super::list_json::list_json;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
@@ -38,10 +40,9 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     QueryParams(page): QueryParams<PageQuery>,
-) -> ApiResult<Json<Page<Template>>> {
-    templates::list(s.store.as_ref(), caller.workspace(), page)
-        .await
-        .map(Json)
+) -> ApiResult<Response> {
+    let page = templates::list(s.store.as_ref(), caller.workspace(), page).await?;
+    Ok(list_json(&page, page.data.len()))
 }
 
 async fn retrieve(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Template>> {

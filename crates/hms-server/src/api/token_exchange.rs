@@ -13,9 +13,8 @@ use crate::state::AppState;
 
 /// `POST /v2/token` is called from browsers on other origins: it answers CORS, preflight
 /// included. It takes no authentication: the room code is the credential, so each client
-/// address is rate-limited when `state` is given (inside CORS, so that browsers can read
-/// the 429).
-pub fn routes(state: Option<&AppState>) -> Routes {
+/// address is rate-limited (inside CORS, so that browsers can read the 429).
+pub fn routes() -> Routes {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
@@ -28,13 +27,9 @@ pub fn routes(state: Option<&AppState>) -> Routes {
         .max_age(std::time::Duration::from_secs(3600));
     // The CORS layer answers preflights itself; the OPTIONS route only makes the path
     // accept the method, which the router would otherwise refuse before the layer ran.
-    let mut route = post(exchange).options(|| async { StatusCode::NO_CONTENT });
-    if let Some(state) = state {
-        route = route.route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::limits::limit_clients,
-        ));
-    }
+    let route = post(exchange)
+        .options(|| async { StatusCode::NO_CONTENT })
+        .route_layer(axum::middleware::from_fn(crate::limits::limit_clients));
     Routes::default().bind_with(&["exchange-room-code"], route.layer(cors))
 }
 

@@ -22,34 +22,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::extract::connect_info::Connected;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
-use axum::serve::IncomingStream;
-use tokio::net::TcpListener;
 
 use crate::state::AppState;
-use crate::tls::TlsListener;
 use session::{Sessions, SignInLimiter};
 
 /// The address a connection came from, over plain TCP or TLS alike: failed sign-ins are
 /// counted per client address.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, TcpListener>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// Where the dashboard lives.
 pub const PATH: &str = "/dashboard";

@@ -205,7 +205,7 @@ async fn set_webhook(State(dashboard): State<Shared>, headers: HeaderMap, body: 
     let headers = request.headers.into_iter().collect();
     match webhooks::set_workspace_webhook(store, &credentials.workspace, &request.url, headers, signing_secret).await {
         Ok(()) => Json(json!({"url": request.url})).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams
     match store.insert_room(&room).await {
         Ok(()) => Ok(to_wire(
             workspace,
-            &RoomView {
+            RoomView {
                 room,
                 template: template.summary(),
             },
@@ -87,7 +87,7 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams
 
 /// `GET /v2/rooms/{id}`; a value that is no room id is tried as a room name.
 pub async fn get(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<Room> {
-    Ok(to_wire(workspace, &find(store, workspace, id_or_name).await?))
+    Ok(to_wire(workspace, find(store, workspace, id_or_name).await?))
 }
 
 pub async fn find(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<RoomView> {
@@ -119,7 +119,7 @@ pub async fn list(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilt
             },
         )
         .await?;
-    let data: Vec<Room> = views.iter().map(|view| to_wire(workspace, view)).collect();
+    let data: Vec<Room> = views.into_iter().map(|view| to_wire(workspace, view)).collect();
     let last = data.last().map(|room| room.id.clone()).unwrap_or_default();
     Ok(Page { limit, data, last })
 }
@@ -142,7 +142,7 @@ async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, p
         let read_updated_at = view.room.updated_at;
         let updated = changed(store, workspace, view, params.clone()).await?;
         match store.update_room(&updated.room, read_updated_at).await {
-            Ok(()) => return Ok(to_wire(workspace, &updated)),
+            Ok(()) => return Ok(to_wire(workspace, updated)),
             Err(StoreError::Stale) => {
                 if !retry.again().await {
                     return Err(ApiError::conflict("Room changed concurrently")
@@ -315,13 +315,21 @@ fn validate_recording(recording: &RecordingInfo) -> ApiResult<()> {
 
 fn validate_webhook(webhook: &RoomWebhook) -> ApiResult<()> {
     webhooks::validate_url(&webhook.url)?;
-    webhooks::validate_headers(&webhook.headers)
+    Ok(webhooks::validate_headers(&webhook.headers)?)
 }
 
-/// The API form of a room. Upload credentials are never sent back.
-pub fn to_wire(workspace: &Workspace, view: &RoomView) -> Room {
-    let room = &view.room;
-    let own_recording = room.options.recording_info.clone().map(|mut info| {
+/// The API form of a room, made of the room's own strings rather than copies of them: a
+/// list makes a hundred. Upload credentials are never sent back.
+pub fn to_wire(workspace: &Workspace, view: RoomView) -> Room {
+    let RoomView { room, template } = view;
+    let RoomOptions {
+        recording_info,
+        size,
+        max_duration_seconds,
+        polls,
+        webhook,
+    } = room.options;
+    let own_recording = recording_info.map(|mut info| {
         if let Some(upload) = info.upload_info.as_mut() {
             upload.credentials = None;
         }
@@ -329,27 +337,27 @@ pub fn to_wire(workspace: &Workspace, view: &RoomView) -> Room {
     });
     let recording_source_template = own_recording.is_none();
     let recording_info = own_recording.unwrap_or(RecordingInfo {
-        enabled: view.template.recording_enabled,
+        enabled: template.recording_enabled,
         upload_info: None,
     });
     Room {
-        id: room.id.clone(),
-        name: room.name.clone(),
+        id: room.id,
+        name: room.name,
         enabled: room.enabled,
-        description: room.description.clone(),
+        description: room.description,
         customer_id: workspace.customer_id.clone(),
         customer: workspace.customer_id.clone(),
         app_id: workspace.app_id.clone(),
         recording_source_template,
         recording_info: Some(recording_info),
-        template_id: room.template_id.clone(),
-        template: view.template.name.clone(),
-        region: room.region.clone(),
+        template_id: room.template_id,
+        template: template.name,
+        region: room.region,
         large_room: room.large_room,
-        size: room.options.size,
-        max_duration_seconds: room.options.max_duration_seconds,
-        polls: room.options.polls.clone(),
-        webhook: room.options.webhook.clone(),
+        size,
+        max_duration_seconds,
+        polls,
+        webhook,
         created_at: room.created_at,
         updated_at: room.updated_at,
     }

@@ -26,18 +26,27 @@ const MAX_REPLAY: u32 = 50_000;
 const DEFAULT_HISTORY_PAGE: u32 = 50;
 const MAX_HISTORY_PAGE: u32 = 100;
 
+/// Why a webhook endpoint is refused, or cannot be set.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("webhook.url must be an absolute http or https URL")]
+    InvalidUrl,
+    #[error("webhook header {0:?} is set by the server")]
+    ReservedHeader(String),
+    #[error("webhook header {0:?} is not a valid HTTP header")]
+    InvalidHeader(String),
+    #[error("no workspace is named {0}")]
+    NoSuchWorkspace(String),
+    #[error(transparent)]
+    Store(#[from] hms_store::StoreError),
+}
+
 /// A webhook endpoint must be an absolute http or https URL.
-pub fn validate_url(url: &str) -> ApiResult<()> {
+pub fn validate_url(url: &str) -> Result<(), WebhookError> {
     let valid = url::Url::parse(url)
         .ok()
         .is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_body(
-            "webhook.url must be an absolute http or https URL",
-        ))
-    }
+    if valid { Ok(()) } else { Err(WebhookError::InvalidUrl) }
 }
 
 /// Headers the server sets itself on every delivery: a custom header may not replace them.
@@ -52,22 +61,18 @@ const RESERVED_HEADERS: [&str; 7] = [
 ];
 
 /// Header names and values must be sendable as they are, and not the server's own.
-pub fn validate_headers<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> ApiResult<()> {
+pub fn validate_headers<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> Result<(), WebhookError> {
     for (name, value) in headers {
         if RESERVED_HEADERS
             .iter()
             .any(|reserved| name.eq_ignore_ascii_case(reserved))
         {
-            return Err(ApiError::invalid_body(format!(
-                "webhook header {name:?} is set by the server"
-            )));
+            return Err(WebhookError::ReservedHeader(name.clone()));
         }
         let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
             && axum::http::HeaderValue::from_str(value).is_ok();
         if !valid {
-            return Err(ApiError::invalid_body(format!(
-                "webhook header {name:?} is not a valid HTTP header"
-            )));
+            return Err(WebhookError::InvalidHeader(name.clone()));
         }
     }
     Ok(())
@@ -80,7 +85,7 @@ pub async fn set_workspace_webhook(
     url: &str,
     headers: Vec<(String, String)>,
     signing_secret: Option<AppSecret>,
-) -> ApiResult<()> {
+) -> Result<(), WebhookError> {
     validate_url(url)?;
     validate_headers(headers.iter().map(|(name, value)| (name, value)))?;
     let webhook = WorkspaceWebhook {
@@ -93,12 +98,12 @@ pub async fn set_workspace_webhook(
 }
 
 /// Applies the `[[webhooks.workspaces]]` of the config file.
-pub async fn apply_config(store: &dyn Store, entries: &[WorkspaceWebhookConfig]) -> ApiResult<()> {
+pub async fn apply_config(store: &dyn Store, entries: &[WorkspaceWebhookConfig]) -> Result<(), WebhookError> {
     for entry in entries {
         let workspace = store
             .workspace_by_name(&entry.workspace)
             .await?
-            .ok_or_else(|| ApiError::bad_request(format!("no workspace is named {}", entry.workspace)))?;
+            .ok_or_else(|| WebhookError::NoSuchWorkspace(entry.workspace.clone()))?;
         let headers = entry.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let secret = entry.signing_secret.clone().map(AppSecret::new);
         set_workspace_webhook(store, &workspace, &entry.url, headers, secret).await?;

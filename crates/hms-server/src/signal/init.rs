@@ -3,10 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::header::HOST;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{MethodRouter, get};
 use hms_types::signal::{InitConfig, InitResponse, RtcConfiguration};
 
+use crate::auth::bearer_token;
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -17,8 +19,18 @@ use super::SOCKET_PATH;
 /// peer connections.
 const ENABLED_FLAGS: [&str; 1] = ["nonWebRTCDisableOffer"];
 
-pub(super) async fn init(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<InitResponse>> {
-    let token = bearer(&headers)?;
+/// `GET /init`, limited per client address (it needs no management credentials), and its
+/// preflight; the caller adds CORS around it.
+pub(super) fn route() -> MethodRouter<AppState> {
+    get(init)
+        .options(|| async { StatusCode::NO_CONTENT })
+        .route_layer(axum::middleware::from_fn(crate::limits::limit_clients))
+}
+
+async fn init(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<InitResponse>> {
+    let token = bearer_token(&headers).ok_or_else(|| {
+        ApiError::unauthorized("Token validation error: send the app token as `Authorization: Bearer <token>`")
+    })?;
     let (workspace, claims) = state.signal.verify_app_token(token)?;
     let room = state
         .store
@@ -71,18 +83,6 @@ fn socket_url_at(url: &str) -> String {
     let authority = rest.split('/').next().unwrap_or(rest);
     let scheme = if scheme == "https" { "wss" } else { "ws" };
     format!("{scheme}://{authority}{SOCKET_PATH}")
-}
-
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let missing =
-        || ApiError::unauthorized("Token validation error: send the app token as `Authorization: Bearer <token>`");
-    let value = headers.get(AUTHORIZATION).ok_or_else(missing)?;
-    let value = value.to_str().map_err(|_| missing())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(missing());
-    }
-    Ok(token.trim())
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hms_auth::{Claims, TokenType, VerifyPolicy};
@@ -251,7 +251,7 @@ pub fn routes() -> Router<AppState> {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .max_age(std::time::Duration::from_secs(3600));
     Router::new()
-        .route("/init", get(init::init).options(|| async { StatusCode::NO_CONTENT }))
+        .route("/init", init::route())
         .layer(cors)
         .route(SOCKET_PATH, get(socket))
 }

@@ -120,7 +120,6 @@ pub(super) fn attach(
         wanted: Vec::new(),
         published: Vec::new(),
         role_change_token: None,
-        name: String::new(),
         ending_room: false,
         after_answer: None,
         window_ends: None,
@@ -151,8 +150,6 @@ struct Peer {
     published: Vec<hms_types::active_room::Track>,
     /// The role change another peer asked this one to accept.
     role_change_token: Option<(String, String)>,
-    /// The peer's display name, as its messages carry it.
-    name: String,
     /// This peer ended the room, and leaves by itself.
     ending_room: bool,
     /// What the client gets after the join's answer.
@@ -395,13 +392,11 @@ impl Peer {
             publishes: Publishes::Nothing,
         };
         let workspace = &self.workspace.workspace;
-        let joined = self
-            .signal
+        self.signal
             .runtime
             .join(workspace, &self.claims.room_id, request)
             .await
             .map_err(join_refusal)?;
-        self.name = joined.name;
         self.joined = true;
         let answer = publish.map(|(connection, events, sdp)| {
             self.publish = Some((connection, events));
@@ -588,13 +583,11 @@ impl Peer {
             metadata: params.data,
             role: None,
         };
-        let updated = self
-            .signal
+        self.signal
             .runtime
             .update_peer(&self.workspace.workspace, &self.claims.room_id, &self.peer_id, update)
             .await
             .map_err(refusal)?;
-        self.name = updated.name;
         Ok(json!({}))
     }
 
@@ -854,6 +847,8 @@ impl Peer {
                     connection.send_text(DATA_CHANNEL, reply);
                 }
             }
+            // The client never restarts the subscribe connection: the server does.
+            ConnectionEvent::Disconnected => self.renegotiate(true).await,
             event => tracing::debug!(peer_id = %self.peer_id, ?event, "subscribe connection"),
         }
     }

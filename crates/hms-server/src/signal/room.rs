@@ -210,6 +210,11 @@ impl Room {
         let Some(session) = &self.told else {
             return;
         };
+        // A room where nobody publishes (a crowd joining) needs no template read.
+        let published = session.peers.values().any(|peer| !peer.tracks.is_empty());
+        if !published && self.subscribed.values().all(Vec::is_empty) {
+            return;
+        }
         let template = match self
             .signal
             .store
@@ -384,9 +389,11 @@ impl Room {
             }
         }
         let gone: Vec<&String> = before.keys().filter(|peer_id| !after.contains_key(*peer_id)).collect();
-        let silenced = gone
-            .iter()
-            .any(|peer_id| self.speakers.shift_remove(*peer_id).is_some());
+        let speaking = self.speakers.len();
+        for peer_id in &gone {
+            self.speakers.shift_remove(*peer_id);
+        }
+        let silenced = self.speakers.len() != speaking;
         for peer_id in gone {
             let leave = PeerLeaveParams {
                 peer_id: peer_id.clone(),

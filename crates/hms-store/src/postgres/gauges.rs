@@ -3,7 +3,7 @@
 use sqlx::{PgPool, Row};
 
 use crate::StoreResult;
-use crate::gauges::{PoolUse, StoreGauges};
+use crate::gauges::{OLDEST_PENDING_BY_ENDPOINT, PoolUse, StoreGauges, endpoint_ages};
 use hms_types::PreciseTime;
 
 pub(super) async fn read(pool: &PgPool, node_id: &str) -> StoreResult<StoreGauges> {
@@ -20,6 +20,7 @@ pub(super) async fn read(pool: &PgPool, node_id: &str) -> StoreResult<StoreGauge
     )
     .fetch_one(pool)
     .await?;
+    let by_endpoint: Vec<(String, i64)> = sqlx::query_as(OLDEST_PENDING_BY_ENDPOINT).fetch_all(pool).await?;
     let unplanned: Option<i64> = sqlx::query_scalar(
         "SELECT e.created_ns FROM webhook_unplanned u JOIN events e ON e.seq = u.seq ORDER BY u.seq LIMIT 1",
     )
@@ -36,6 +37,7 @@ pub(super) async fn read(pool: &PgPool, node_id: &str) -> StoreResult<StoreGauge
         oldest_pending_delivery: pending
             .try_get::<Option<i64>, _>("oldest")?
             .map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
+        oldest_pending_by_endpoint: endpoint_ages(by_endpoint),
         oldest_unplanned_event: unplanned.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
         pools: vec![PoolUse {
             pool: "main",

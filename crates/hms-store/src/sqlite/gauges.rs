@@ -3,7 +3,7 @@
 use sqlx::{Row, SqlitePool};
 
 use crate::StoreResult;
-use crate::gauges::{PoolUse, StoreGauges};
+use crate::gauges::{OLDEST_PENDING_BY_ENDPOINT, PoolUse, StoreGauges, endpoint_ages};
 use hms_types::PreciseTime;
 
 pub(super) async fn read(reader: &SqlitePool, node_id: &str) -> StoreResult<StoreGauges> {
@@ -20,6 +20,7 @@ pub(super) async fn read(reader: &SqlitePool, node_id: &str) -> StoreResult<Stor
     )
     .fetch_one(reader)
     .await?;
+    let by_endpoint: Vec<(String, i64)> = sqlx::query_as(OLDEST_PENDING_BY_ENDPOINT).fetch_all(reader).await?;
     let unplanned: Option<i64> = sqlx::query_scalar(
         "SELECT created_ns FROM events WHERE seq > (SELECT last_seq FROM webhook_planner WHERE id = 1) \
          ORDER BY seq LIMIT 1",
@@ -37,6 +38,7 @@ pub(super) async fn read(reader: &SqlitePool, node_id: &str) -> StoreResult<Stor
         oldest_pending_delivery: pending
             .try_get::<Option<i64>, _>("oldest")?
             .map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
+        oldest_pending_by_endpoint: endpoint_ages(by_endpoint),
         oldest_unplanned_event: unplanned.map(|ns| PreciseTime::from_unix_nanos(i128::from(ns))),
         pools: Vec::new(),
         writer_queue: None,

@@ -1,22 +1,27 @@
-//! Reads of one row by a unique key, run on the calling thread.
+//! Reads without sqlx: of one row by a unique key on the calling thread, and of a page of
+//! a list on a blocking thread.
 //!
 //! sqlx gives each SQLite connection a thread of its own and hands it every query and
-//! every row over channels: two cross-thread wake-ups per query, which cost more than the
-//! query itself when the pages are cached (a profile of `GET /v2/rooms/{id}` spent more
-//! than half its samples waking threads). A point read by a unique index touches a handful
+//! every row over channels: two cross-thread wake-ups per query and one per row, which
+//! cost more than the query itself when the pages are cached (a profile of
+//! `GET /v2/rooms/{id}` spent more than half its samples waking threads, one of
+//! `GET /v2/rooms?limit=100` a quarter). A point read by a unique index touches a handful
 //! of pages, microseconds of work, so it blocks the async worker for less than the handoff
-//! would; reads that may scan (lists, filters) stay on sqlx's pool.
+//! would. A page of up to 100 rows is a scan of a few hundred microseconds: it runs with
+//! `spawn_blocking` instead, one hand-off per page rather than per row, so that it never
+//! holds up the requests queued behind it on an async worker.
 //!
 //! Connections are taken from an idle list and put back after the read; a read that finds
 //! none idle opens one, so no read ever waits for another, and the list holds at most as
 //! many as ever ran at once (one per thread that reads, as reads never cross an `.await`).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Params};
+use rusqlite::{Connection, OpenFlags, Params, Row};
+use tokio::sync::Semaphore;
 
 use crate::{StoreError, StoreResult};
 
@@ -25,6 +30,9 @@ pub(super) struct PointReads {
     cache_kib: i64,
     idle: Mutex<Vec<Connection>>,
     closed: AtomicBool,
+    /// Scans running at once on blocking threads: more than the cores only add threads,
+    /// connections and their caches, not throughput.
+    scans: Semaphore,
 }
 
 impl PointReads {
@@ -35,6 +43,7 @@ impl PointReads {
             cache_kib,
             idle: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            scans: Semaphore::new(CONCURRENT_SCANS),
         }
     }
 
@@ -46,14 +55,20 @@ impl PointReads {
         params: impl Params,
         decode: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
+        self.with_connection(|connection| read_one(connection, sql, params, decode))
+    }
+
+    /// Runs `read` with a connection, on the caller's thread; several statements in it see
+    /// one snapshot of the database when `read` runs them in a transaction (see [`snapshot`]).
+    pub(super) fn with_connection<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let connection = self.take()?;
-        let found = read_one(&connection, sql, params, decode);
+        let outcome = read(&connection);
         let mut idle = self.idle.lock().expect("idle list lock");
         // A read that finished after `close` must not leave its connection open.
         if !self.closed.load(Ordering::Acquire) {
             idle.push(connection);
         }
-        found
+        outcome
     }
 
     /// Drops the idle connections and refuses later reads, as sqlx's closed pools do.
@@ -75,8 +90,59 @@ impl PointReads {
         )?;
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.pragma_update(None, "cache_size", -self.cache_kib)?;
+        // Lists build their statements from the filters given: one per combination.
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(connection)
     }
+}
+
+/// Scans on blocking threads at once; later ones wait their turn without a thread.
+const CONCURRENT_SCANS: usize = 4;
+
+/// Statements each read connection keeps prepared.
+const STATEMENT_CACHE: usize = 64;
+
+/// Runs `read` with a connection of `reads` on a blocking thread: for reads that scan.
+pub(super) async fn off_thread<T: Send + 'static>(
+    reads: &Arc<PointReads>,
+    read: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+) -> StoreResult<T> {
+    let _turn = reads
+        .scans
+        .acquire()
+        .await
+        .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+    let reads = reads.clone();
+    match tokio::task::spawn_blocking(move || reads.with_connection(read)).await {
+        Ok(outcome) => outcome,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // Blocking tasks are cancelled only as the runtime shuts down.
+        Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+    }
+}
+
+/// Runs `read` in a read transaction, so that its statements see one snapshot.
+pub(super) fn snapshot<T>(connection: &Connection, read: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    connection.execute_batch("BEGIN")?;
+    let outcome = read();
+    connection.execute_batch("COMMIT")?;
+    outcome
+}
+
+/// Every row `sql` selects with `params`, decoded by `decode`.
+pub(super) fn read_all<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    mut decode: impl FnMut(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        all.push(decode(row)?);
+    }
+    Ok(all)
 }
 
 fn read_one<T>(

@@ -167,6 +167,15 @@ async fn rooms(store: &dyn Store, t: &mut Transcript) {
     for filter in &filters {
         t.note("rooms filtered", store.rooms(WORKSPACE, filter, &page(10, None)).await);
     }
+    let enabled_by_name = RoomFilter {
+        enabled: Some(true),
+        name: Some("GAMMA".into()),
+        ..RoomFilter::default()
+    };
+    t.note(
+        "rooms filtered on both",
+        store.rooms(WORKSPACE, &enabled_by_name, &page(10, None)).await,
+    );
     t.note("room", store.room(WORKSPACE, "room-B").await);
     t.note("room by name", store.room_by_name(WORKSPACE, "Gamma").await);
     let mut renamed = room("room-a", "Beta");
@@ -414,6 +423,13 @@ async fn live(store: &dyn Store, t: &mut Transcript) {
     for filter in &filters {
         t.note("sessions", store.sessions(WORKSPACE, filter, &page(10, None)).await);
     }
+    t.note(
+        "sessions after",
+        store
+            .sessions(WORKSPACE, &SessionFilter::default(), &page(10, Some("session-2")))
+            .await,
+    );
+    t.note("session elsewhere", store.session("ws-x", "session-1").await);
     let queries = [
         EventQuery {
             limit: 10,
