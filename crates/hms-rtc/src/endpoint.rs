@@ -443,18 +443,9 @@ impl Driver {
         let Some(source) = self.sources.get_mut(key) else {
             return;
         };
-        if !source.keyframe_request_due(Instant::now()) {
-            return;
+        if source.keyframe_request_due(Instant::now()) {
+            ask_for_keyframe(&mut self.connections, source, dirty);
         }
-        let Some(link) = self.connections.get_mut(&source.connection) else {
-            return;
-        };
-        if let Some(mut writer) = link.rtc.writer(source.mid)
-            && let Err(error) = writer.request_keyframe(None, KeyframeRequestKind::Pli)
-        {
-            tracing::debug!(%error, "could not ask a publisher for a keyframe");
-        }
-        dirty.insert(source.connection);
     }
 
     /// Writes a frame a publisher sent to every subscriber of its track.
@@ -480,9 +471,12 @@ impl Driver {
             // Frames were lost for good: the video cannot decode until the next keyframe.
             self.request_keyframe(&key, dirty);
         }
-        let Some(source) = self.sources.get(&key) else {
+        let Some(source) = self.sources.get_mut(&key) else {
             return;
         };
+        if source.owed_keyframe_due(Instant::now()) {
+            ask_for_keyframe(&mut self.connections, source, dirty);
+        }
         let mut frames = 0;
         for sink in source.sinks.iter().filter(|sink| !sink.paused) {
             let Some(target) = self.connections.get_mut(&sink.connection) else {
@@ -633,6 +627,19 @@ impl Driver {
         self.counters.forwarded_tracks.store(forwarded, Ordering::Relaxed);
         self.counters.paused_tracks.store(paused, Ordering::Relaxed);
     }
+}
+
+/// Sends the publisher of `source` a keyframe request (PLI).
+fn ask_for_keyframe(connections: &mut HashMap<ConnectionId, Link>, source: &Source, dirty: &mut Dirty) {
+    let Some(link) = connections.get_mut(&source.connection) else {
+        return;
+    };
+    if let Some(mut writer) = link.rtc.writer(source.mid)
+        && let Err(error) = writer.request_keyframe(None, KeyframeRequestKind::Pli)
+    {
+        tracing::debug!(%error, "could not ask a publisher for a keyframe");
+    }
+    dirty.insert(source.connection);
 }
 
 /// The endpoint's socket, with kernel buffers large enough for bursts (as large as the

@@ -25,6 +25,9 @@ pub(crate) struct Source {
     pub kind: MediaKind,
     pub sinks: Vec<Sink>,
     last_keyframe_request: Option<Instant>,
+    /// A keyframe was wanted while requests were spaced out: it is asked for as soon as
+    /// the next request may go, so that no subscriber waits for the next natural one.
+    keyframe_owed: bool,
 }
 
 /// A subscribe section a source is written to.
@@ -43,19 +46,30 @@ impl Source {
             kind,
             sinks: Vec::new(),
             last_keyframe_request: None,
+            keyframe_owed: false,
         }
     }
 
-    /// Whether a keyframe request may go to the publisher now (and it is counted as sent).
+    /// Whether a keyframe request may go to the publisher now (and it is counted as sent);
+    /// one that may not is owed, and [`Source::owed_keyframe_due`] says when it may go.
     pub fn keyframe_request_due(&mut self, now: Instant) -> bool {
-        let due = self.kind == MediaKind::Video
-            && self
-                .last_keyframe_request
-                .is_none_or(|last| now.duration_since(last) >= KEYFRAME_REQUEST_INTERVAL);
+        if self.kind != MediaKind::Video {
+            return false;
+        }
+        let due = self
+            .last_keyframe_request
+            .is_none_or(|last| now.duration_since(last) >= KEYFRAME_REQUEST_INTERVAL);
         if due {
             self.last_keyframe_request = Some(now);
         }
+        self.keyframe_owed = !due;
         due
+    }
+
+    /// Whether an owed keyframe request may go now (checked as the publisher's frames
+    /// arrive, 30 times a second for a camera).
+    pub fn owed_keyframe_due(&mut self, now: Instant) -> bool {
+        self.keyframe_owed && self.keyframe_request_due(now)
     }
 }
 
@@ -120,5 +134,20 @@ mod tests {
         assert!(video.keyframe_request_due(now + KEYFRAME_REQUEST_INTERVAL));
         let mut audio = Source::new(1, Mid::from("a"), MediaKind::Audio);
         assert!(!audio.keyframe_request_due(now));
+    }
+
+    #[test]
+    fn a_keyframe_request_held_back_goes_once_requests_may_go_again() {
+        let now = Instant::now();
+        let mut video = Source::new(1, Mid::from("v"), MediaKind::Video);
+        assert!(!video.owed_keyframe_due(now), "nothing owed yet");
+        assert!(video.keyframe_request_due(now));
+        assert!(!video.keyframe_request_due(now + Duration::from_millis(100)));
+        assert!(!video.owed_keyframe_due(now + Duration::from_millis(200)));
+        assert!(video.owed_keyframe_due(now + KEYFRAME_REQUEST_INTERVAL));
+        assert!(
+            !video.owed_keyframe_due(now + KEYFRAME_REQUEST_INTERVAL * 3),
+            "paid once"
+        );
     }
 }
