@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, envelope, management_token, send};
+use common::{Reply, TestServer, envelope, management_token, send};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -71,11 +71,11 @@ async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
     assert_eq!(later.body["data"].as_array().map(Vec::len), Some(0));
 }
 
-#[tokio::test]
-async fn the_code_exchange_is_limited_per_client_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        dir.path(),
+/// A server whose unauthenticated endpoints allow each client address 2 requests at once
+/// and one every 2 s after, the client being the last address of `X-Forwarded-For`.
+fn client_limited_server(data_dir: &std::path::Path) -> TestServer {
+    TestServer::start_in(
+        data_dir,
         &[
             "--rate-limit-client-per-sec",
             "0.5",
@@ -84,8 +84,12 @@ async fn the_code_exchange_is_limited_per_client_address() {
             "--client-address-header",
             "x-forwarded-for",
         ],
-    );
-    let room = server.post("/v2/rooms", json!({ "name": "limited" })).await.1;
+    )
+}
+
+/// A room code of a new room named `name`.
+async fn room_code(server: &TestServer, name: &str) -> String {
+    let room = server.post("/v2/rooms", json!({ "name": name })).await.1;
     let codes = server
         .post(
             &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
@@ -93,18 +97,11 @@ async fn the_code_exchange_is_limited_per_client_address() {
         )
         .await
         .1;
-    let code = codes["data"][0]["code"].as_str().unwrap().to_owned();
-    let exchange = |client: &str| {
-        server
-            .request(Method::POST, "/v2/token")
-            .header("x-forwarded-for", format!("198.51.100.7, {client}"))
-            .header("origin", "https://app.example")
-            .json(&json!({ "code": code }))
-    };
-    for _ in 0..2 {
-        assert_eq!(send(exchange("203.0.113.1")).await.status, StatusCode::OK);
-    }
-    let refused = send(exchange("203.0.113.1")).await;
+    codes["data"][0]["code"].as_str().unwrap().to_owned()
+}
+
+/// The per-client refusal: 429, when to come back, readable by a browser, in the envelope.
+fn assert_client_refusal(refused: &Reply) {
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers["retry-after"], "2");
     assert_eq!(
@@ -122,6 +119,25 @@ async fn the_code_exchange_is_limited_per_client_address() {
             ]
         )
     );
+}
+
+#[tokio::test]
+async fn the_code_exchange_is_limited_per_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = client_limited_server(dir.path());
+    let code = room_code(&server, "limited").await;
+    let exchange = |client: &str| {
+        server
+            .request(Method::POST, "/v2/token")
+            .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+            .header("origin", "https://app.example")
+            .json(&json!({ "code": code }))
+    };
+    for _ in 0..2 {
+        assert_eq!(send(exchange("203.0.113.1")).await.status, StatusCode::OK);
+    }
+    let refused = send(exchange("203.0.113.1")).await;
+    assert_client_refusal(&refused);
     // The proxy's last address is the client: another client is served.
     assert_eq!(send(exchange("203.0.113.2")).await.status, StatusCode::OK);
     // The management API is not limited by client address.
@@ -133,26 +149,8 @@ async fn the_code_exchange_is_limited_per_client_address() {
 #[tokio::test]
 async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        dir.path(),
-        &[
-            "--rate-limit-client-per-sec",
-            "0.5",
-            "--rate-limit-client-burst",
-            "2",
-            "--client-address-header",
-            "x-forwarded-for",
-        ],
-    );
-    let room = server.post("/v2/rooms", json!({ "name": "init-limited" })).await.1;
-    let codes = server
-        .post(
-            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await
-        .1;
-    let code = codes["data"][0]["code"].as_str().unwrap().to_owned();
+    let server = client_limited_server(dir.path());
+    let code = room_code(&server, "init-limited").await;
     let exchange = |client: &str| {
         server
             .request(Method::POST, "/v2/token")
@@ -174,23 +172,7 @@ async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange()
         assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
     }
     let refused = send(init("203.0.113.1")).await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.headers["retry-after"], "2");
-    assert_eq!(
-        refused.headers["access-control-allow-origin"], "*",
-        "a browser can read the refusal"
-    );
-    assert_eq!(
-        refused.body,
-        envelope(
-            429,
-            "Too many requests",
-            &[
-                "one client address may make 0.5 such requests per second",
-                "retry after 2 s"
-            ]
-        )
-    );
+    assert_client_refusal(&refused);
     // One bucket per address for both endpoints: the exchange is refused to it too.
     assert_eq!(
         send(exchange("203.0.113.1")).await.status,
