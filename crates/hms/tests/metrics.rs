@@ -133,15 +133,7 @@ async fn metrics_count_known_traffic() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let unmatched = send(server.request(Method::GET, "/no/such/path")).await;
     assert_eq!(unmatched.status, StatusCode::NOT_FOUND);
-    let room = server.post("/v2/rooms", json!({ "name": "live" })).await.1;
-    let room_id = room["id"].as_str().unwrap();
-    let (status, peer) = server
-        .post(
-            &format!("/v2/simulate/rooms/{room_id}/peers"),
-            json!({ "role": "host" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{peer}");
+    let (room_id, peer) = simulated_host(&server, "live").await;
 
     // The join logged two events (session open, peer join): wait for both deliveries.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -221,7 +213,7 @@ async fn metrics_count_known_traffic() {
     for sample in &metrics.samples {
         for (name, label) in sample.labels.iter() {
             assert!(
-                !label.contains(room_id) && !label.contains("m-1"),
+                !label.contains(room_id.as_str()) && !label.contains("m-1"),
                 "{} has {name}={label}",
                 sample.metric
             );
@@ -306,15 +298,7 @@ async fn an_endpoint_that_is_behind_has_its_own_oldest_pending_age_labelled_by_o
             config.to_str().unwrap(),
         ],
     );
-    let room = server.post("/v2/rooms", json!({ "name": "behind" })).await.1;
-    let room_id = room["id"].as_str().unwrap();
-    let (status, peer) = server
-        .post(
-            &format!("/v2/simulate/rooms/{room_id}/peers"),
-            json!({ "role": "host" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{peer}");
+    simulated_host(&server, "behind").await;
 
     let endpoint = format!("http://{dead}");
     let name = "hms_webhook_endpoint_oldest_pending_delivery_age_seconds";
@@ -340,4 +324,18 @@ async fn an_endpoint_that_is_behind_has_its_own_oldest_pending_age_labelled_by_o
             assert!(!text.contains("SECRET"), "{} has {label}={text}", sample.metric);
         }
     }
+}
+
+/// Creates a room named `name` and joins a simulated host to it: the room's id and the peer.
+async fn simulated_host(server: &TestServer, name: &str) -> (String, serde_json::Value) {
+    let room = server.post("/v2/rooms", json!({ "name": name })).await.1;
+    let room_id = room["id"].as_str().unwrap().to_owned();
+    let (status, peer) = server
+        .post(
+            &format!("/v2/simulate/rooms/{room_id}/peers"),
+            json!({ "role": "host" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{peer}");
+    (room_id, peer)
 }

@@ -118,6 +118,28 @@ impl TestServer {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// `DELETE path` with the server's management token.
+    pub async fn delete(&self, path: &str) -> Reply {
+        send(self.request(Method::DELETE, path).bearer_auth(self.token())).await
+    }
+
+    /// A room code of a new room named `name` (the first role's).
+    pub async fn room_code(&self, name: &str) -> String {
+        let (status, room) = self.post("/v2/rooms", serde_json::json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::OK, "{room}");
+        let path = format!("/v2/room-codes/room/{}", id_of(&room));
+        let (status, codes) = self.post(&path, serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{codes}");
+        codes["data"][0]["code"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET path`, which must answer 200: its body.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
     /// Stops the server abruptly, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -345,6 +367,35 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
 }
 
 /// The error envelope `{"code", "message", "details"}`.
+/// The `id` of an object the API answered.
+pub fn id_of(object: &Value) -> String {
+    object["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {object}"))
+        .to_owned()
+}
+
+/// The ids of a list page's items, in order.
+pub fn page_ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data in {page}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// `reply` is exactly `status` with `body`.
+pub fn assert_reply(reply: (StatusCode, Value), status: u16, body: &Value, what: &str) {
+    assert_eq!(
+        (reply.0.as_u16(), &reply.1),
+        (status, body),
+        "{what}: expected {status} {body}, got {} {}",
+        reply.0,
+        reply.1
+    );
+}
+
 pub fn envelope(code: u16, message: &str, details: &[&str]) -> Value {
     serde_json::json!({ "code": code, "message": message, "details": details })
 }
