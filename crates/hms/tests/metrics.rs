@@ -10,8 +10,6 @@ use common::{TestServer, send};
 use prometheus_parse::{Sample, Scrape, Value};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// A free loopback port, for a listener the server binds right after.
 fn free_port() -> u16 {
@@ -52,46 +50,6 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
     found.first().map_or(0.0, |s| number(&s.value))
 }
 
-/// A webhook endpoint answering 200 to everything, one connection per request.
-async fn receiver() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buffer = [0u8; 4096];
-                // Read the head and the announced body, then answer and close.
-                loop {
-                    let Ok(n) = stream.read(&mut buffer).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    seen.extend_from_slice(&buffer[..n]);
-                    let text = String::from_utf8_lossy(&seen).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if seen.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}/hook")
-}
-
 #[tokio::test]
 async fn metrics_are_off_unless_asked_for() {
     let server = TestServer::start();
@@ -103,7 +61,7 @@ async fn metrics_are_off_unless_asked_for() {
 #[tokio::test]
 async fn metrics_count_known_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let hook = receiver().await;
+    let hook = common::webhook_receiver("hook", |_| {}).await;
     let config = dir.path().join("hms.toml");
     std::fs::write(
         &config,

@@ -493,3 +493,50 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
+
+/// A webhook endpoint on loopback that answers 200 to every request, one connection per
+/// request, and hands each JSON body to `on_body`. Its URL ends in `/{path}`.
+pub async fn webhook_receiver(path: &str, on_body: impl Fn(Value) + Send + Sync + 'static) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/{path}", listener.local_addr().unwrap());
+    let on_body = std::sync::Arc::new(on_body);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let on_body = on_body.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let Some(body) = read_request_body(&mut stream).await else {
+                    return;
+                };
+                on_body(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+/// Reads one HTTP request's head and its `content-length` body; `None` if the connection
+/// ends first.
+async fn read_request_body(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buffer).await.ok().filter(|&n| n > 0)?;
+        data.extend_from_slice(&buffer[..n]);
+        let Some(end) = data.windows(4).position(|window| window == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |value| value.trim().parse().unwrap());
+        if data.len() >= end + 4 + length {
+            return Some(data[end + 4..end + 4 + length].to_vec());
+        }
+    }
+}
