@@ -18,12 +18,14 @@ const ROWS_PER_TRANSACTION: u64 = 100_000;
 /// Six hex digits of index.
 pub const MAX_ROOMS: u64 = 1 << 24;
 
-/// The room the loaded rooms copy: the first one made through the API.
-const MODEL_ROOM: &str = "SELECT workspace_id, template_id, region, options FROM rooms \
-     WHERE id NOT LIKE '65000000be0c000000%' ORDER BY id LIMIT 1";
+/// The room the loaded rooms copy (the first one made through the API), and how many
+/// loaded rooms there are already (their ids are `ID_PREFIX` and six hex digits).
+const MODEL_ROOM: &str = "SELECT workspace_id, template_id, region, options, \
+     (SELECT COUNT(*) FROM rooms WHERE id BETWEEN '65000000be0c000000000000' AND '65000000be0c000000ffffff') \
+     FROM rooms WHERE id NOT LIKE '65000000be0c000000%' ORDER BY id LIMIT 1";
 const NO_MODEL_ROOM: &str = "create one room through the API first: loaded rooms copy its workspace and template";
-/// A model room's workspace, template, region and options.
-type ModelRoom = (String, String, String, String);
+/// A model room's workspace, template, region and options, and the count of loaded rooms.
+type ModelRoom = (String, String, String, String, i64);
 
 /// The id of loaded room number `index`.
 pub fn room_id(index: u64) -> String {
@@ -53,17 +55,11 @@ pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
         .connect_with(options)
         .await
         .map_err(db)?;
-    let (workspace_id, template_id, region, room_options): ModelRoom = sqlx::query_as(MODEL_ROOM)
+    let (workspace_id, template_id, region, room_options, existing): ModelRoom = sqlx::query_as(MODEL_ROOM)
         .fetch_optional(&pool)
         .await
         .map_err(db)?
         .ok_or(NO_MODEL_ROOM)?;
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE id >= ? AND id < ?")
-        .bind(ID_PREFIX)
-        .bind(room_id(MAX_ROOMS - 1) + "z")
-        .fetch_one(&pool)
-        .await
-        .map_err(db)?;
     let mut next = existing as u64;
     while next < count {
         let end = (next + ROWS_PER_TRANSACTION).min(count);
@@ -118,17 +114,11 @@ pub async fn load_rooms_postgres(database_url: &str, count: u64) -> Result<Loade
         .connect(database_url)
         .await
         .map_err(db)?;
-    let (workspace_id, template_id, region, room_options): ModelRoom = sqlx::query_as(MODEL_ROOM)
+    let (workspace_id, template_id, region, room_options, existing): ModelRoom = sqlx::query_as(MODEL_ROOM)
         .fetch_optional(&pool)
         .await
         .map_err(db)?
         .ok_or(NO_MODEL_ROOM)?;
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE id >= $1 AND id < $2")
-        .bind(ID_PREFIX)
-        .bind(room_id(MAX_ROOMS - 1) + "z")
-        .fetch_one(&pool)
-        .await
-        .map_err(db)?;
     let mut next = existing as u64;
     while next < count {
         let end = (next + ROWS_PER_TRANSACTION).min(count);

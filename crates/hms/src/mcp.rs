@@ -108,7 +108,7 @@ pub async fn run(args: McpArgs) -> Result<(), CliError> {
         "hms mcp listening on http://{addr}{} (calling {base_url})",
         hms_mcp::http::MCP_PATH
     );
-    hms_mcp::http::serve(listener, router, shutdown_signal())
+    hms_mcp::http::serve(listener, router, crate::serve::shutdown_signal())
         .await
         .map_err(CliError::new)
 }
@@ -142,14 +142,4 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("can listen for SIGTERM");
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
-    }
 }

@@ -228,7 +228,11 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         println!("  TLS certificate:    {}", certificate.path.display());
         println!("  SHA-256 fingerprint: {}", certificate.fingerprint());
     }
-    server.run(shutdown_signal()).await.map_err(CliError::new)
+    let stopping = async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    };
+    server.run(stopping).await.map_err(CliError::new)
 }
 
 /// Where the dashboard (when served) and the API's documentation are, on the lines after
@@ -304,7 +308,8 @@ fn init_logging(json: bool) {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM: how `hms serve` and `hms mcp --listen` are told to stop.
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("can listen for SIGTERM");
@@ -312,5 +317,4 @@ async fn shutdown_signal() {
         _ = interrupt => {}
         _ = terminate.recv() => {}
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
