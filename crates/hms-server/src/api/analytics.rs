@@ -31,9 +31,7 @@ async fn replay(
     caller: Caller,
     JsonBody(request): JsonBody<ReplayRequest>,
 ) -> ApiResult<Json<ReplayStarted>> {
-    webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request)
-        .await
-        .map(Json)
+    Ok(Json(webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request).await?))
 }
 
 async fn replay_status(
@@ -41,7 +39,5 @@ async fn replay_status(
     caller: Caller,
     PathParams(workflow_id): PathParams<String>,
 ) -> ApiResult<Json<ReplayStatus>> {
-    webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id)
-        .await
-        .map(Json)
+    Ok(Json(webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id).await?))
 }

@@ -12,6 +12,7 @@ mod room_codes;
 mod rooms;
 mod sessions;
 mod simulate;
+mod status;
 mod templates;
 mod token_exchange;
 

@@ -23,9 +23,7 @@ async fn create_for_all_roles(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
 ) -> ApiResult<Json<RoomCodeList>> {
-    room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id)
-        .await
-        .map(Json)
+    Ok(Json(room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id).await?))
 }
 
 async fn create_for_role(
@@ -33,9 +31,7 @@ async fn create_for_role(
     caller: Caller,
     PathParams((room_id, role)): PathParams<(String, String)>,
 ) -> ApiResult<Json<RoomCode>> {
-    room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role)
-        .await
-        .map(Json)
+    Ok(Json(room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role).await?))
 }
 
 async fn list(
@@ -54,9 +50,7 @@ async fn update(State(state): State<AppState>, caller: Caller, request: Request)
     let code = body
         .code
         .ok_or_else(|| ApiError::bad_request("Invalid body parameter").with_detail("code is required"))?;
-    room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled)
-        .await
-        .map(Json)
+    Ok(Json(room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?))
 }
 
 /// `POST /v2/room-codes/code/{code}`, as other clients send it.
@@ -72,9 +66,7 @@ async fn update_by_path(
             ApiError::bad_request("Invalid body parameter").with_detail("code in the body differs from the path")
         );
     }
-    room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled)
-        .await
-        .map(Json)
+    Ok(Json(room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?))
 }
 
 /// This endpoint alone refuses unknown fields, with its own documented message.

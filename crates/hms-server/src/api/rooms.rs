@@ -22,9 +22,7 @@ async fn create(
     caller: Caller,
     JsonBody(params): JsonBody<RoomParams>,
 ) -> ApiResult<Json<Room>> {
-    rooms::create(state.store.as_ref(), caller.workspace(), params)
-        .await
-        .map(Json)
+    Ok(Json(rooms::create(state.store.as_ref(), caller.workspace(), params).await?))
 }
 
 async fn list(
@@ -41,9 +39,7 @@ async fn retrieve(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
 ) -> ApiResult<Json<Room>> {
-    rooms::get(state.store.as_ref(), caller.workspace(), &room_id)
-        .await
-        .map(Json)
+    Ok(Json(rooms::get(state.store.as_ref(), caller.workspace(), &room_id).await?))
 }
 
 async fn update(
@@ -52,7 +48,5 @@ async fn update(
     PathParams(room_id): PathParams<String>,
     JsonBody(params): JsonBody<RoomParams>,
 ) -> ApiResult<Json<Room>> {
-    rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params)
-        .await
-        .map(Json)
+    Ok(Json(rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params).await?))
 }

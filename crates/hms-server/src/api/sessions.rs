@@ -31,7 +31,5 @@ async fn retrieve(
     caller: Caller,
     PathParams(session_id): PathParams<String>,
 ) -> ApiResult<Json<Session>> {
-    sessions::get(state.store.as_ref(), caller.workspace(), &session_id)
-        .await
-        .map(Json)
+    Ok(Json(sessions::get(state.store.as_ref(), caller.workspace(), &session_id).await?))
 }

@@ -31,9 +31,7 @@ async fn create(
     caller: Caller,
     JsonBody(params): JsonBody<TemplateParams>,
 ) -> ApiResult<Json<Template>> {
-    templates::create(s.store.as_ref(), caller.workspace(), params)
-        .await
-        .map(Json)
+    Ok(Json(templates::create(s.store.as_ref(), caller.workspace(), params).await?))
 }
 
 async fn list(
@@ -46,9 +44,7 @@ async fn list(
 }
 
 async fn retrieve(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Template>> {
-    templates::get(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(templates::get(s.store.as_ref(), caller.workspace(), &id).await?))
 }
 
 async fn replace(
@@ -57,15 +53,11 @@ async fn replace(
     PathParams(id): Id,
     JsonBody(params): JsonBody<TemplateParams>,
 ) -> ApiResult<Json<Template>> {
-    templates::replace(s.store.as_ref(), caller.workspace(), &id, params)
-        .await
-        .map(Json)
+    Ok(Json(templates::replace(s.store.as_ref(), caller.workspace(), &id, params).await?))
 }
 
 async fn role(State(s): State<AppState>, caller: Caller, PathParams((id, role)): IdAndRole) -> ApiResult<Json<Role>> {
-    templates::role(s.store.as_ref(), caller.workspace(), &id, &role)
-        .await
-        .map(Json)
+    Ok(Json(templates::role(s.store.as_ref(), caller.workspace(), &id, &role).await?))
 }
 
 async fn upsert_role(
@@ -74,9 +66,7 @@ async fn upsert_role(
     PathParams((id, role)): IdAndRole,
     JsonBody(params): JsonBody<RoleParams>,
 ) -> ApiResult<Json<Role>> {
-    templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params)
-        .await
-        .map(Json)
+    Ok(Json(templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params).await?))
 }
 
 async fn delete_role(
@@ -89,9 +79,7 @@ async fn delete_role(
 }
 
 async fn settings(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Settings>> {
-    templates::settings(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(templates::settings(s.store.as_ref(), caller.workspace(), &id).await?))
 }
 
 async fn replace_settings(
@@ -100,15 +88,11 @@ async fn replace_settings(
     PathParams(id): Id,
     JsonBody(settings): JsonBody<Settings>,
 ) -> ApiResult<Json<Settings>> {
-    templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings)
-        .await
-        .map(Json)
+    Ok(Json(templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings).await?))
 }
 
 async fn destinations(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Destinations>> {
-    templates::destinations(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(templates::destinations(s.store.as_ref(), caller.workspace(), &id).await?))
 }
 
 async fn replace_destinations(
@@ -117,9 +101,7 @@ async fn replace_destinations(
     PathParams(id): Id,
     JsonBody(destinations): JsonBody<Destinations>,
 ) -> ApiResult<Json<Destinations>> {
-    templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations)
-        .await
-        .map(Json)
+    Ok(Json(templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations).await?))
 }
 
 async fn recordings(
@@ -127,9 +109,7 @@ async fn recordings(
     caller: Caller,
     PathParams(id): Id,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
-    templates::recordings(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(templates::recordings(s.store.as_ref(), caller.workspace(), &id).await?))
 }
 
 async fn replace_recordings(
@@ -138,7 +118,5 @@ async fn replace_recordings(
     PathParams(id): Id,
     JsonArrayBody(recordings): JsonArrayBody<Vec<RecordingConfig>>,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
-    templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings)
-        .await
-        .map(Json)
+    Ok(Json(templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings).await?))
 }

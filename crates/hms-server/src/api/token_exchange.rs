@@ -37,12 +37,12 @@ async fn exchange(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    token_exchange::exchange(
+    let response = token_exchange::exchange(
         state.store.as_ref(),
         &state.credentials,
         request,
         state.config.app_token_validity_secs,
     )
-    .await
-    .map(Json)
+    .await?;
+    Ok(Json(response))
 }

@@ -4,11 +4,19 @@ use hms_store::{PageRequest, SessionRecord, Store, Workspace};
 use hms_types::Page;
 use hms_types::session::{Session, SessionFilter, SessionPeer};
 
-use crate::error::{ApiError, ApiResult};
+
+/// Why sessions cannot be listed or found.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no session has this id")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] hms_store::StoreError),
+}
 
 /// `GET /v2/sessions`. Without `active`, sessions of both states are listed: the docs'
 /// own examples do so, although their text says the filter defaults to `true`.
-pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilter) -> ApiResult<Page<Session>> {
+pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilter) -> Result<Page<Session>, SessionError> {
     let page = filter.page();
     let limit = page.effective_limit();
     let records = store
@@ -26,11 +34,11 @@ pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilte
     Ok(Page { limit, data, last })
 }
 
-pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Session> {
+pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> Result<Session, SessionError> {
     let record = store
         .session(&workspace.id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Session not found"))?;
+        .ok_or(SessionError::NotFound)?;
     Ok(to_wire(workspace, &record))
 }
 
