@@ -3,9 +3,9 @@
 use hms_auth::{AppSecret, Claims};
 use hms_store::{NewWorkspace, SecretRecord, Store, StoreError, TemplateRecord, Workspace};
 use hms_types::Timestamp;
-use hms_types::template::TemplateBody;
 
 use crate::ids;
+use crate::service::templates;
 
 /// Name of the workspace made on first start.
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -78,7 +78,7 @@ pub async fn create(
         id: ids::object_id(),
         workspace_id: workspace.id.clone(),
         is_default: true,
-        body: TemplateBody::conferencing(DEFAULT_TEMPLATE.to_owned()),
+        body: templates::conferencing(DEFAULT_TEMPLATE.to_owned()),
         revision: 1,
         created_at: now,
         updated_at: now,

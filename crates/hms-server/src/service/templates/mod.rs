@@ -1,5 +1,12 @@
 //! Templates (policies), their roles, settings, destinations and recording configs.
 
+mod build;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub(crate) use build::conferencing;
+
 use std::sync::LazyLock;
 
 use hms_store::{PageRequest, Store, StoreError, TemplateRecord, Workspace};
@@ -48,9 +55,9 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplatePa
         let existing = store.template_by_name(&workspace.id, &name).await?;
         let mut params = params.clone();
         if let Some(existing) = &existing {
-            params.carry_secrets_from(&existing.body);
+            build::carry_secrets(&mut params, &existing.body);
         }
-        let mut body = params.into_body(name.clone()).map_err(TemplateError::Invalid)?;
+        let mut body = build::new_body(params, name.clone()).map_err(TemplateError::Invalid)?;
         let outcome = match existing {
             Some(existing) => {
                 body.recordings = existing.body.recordings.clone();
@@ -117,7 +124,7 @@ pub async fn replace(
     params: TemplateParams,
 ) -> TemplateResult<Template> {
     let (_, record) = modify(store, workspace, id, |body| {
-        *body = params.clone().into_replacement(body).map_err(TemplateError::Invalid)?;
+        *body = build::replacement(params.clone(), body).map_err(TemplateError::Invalid)?;
         Ok(())
     })
     .await?;
@@ -142,7 +149,7 @@ pub async fn upsert_role(
     params: RoleParams,
 ) -> TemplateResult<Role> {
     let (role, _) = modify(store, workspace, id, |body| {
-        body.upsert_role(role, params.clone()).map_err(TemplateError::Invalid)
+        build::upsert_role(body, role, params.clone()).map_err(TemplateError::Invalid)
     })
     .await?;
     Ok(role)
@@ -153,7 +160,7 @@ pub async fn upsert_role(
 /// disables them.
 pub async fn delete_role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> TemplateResult<()> {
     modify(store, workspace, id, |body| {
-        if body.delete_role(role) {
+        if build::delete_role(body, role) {
             Ok(())
         } else {
             Err(TemplateError::RoleNotFound)
@@ -174,7 +181,7 @@ pub async fn replace_settings(
     settings: Settings,
 ) -> TemplateResult<Settings> {
     let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_settings(settings.clone()).map_err(TemplateError::Invalid)
+        build::replace_settings(body, settings.clone()).map_err(TemplateError::Invalid)
     })
     .await?;
     Ok(record.body.settings.redacted())
@@ -191,7 +198,7 @@ pub async fn replace_destinations(
     destinations: Destinations,
 ) -> TemplateResult<Destinations> {
     let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_destinations(destinations.clone()).map_err(TemplateError::Invalid)
+        build::replace_destinations(body, destinations.clone()).map_err(TemplateError::Invalid)
     })
     .await?;
     Ok(to_wire(workspace, &record).destinations)
@@ -208,7 +215,7 @@ pub async fn replace_recordings(
     recordings: Vec<RecordingConfig>,
 ) -> TemplateResult<Vec<RecordingConfig>> {
     let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_recordings(recordings.clone()).map_err(TemplateError::Invalid)
+        build::replace_recordings(body, recordings.clone()).map_err(TemplateError::Invalid)
     })
     .await?;
     Ok(record.body.recordings)
