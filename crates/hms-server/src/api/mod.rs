@@ -11,6 +11,7 @@ pub mod mcp;
 mod room_codes;
 mod rooms;
 mod sessions;
+mod shape;
 mod simulate;
 mod status;
 mod templates;

@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use hms_types::Page;
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, Shape, parse_json, read_body};
@@ -39,9 +39,10 @@ async fn list(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
     QueryParams(filter): QueryParams<RoomCodeFilter>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<Page<RoomCode>>> {
     let page = room_codes::list(state.store.as_ref(), caller.workspace(), &room_id, filter).await?;
-    Ok(list_json(&page, page.data.len()))
+    let items = page.data.len();
+    Ok(ListJson::new(page, items))
 }
 
 /// `POST /v2/room-codes/code` with the code in the body, as the Node SDK sends it.

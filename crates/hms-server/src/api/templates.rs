@@ -1,13 +1,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use hms_types::PageQuery;
+use hms_types::{Page, PageQuery};
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
@@ -38,9 +37,10 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     QueryParams(page): QueryParams<PageQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<Page<Template>>> {
     let page = templates::list(s.store.as_ref(), caller.workspace(), page).await?;
-    Ok(list_json(&page, page.data.len()))
+    let items = page.data.len();
+    Ok(ListJson::new(page, items))
 }
 
 async fn retrieve(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Template>> {

@@ -6,6 +6,7 @@ use hms_types::token::{TokenRequest, TokenResponse};
 use tower_http::cors::{Any, CorsLayer};
 
 use super::bind::Routes;
+use super::shape::shape_of;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::service::token_exchange;
@@ -30,7 +31,7 @@ pub fn routes() -> Routes {
     let route = post(exchange)
         .options(|| async { StatusCode::NO_CONTENT })
         .route_layer(axum::middleware::from_fn(crate::limits::limit_clients));
-    Routes::default().bind_with(&["exchange-room-code"], route.layer(cors))
+    Routes::default().bind_with(&["exchange-room-code"], route.layer(cors), shape_of(&exchange))
 }
 
 async fn exchange(
