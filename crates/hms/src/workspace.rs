@@ -198,7 +198,9 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            let workspace = admin::workspace_named(store.as_ref(), &workspace).await.map_err(CliError::new)?;
+            let workspace = admin::workspace_named(store.as_ref(), &workspace)
+                .await
+                .map_err(CliError::new)?;
             let secret = signing_secret.map(AppSecret::new);
             admin::set_workspace_webhook(store.as_ref(), &workspace, &url, headers, secret)
                 .await
@@ -207,7 +209,9 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
         }
         WebhookCommand::Show { workspace, data } => {
             let store = open(&data).await?;
-            let workspace = admin::workspace_named(store.as_ref(), &workspace).await.map_err(CliError::new)?;
+            let workspace = admin::workspace_named(store.as_ref(), &workspace)
+                .await
+                .map_err(CliError::new)?;
             let hooks = store.workspace_webhooks().await.map_err(CliError::new)?;
             match hooks.into_iter().find(|hook| hook.workspace_id == workspace.id) {
                 None => println!("workspace {} has no webhook", workspace.name),
@@ -222,8 +226,13 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
         }
         WebhookCommand::Clear { workspace, data } => {
             let store = open(&data).await?;
-            let workspace = admin::workspace_named(store.as_ref(), &workspace).await.map_err(CliError::new)?;
-            let removed = store.clear_workspace_webhook(&workspace.id).await.map_err(CliError::new)?;
+            let workspace = admin::workspace_named(store.as_ref(), &workspace)
+                .await
+                .map_err(CliError::new)?;
+            let removed = store
+                .clear_workspace_webhook(&workspace.id)
+                .await
+                .map_err(CliError::new)?;
             println!(
                 "{}",
                 if removed {

@@ -18,7 +18,11 @@ pub fn routes() -> Routes {
         replay_status => "get-webhook-replay")
 }
 
-async fn history(State(s): State<AppState>, caller: Caller, RawQuery(query): RawQuery) -> ApiResult<ListJson<WebhookHistory>> {
+async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<ListJson<WebhookHistory>> {
     let (mut parsed, mut lists) = parse_query_with_lists::<WebhookHistoryQuery>(query.as_deref(), &["event_names"])?;
     parsed.event_names = lists.remove("event_names").unwrap_or_default();
     let history = webhooks::history(s.store.as_ref(), caller.workspace(), parsed).await?;
@@ -31,7 +35,9 @@ async fn replay(
     caller: Caller,
     JsonBody(request): JsonBody<ReplayRequest>,
 ) -> ApiResult<Json<ReplayStarted>> {
-    Ok(Json(webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request).await?))
+    Ok(Json(
+        webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request).await?,
+    ))
 }
 
 async fn replay_status(
@@ -39,5 +45,7 @@ async fn replay_status(
     caller: Caller,
     PathParams(workflow_id): PathParams<String>,
 ) -> ApiResult<Json<ReplayStatus>> {
-    Ok(Json(webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id).await?))
+    Ok(Json(
+        webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id).await?,
+    ))
 }

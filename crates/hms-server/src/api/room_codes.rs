@@ -23,7 +23,9 @@ async fn create_for_all_roles(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
 ) -> ApiResult<Json<RoomCodeList>> {
-    Ok(Json(room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id).await?))
+    Ok(Json(
+        room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id).await?,
+    ))
 }
 
 async fn create_for_role(
@@ -31,7 +33,9 @@ async fn create_for_role(
     caller: Caller,
     PathParams((room_id, role)): PathParams<(String, String)>,
 ) -> ApiResult<Json<RoomCode>> {
-    Ok(Json(room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role).await?))
+    Ok(Json(
+        room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role).await?,
+    ))
 }
 
 async fn list(
@@ -51,7 +55,9 @@ async fn update(State(state): State<AppState>, caller: Caller, request: Request)
     let code = body
         .code
         .ok_or_else(|| ApiError::bad_request("Invalid body parameter").with_detail("code is required"))?;
-    Ok(Json(room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?))
+    Ok(Json(
+        room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?,
+    ))
 }
 
 /// `POST /v2/room-codes/code/{code}`, as other clients send it.
@@ -67,7 +73,9 @@ async fn update_by_path(
             ApiError::bad_request("Invalid body parameter").with_detail("code in the body differs from the path")
         );
     }
-    Ok(Json(room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?))
+    Ok(Json(
+        room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?,
+    ))
 }
 
 /// This endpoint alone refuses unknown fields, with its own documented message.

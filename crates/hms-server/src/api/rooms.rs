@@ -22,7 +22,9 @@ async fn create(
     caller: Caller,
     JsonBody(params): JsonBody<RoomParams>,
 ) -> ApiResult<Json<Room>> {
-    Ok(Json(rooms::create(state.store.as_ref(), caller.workspace(), params).await?))
+    Ok(Json(
+        rooms::create(state.store.as_ref(), caller.workspace(), params).await?,
+    ))
 }
 
 async fn list(
@@ -40,7 +42,9 @@ async fn retrieve(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
 ) -> ApiResult<Json<Room>> {
-    Ok(Json(rooms::get(state.store.as_ref(), caller.workspace(), &room_id).await?))
+    Ok(Json(
+        rooms::get(state.store.as_ref(), caller.workspace(), &room_id).await?,
+    ))
 }
 
 async fn update(
@@ -49,5 +53,7 @@ async fn update(
     PathParams(room_id): PathParams<String>,
     JsonBody(params): JsonBody<RoomParams>,
 ) -> ApiResult<Json<Room>> {
-    Ok(Json(rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params).await?))
+    Ok(Json(
+        rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params).await?,
+    ))
 }

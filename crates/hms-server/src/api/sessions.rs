@@ -32,5 +32,7 @@ async fn retrieve(
     caller: Caller,
     PathParams(session_id): PathParams<String>,
 ) -> ApiResult<Json<Session>> {
-    Ok(Json(sessions::get(state.store.as_ref(), caller.workspace(), &session_id).await?))
+    Ok(Json(
+        sessions::get(state.store.as_ref(), caller.workspace(), &session_id).await?,
+    ))
 }

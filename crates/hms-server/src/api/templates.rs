@@ -1,8 +1,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hms_types::{Page, PageQuery};
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
+use hms_types::{Page, PageQuery};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
@@ -30,7 +30,9 @@ async fn create(
     caller: Caller,
     JsonBody(params): JsonBody<TemplateParams>,
 ) -> ApiResult<Json<Template>> {
-    Ok(Json(templates::create(s.store.as_ref(), caller.workspace(), params).await?))
+    Ok(Json(
+        templates::create(s.store.as_ref(), caller.workspace(), params).await?,
+    ))
 }
 
 async fn list(
@@ -53,11 +55,15 @@ async fn replace(
     PathParams(id): Id,
     JsonBody(params): JsonBody<TemplateParams>,
 ) -> ApiResult<Json<Template>> {
-    Ok(Json(templates::replace(s.store.as_ref(), caller.workspace(), &id, params).await?))
+    Ok(Json(
+        templates::replace(s.store.as_ref(), caller.workspace(), &id, params).await?,
+    ))
 }
 
 async fn role(State(s): State<AppState>, caller: Caller, PathParams((id, role)): IdAndRole) -> ApiResult<Json<Role>> {
-    Ok(Json(templates::role(s.store.as_ref(), caller.workspace(), &id, &role).await?))
+    Ok(Json(
+        templates::role(s.store.as_ref(), caller.workspace(), &id, &role).await?,
+    ))
 }
 
 async fn upsert_role(
@@ -66,7 +72,9 @@ async fn upsert_role(
     PathParams((id, role)): IdAndRole,
     JsonBody(params): JsonBody<RoleParams>,
 ) -> ApiResult<Json<Role>> {
-    Ok(Json(templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params).await?))
+    Ok(Json(
+        templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params).await?,
+    ))
 }
 
 async fn delete_role(
@@ -79,7 +87,9 @@ async fn delete_role(
 }
 
 async fn settings(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Settings>> {
-    Ok(Json(templates::settings(s.store.as_ref(), caller.workspace(), &id).await?))
+    Ok(Json(
+        templates::settings(s.store.as_ref(), caller.workspace(), &id).await?,
+    ))
 }
 
 async fn replace_settings(
@@ -88,11 +98,15 @@ async fn replace_settings(
     PathParams(id): Id,
     JsonBody(settings): JsonBody<Settings>,
 ) -> ApiResult<Json<Settings>> {
-    Ok(Json(templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings).await?))
+    Ok(Json(
+        templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings).await?,
+    ))
 }
 
 async fn destinations(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Destinations>> {
-    Ok(Json(templates::destinations(s.store.as_ref(), caller.workspace(), &id).await?))
+    Ok(Json(
+        templates::destinations(s.store.as_ref(), caller.workspace(), &id).await?,
+    ))
 }
 
 async fn replace_destinations(
@@ -101,7 +115,9 @@ async fn replace_destinations(
     PathParams(id): Id,
     JsonBody(destinations): JsonBody<Destinations>,
 ) -> ApiResult<Json<Destinations>> {
-    Ok(Json(templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations).await?))
+    Ok(Json(
+        templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations).await?,
+    ))
 }
 
 async fn recordings(
@@ -109,7 +125,9 @@ async fn recordings(
     caller: Caller,
     PathParams(id): Id,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
-    Ok(Json(templates::recordings(s.store.as_ref(), caller.workspace(), &id).await?))
+    Ok(Json(
+        templates::recordings(s.store.as_ref(), caller.workspace(), &id).await?,
+    ))
 }
 
 async fn replace_recordings(
@@ -118,5 +136,7 @@ async fn replace_recordings(
     PathParams(id): Id,
     JsonArrayBody(recordings): JsonArrayBody<Vec<RecordingConfig>>,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
-    Ok(Json(templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings).await?))
+    Ok(Json(
+        templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings).await?,
+    ))
 }

@@ -4,7 +4,6 @@ use hms_store::{EventQuery, Store, Workspace};
 use hms_types::simulate::{EventLog, EventLogQuery};
 use hms_types::webhook::WebhookEvent;
 
-
 /// Why the event log cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EventLogError {

@@ -40,7 +40,11 @@ impl From<StoreError> for RoomCodeError {
 type RoomCodeResult<T> = Result<T, RoomCodeError>;
 
 /// A room that exists and is enabled, with the roles its template has now.
-async fn usable_room(store: &dyn Store, workspace: &Workspace, room_id: &str) -> RoomCodeResult<(RoomView, Vec<String>)> {
+async fn usable_room(
+    store: &dyn Store,
+    workspace: &Workspace,
+    room_id: &str,
+) -> RoomCodeResult<(RoomView, Vec<String>)> {
     let view = store
         .room(&workspace.id, room_id)
         .await?
@@ -59,7 +63,11 @@ async fn usable_room(store: &dyn Store, workspace: &Workspace, room_id: &str) ->
 /// `POST /v2/room-codes/room/{room_id}`: one enabled code per current role, codes of
 /// roles that left the template disabled, and every code of the room answered. Calling
 /// it again changes nothing.
-pub async fn create_for_all_roles(store: &dyn Store, workspace: &Workspace, room_id: &str) -> RoomCodeResult<RoomCodeList> {
+pub async fn create_for_all_roles(
+    store: &dyn Store,
+    workspace: &Workspace,
+    room_id: &str,
+) -> RoomCodeResult<RoomCodeList> {
     let (view, roles) = usable_room(store, workspace, room_id).await?;
     let data = store
         .reconcile_room_codes(&view.room.id, &roles, &ids::room_code, Timestamp::now())
@@ -112,7 +120,12 @@ pub async fn list(
 }
 
 /// `POST /v2/room-codes/code[/{code}]`.
-pub async fn set_enabled(store: &dyn Store, workspace: &Workspace, code: &str, enabled: bool) -> RoomCodeResult<RoomCode> {
+pub async fn set_enabled(
+    store: &dyn Store,
+    workspace: &Workspace,
+    code: &str,
+    enabled: bool,
+) -> RoomCodeResult<RoomCode> {
     let binding = binding_in(store, workspace, code).await?;
     if enabled && !binding.template_roles.contains(&binding.code.role) {
         return Err(RoomCodeError::CannotEnable);

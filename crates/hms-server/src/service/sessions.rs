@@ -4,7 +4,6 @@ use hms_store::{PageRequest, SessionRecord, Store, Workspace};
 use hms_types::Page;
 use hms_types::session::{Session, SessionFilter, SessionPeer};
 
-
 /// Why sessions cannot be listed or found.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -16,7 +15,11 @@ pub enum SessionError {
 
 /// `GET /v2/sessions`. Without `active`, sessions of both states are listed: the docs'
 /// own examples do so, although their text says the filter defaults to `true`.
-pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilter) -> Result<Page<Session>, SessionError> {
+pub async fn list(
+    store: &dyn Store,
+    workspace: &Workspace,
+    filter: SessionFilter,
+) -> Result<Page<Session>, SessionError> {
     let page = filter.page();
     let limit = page.effective_limit();
     let records = store
@@ -35,10 +38,7 @@ pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilte
 }
 
 pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> Result<Session, SessionError> {
-    let record = store
-        .session(&workspace.id, id)
-        .await?
-        .ok_or(SessionError::NotFound)?;
+    let record = store.session(&workspace.id, id).await?.ok_or(SessionError::NotFound)?;
     Ok(to_wire(workspace, &record))
 }
 

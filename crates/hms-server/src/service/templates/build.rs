@@ -189,9 +189,7 @@ fn checked(mut body: TemplateBody, mut problems: Problems) -> Result<TemplateBod
 fn into_role(params: RoleParams, name: String, template_roles: &[String]) -> Role {
     Role {
         name,
-        publish_params: params
-            .publish_params
-            .map_or_else(publish_everything, publish_defaults),
+        publish_params: params.publish_params.map_or_else(publish_everything, publish_defaults),
         subscribe_params: params.subscribe_params.unwrap_or_else(|| SubscribeParams {
             subscribe_to_roles: template_roles.to_vec(),
             ..SubscribeParams::default()
@@ -294,10 +292,7 @@ fn role_lists_mut(body: &mut TemplateBody) -> impl Iterator<Item = &mut Vec<Stri
 
 fn plugin_role_lists_mut(plugins: &mut Plugins) -> impl Iterator<Item = &mut Vec<String>> {
     let whiteboard = plugins.whiteboard.iter_mut().filter_map(|w| w.permissions.as_mut());
-    let transcriptions = plugins
-        .transcriptions
-        .iter_mut()
-        .filter_map(|t| t.permissions.as_mut());
+    let transcriptions = plugins.transcriptions.iter_mut().filter_map(|t| t.permissions.as_mut());
     whiteboard
         .chain(transcriptions)
         .flat_map(|p| [&mut p.admin, &mut p.writer, &mut p.reader])

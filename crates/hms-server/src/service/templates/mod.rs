@@ -133,11 +133,7 @@ pub async fn replace(
 
 pub async fn role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> TemplateResult<Role> {
     let template = get(store, workspace, id).await?;
-    template
-        .roles
-        .get(role)
-        .cloned()
-        .ok_or(TemplateError::RoleNotFound)
+    template.roles.get(role).cloned().ok_or(TemplateError::RoleNotFound)
 }
 
 /// `POST /v2/templates/{id}/roles/{role}`: creates the role or replaces it whole.

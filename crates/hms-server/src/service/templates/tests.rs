@@ -101,9 +101,7 @@ fn subscribing_to_a_missing_role_is_refused() {
     }}));
     assert_eq!(
         details,
-        [
-            r#"roles.guest.subscribeParams.subscribeToRoles names role "ghost", which does not exist in the template"#
-        ]
+        [r#"roles.guest.subscribeParams.subscribeToRoles names role "ghost", which does not exist in the template"#]
     );
 }
 
@@ -198,19 +196,16 @@ fn role_and_destination_names_follow_their_keys() {
 fn upsert_role_creates_replaces_and_renames() {
     let mut template = conferencing("conf".to_owned());
 
-    let viewer = build::upsert_role(&mut template, "viewer", role_params(json!({"publishParams": {}})))
-        .unwrap();
+    let viewer = build::upsert_role(&mut template, "viewer", role_params(json!({"publishParams": {}}))).unwrap();
     assert!(viewer.publish_params.allowed.is_empty());
     assert_eq!(viewer.subscribe_params.subscribe_to_roles, ["host", "guest", "viewer"]);
     assert_eq!(template.roles.keys().collect::<Vec<_>>(), ["host", "guest", "viewer"]);
 
-    let host = build::upsert_role(&mut template, "host", role_params(json!({"priority": 2})))
-        .unwrap();
+    let host = build::upsert_role(&mut template, "host", role_params(json!({"priority": 2}))).unwrap();
     assert_eq!(host.priority, 2);
     assert!(!host.permissions.end_room, "a replaced role starts from the defaults");
 
-    let presenter = build::upsert_role(&mut template, "host", role_params(json!({"name": "presenter"})))
-        .unwrap();
+    let presenter = build::upsert_role(&mut template, "host", role_params(json!({"name": "presenter"}))).unwrap();
     assert_eq!(presenter.name, "presenter");
     assert_eq!(
         presenter.subscribe_params.subscribe_to_roles,
@@ -226,14 +221,14 @@ fn upsert_role_creates_replaces_and_renames() {
     );
 
     let before = template.clone();
-    let details = build::upsert_role(&mut template, "guest", role_params(json!({"name": "viewer"})))
-        .unwrap_err();
+    let details = build::upsert_role(&mut template, "guest", role_params(json!({"name": "viewer"}))).unwrap_err();
     assert_eq!(details, [r#"name: a role named "viewer" already exists"#]);
-    let details = build::upsert_role(&mut template, 
-            "guest",
-            role_params(json!({"subscribeParams": {"subscribeToRoles": ["host"]}})),
-        )
-        .unwrap_err();
+    let details = build::upsert_role(
+        &mut template,
+        "guest",
+        role_params(json!({"subscribeParams": {"subscribeToRoles": ["host"]}})),
+    )
+    .unwrap_err();
     assert_eq!(
         details,
         [r#"roles.guest.subscribeParams.subscribeToRoles names role "host", which does not exist in the template"#]
@@ -256,8 +251,7 @@ fn replacement_requires_roles_and_settings() {
     let details = build::replacement(params(json!({"name": "new"})), &current).unwrap_err();
     assert_eq!(details, ["roles is required", "settings is required"]);
 
-    let replaced = build::replacement(params(json!({"roles": {"host": {}}, "settings": {}})), &current)
-        .unwrap();
+    let replaced = build::replacement(params(json!({"roles": {"host": {}}, "settings": {}})), &current).unwrap();
     assert_eq!(replaced.name, "conf");
     assert_eq!(replaced.roles.keys().collect::<Vec<_>>(), ["host"]);
 }
@@ -265,16 +259,18 @@ fn replacement_requires_roles_and_settings() {
 #[test]
 fn secrets_survive_a_round_trip_through_responses() {
     let mut current = conferencing("conf".to_owned());
-    build::replace_settings(&mut current, serde_json::from_value(with_bucket("s3cr3t")).unwrap())
-        .unwrap();
+    build::replace_settings(&mut current, serde_json::from_value(with_bucket("s3cr3t")).unwrap()).unwrap();
     let secret = |body: &TemplateBody| body.settings.upload_credentials().unwrap().secret_key.clone();
 
     let mut upsert = params(json!({"roles": {"host": {}}, "settings": with_bucket("")}));
     build::carry_secrets(&mut upsert, &current);
     assert_eq!(secret(&build::new_body(upsert, "x".to_owned()).unwrap()), "s3cr3t");
 
-    let replaced = build::replacement(params(json!({"roles": {"host": {}}, "settings": with_bucket("")})), &current)
-        .unwrap();
+    let replaced = build::replacement(
+        params(json!({"roles": {"host": {}}, "settings": with_bucket("")})),
+        &current,
+    )
+    .unwrap();
     assert_eq!(secret(&replaced), "s3cr3t");
 
     let mut settings: Settings = serde_json::from_value(with_bucket("")).unwrap();
@@ -297,8 +293,7 @@ fn secrets_survive_a_round_trip_through_responses() {
 #[test]
 fn template_output_never_shows_the_secret() {
     let mut body = conferencing("conf".to_owned());
-    build::replace_settings(&mut body, serde_json::from_value(with_bucket("s3cr3t")).unwrap())
-        .unwrap();
+    build::replace_settings(&mut body, serde_json::from_value(with_bucket("s3cr3t")).unwrap()).unwrap();
     assert!(serde_json::to_string(&body).unwrap().contains("s3cr3t"));
 
     let now = Timestamp::from_unix_millis(1_663_329_820_068);

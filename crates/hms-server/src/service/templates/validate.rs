@@ -6,9 +6,8 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use hms_types::template::{
-    Destinations, HlsDestination, HlsLayer, Plugins, PublishParams, RecordingConfig, RecordingUpload, Role,
-    Settings, SimulcastLayer, SubscribeParams, TemplateBody, TranscriptionDestination, TranscriptionSummary,
-    VideoParams,
+    Destinations, HlsDestination, HlsLayer, Plugins, PublishParams, RecordingConfig, RecordingUpload, Role, Settings,
+    SimulcastLayer, SubscribeParams, TemplateBody, TranscriptionDestination, TranscriptionSummary, VideoParams,
 };
 use indexmap::IndexMap;
 
