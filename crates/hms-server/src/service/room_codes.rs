@@ -1,6 +1,6 @@
 //! Room codes: create for every role or one, list, enable and disable.
 
-use hms_store::{CodeBinding, MAX_CODES_PER_ROOM, PageRequest, RoomView, Store, StoreError, Workspace};
+use hms_store::{CodeBinding, MAX_CODES_PER_ROOM, RoomView, Store, StoreError, Workspace};
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList};
 use hms_types::{Page, Timestamp};
 
@@ -103,20 +103,9 @@ pub async fn list(
     if filter.role.as_ref().is_some_and(|role| !roles.contains(role)) {
         return Err(RoomCodeError::RoleNotFound);
     }
-    let page = filter.page();
-    let limit = page.effective_limit();
-    let data = store
-        .room_codes(
-            &view.room.id,
-            &filter,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
-    let last = data.last().map(|code| code.code.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    let request = super::page_request(filter.page());
+    let data = store.room_codes(&view.room.id, &filter, &request).await?;
+    Ok(super::page(&request, data, |code| code.code.as_str()))
 }
 
 /// `POST /v2/room-codes/code[/{code}]`.

@@ -1,6 +1,6 @@
 //! Rooms: create (upsert by name), retrieve, list, update, enable and disable.
 
-use hms_store::{PageRequest, RoomOptions, RoomRecord, RoomView, Store, StoreError, Workspace};
+use hms_store::{RoomOptions, RoomRecord, RoomView, Store, StoreError, Workspace};
 use hms_types::room::{RecordingInfo, Room, RoomFilter, RoomParams, RoomWebhook};
 use hms_types::{Page, Timestamp};
 
@@ -137,21 +137,10 @@ pub async fn list(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilt
     if filter.name.is_none() {
         filter.enabled.get_or_insert(true);
     }
-    let page = filter.page();
-    let limit = page.effective_limit();
-    let views = store
-        .rooms(
-            &workspace.id,
-            &filter,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
+    let request = super::page_request(filter.page());
+    let views = store.rooms(&workspace.id, &filter, &request).await?;
     let data: Vec<Room> = views.into_iter().map(|view| to_wire(workspace, view)).collect();
-    let last = data.last().map(|room| room.id.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    Ok(super::page(&request, data, |room| room.id.as_str()))
 }
 
 /// `POST /v2/rooms/{id}`: applies the given fields, enabling or disabling included.

@@ -1,6 +1,6 @@
 //! Sessions: list and retrieve. Sessions are written by the room runtime.
 
-use hms_store::{PageRequest, SessionRecord, Store, Workspace};
+use hms_store::{SessionRecord, Store, Workspace};
 use hms_types::Page;
 use hms_types::session::{Session, SessionFilter, SessionPeer};
 
@@ -20,21 +20,10 @@ pub async fn list(
     workspace: &Workspace,
     filter: SessionFilter,
 ) -> Result<Page<Session>, SessionError> {
-    let page = filter.page();
-    let limit = page.effective_limit();
-    let records = store
-        .sessions(
-            &workspace.id,
-            &filter,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
+    let request = super::page_request(filter.page());
+    let records = store.sessions(&workspace.id, &filter, &request).await?;
     let data: Vec<Session> = records.iter().map(|record| to_wire(workspace, record)).collect();
-    let last = data.last().map(|session| session.id.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    Ok(super::page(&request, data, |session| session.id.as_str()))
 }
 
 pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> Result<Session, SessionError> {

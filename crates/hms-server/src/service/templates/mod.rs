@@ -9,7 +9,7 @@ pub(crate) use build::conferencing;
 
 use std::sync::LazyLock;
 
-use hms_store::{PageRequest, Store, StoreError, TemplateRecord, Workspace};
+use hms_store::{Store, StoreError, TemplateRecord, Workspace};
 use hms_types::template::{
     Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateBody, TemplateParams,
 };
@@ -97,19 +97,10 @@ async fn insert(store: &dyn Store, workspace: &Workspace, body: TemplateBody) ->
 }
 
 pub async fn list(store: &dyn Store, workspace: &Workspace, page: PageQuery) -> TemplateResult<Page<Template>> {
-    let limit = page.effective_limit();
-    let records = store
-        .templates(
-            &workspace.id,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
+    let request = super::page_request(page);
+    let records = store.templates(&workspace.id, &request).await?;
     let data: Vec<Template> = records.iter().map(|record| to_wire(workspace, record)).collect();
-    let last = data.last().map(|t| t.id.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    Ok(super::page(&request, data, |template| template.id.as_str()))
 }
 
 pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<Template> {
