@@ -47,23 +47,18 @@ impl Input for State<AppState> {}
 impl Input for Caller {}
 impl<T> Input for PathParams<T> {}
 
-impl<T: JsonSchema> Input for JsonBody<T> {
-    fn declare(shape: &mut Shape) {
-        shape.body = Declared::Schema(hms_api::schema::<T>);
-    }
+/// Extractors of a JSON value of their type's schema, as the `part` of the request.
+macro_rules! typed_inputs {
+    ($($extractor:ident => $part:ident),*) => {$(
+        impl<T: JsonSchema> Input for $extractor<T> {
+            fn declare(shape: &mut Shape) {
+                shape.$part = Declared::Schema(hms_api::schema::<T>);
+            }
+        }
+    )*};
 }
 
-impl<T: JsonSchema> Input for JsonArrayBody<T> {
-    fn declare(shape: &mut Shape) {
-        shape.body = Declared::Schema(hms_api::schema::<T>);
-    }
-}
-
-impl<T: JsonSchema> Input for QueryParams<T> {
-    fn declare(shape: &mut Shape) {
-        shape.query = Declared::Schema(hms_api::schema::<T>);
-    }
-}
+typed_inputs!(JsonBody => body, JsonArrayBody => body, QueryParams => query);
 
 impl Input for RawQuery {
     fn declare(shape: &mut Shape) {

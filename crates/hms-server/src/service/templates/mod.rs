@@ -167,10 +167,7 @@ pub async fn replace_settings(
     id: &str,
     settings: Settings,
 ) -> TemplateResult<Settings> {
-    let (_, record) = modify(store, workspace, id, |body| {
-        build::replace_settings(body, settings.clone()).map_err(TemplateError::Invalid)
-    })
-    .await?;
+    let record = replace_part(store, workspace, id, settings, build::replace_settings).await?;
     Ok(record.body.settings.redacted())
 }
 
@@ -184,10 +181,7 @@ pub async fn replace_destinations(
     id: &str,
     destinations: Destinations,
 ) -> TemplateResult<Destinations> {
-    let (_, record) = modify(store, workspace, id, |body| {
-        build::replace_destinations(body, destinations.clone()).map_err(TemplateError::Invalid)
-    })
-    .await?;
+    let record = replace_part(store, workspace, id, destinations, build::replace_destinations).await?;
     Ok(to_wire(workspace, &record).destinations)
 }
 
@@ -201,11 +195,24 @@ pub async fn replace_recordings(
     id: &str,
     recordings: Vec<RecordingConfig>,
 ) -> TemplateResult<Vec<RecordingConfig>> {
+    let record = replace_part(store, workspace, id, recordings, build::replace_recordings).await?;
+    Ok(record.body.recordings)
+}
+
+/// Replaces one part of the template with `part`, as `replace` checks and sets it, and
+/// answers the template as written.
+async fn replace_part<T: Clone>(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    part: T,
+    replace: fn(&mut TemplateBody, T) -> Result<(), Vec<String>>,
+) -> TemplateResult<TemplateRecord> {
     let (_, record) = modify(store, workspace, id, |body| {
-        build::replace_recordings(body, recordings.clone()).map_err(TemplateError::Invalid)
+        replace(body, part.clone()).map_err(TemplateError::Invalid)
     })
     .await?;
-    Ok(record.body.recordings)
+    Ok(record)
 }
 
 async fn record(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<TemplateRecord> {
