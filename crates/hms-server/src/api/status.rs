@@ -198,3 +198,112 @@ impl From<WorkspaceError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(error: impl Into<ApiError>) -> (u16, String, Vec<String>) {
+        let error = error.into();
+        (error.status.as_u16(), error.message, error.details)
+    }
+
+    fn expect(status: u16, message: &str, details: &[&str]) -> (u16, String, Vec<String>) {
+        (
+            status,
+            message.to_owned(),
+            details.iter().map(|d| d.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn service_errors_answer_the_api_s_statuses_and_messages() {
+        let cases = [
+            (envelope(RoomError::NotFound), expect(404, "Room not found", &[])),
+            (
+                envelope(RoomError::TemplateNotFound),
+                expect(400, "Error: template not found", &[]),
+            ),
+            (
+                envelope(RoomError::DurationTooShort),
+                expect(
+                    400,
+                    "Invalid body param: max_duration_seconds less than 120 seconds",
+                    &[],
+                ),
+            ),
+            (
+                envelope(RoomError::TooLarge),
+                expect(
+                    400,
+                    "Invalid body param",
+                    &["Invalid body param: room size greater than 20000"],
+                ),
+            ),
+            (
+                envelope(RoomError::NameTaken("a".into())),
+                expect(400, "Invalid body param", &["a room named a already exists"]),
+            ),
+            (
+                envelope(RoomError::Webhook(WebhookError::InvalidUrl)),
+                expect(
+                    400,
+                    "Invalid body param",
+                    &["webhook.url must be an absolute http or https URL"],
+                ),
+            ),
+            (
+                envelope(RoomCodeError::TooManyCodes),
+                expect(400, "Room code limit reached", &["a room holds at most 100 room codes"]),
+            ),
+            (
+                envelope(RoomCodeError::RoomDisabled),
+                expect(403, "Room is disabled", &[]),
+            ),
+            (envelope(SessionError::NotFound), expect(404, "Session not found", &[])),
+            (
+                envelope(TemplateError::Invalid(vec!["a".into(), "b".into()])),
+                expect(400, "Invalid body param", &["a", "b"]),
+            ),
+            (
+                envelope(TemplateError::NameTaken("t".into())),
+                expect(409, "Overwrite error", &["a template named t already exists"]),
+            ),
+            (
+                envelope(ExchangeError::CodeDisabled),
+                expect(403, "Room code is disabled", &[]),
+            ),
+            (
+                envelope(ExchangeError::NoCredentials("w".into())),
+                expect(500, "Internal server error", &[]),
+            ),
+            (
+                envelope(WebhookError::InvalidStatus),
+                expect(
+                    400,
+                    "Invalid query parameter",
+                    &["status must be all, failed or success"],
+                ),
+            ),
+            (
+                envelope(WebhookError::WindowTooWide),
+                expect(400, "end_time must be within 14 days after start_time", &[]),
+            ),
+            (
+                envelope(WorkspaceError::LastLiveSecret),
+                expect(
+                    409,
+                    "The last app secret cannot be retired",
+                    &["add another secret first, then retire this one"],
+                ),
+            ),
+            (
+                envelope(TemplateError::Store(StoreError::Stale)),
+                expect(500, "Internal server error", &[]),
+            ),
+        ];
+        for (answered, expected) in cases {
+            assert_eq!(answered, expected);
+        }
+    }
+}
