@@ -309,6 +309,15 @@ impl Served {
     }
 }
 
+/// The input of one call of an operation: its path parameters, query parameters and
+/// body, as the CLI, the MCP tools and the client's untyped calls gather them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperationInput {
+    pub path: Map<String, Value>,
+    pub query: Map<String, Value>,
+    pub body: Option<Value>,
+}
+
 /// A property of an object schema: a query parameter, or a top-level field of a body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {

@@ -80,13 +80,9 @@ pub const HOSTED_TOKEN_URL: &str = "https://auth.100ms.live/v2/token";
 /// Page size the API applies when a request gives none.
 const DEFAULT_PAGE_LIMIT: u64 = 10;
 
-/// The input of one operation: path parameters, query parameters and the body.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OperationInput {
-    pub path: Map<String, Value>,
-    pub query: Map<String, Value>,
-    pub body: Option<Value>,
-}
+/// The input of one call, defined with the catalogue so that the server's MCP endpoint
+/// shares it without depending on this crate.
+pub use hms_api::OperationInput;
 
 /// A client of one 100ms-compatible API. Cheap to clone: clones share the connection pool
 /// and the minted management token.

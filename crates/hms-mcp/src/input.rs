@@ -1,7 +1,7 @@
 //! From a tool call's arguments to the operation's path, query and body.
 
 use hms_api::Body;
-use hms_client::OperationInput;
+use hms_api::OperationInput;
 use serde_json::{Map, Value};
 
 use crate::tools::ToolEntry;

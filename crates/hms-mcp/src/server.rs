@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hms_api::Operation;
-use hms_client::OperationInput;
+use hms_api::OperationInput;
 use hms_types::ErrorBody;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,

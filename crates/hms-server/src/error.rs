@@ -1,12 +1,11 @@
-//! Every failure a handler can answer with, rendered as the 100ms error envelope.
+//! Every failure a handler can answer with, rendered as the 100ms error envelope. Which
+//! status each domain error gets is decided in `api::status`.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hms_store::StoreError;
 
-use crate::runtime::RuntimeError;
 use hms_types::ErrorBody;
 
 /// A failed request: its status, the envelope's short `message` and its `details`.
@@ -105,72 +104,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    /// Store errors that reach a handler unhandled are the server's fault; they are
-    /// logged here, and the client learns only that something went wrong on our side.
-    fn from(error: StoreError) -> Self {
-        match error.outage() {
-            Some(hms_store::Outage::Unavailable) => {
-                tracing::warn!(%error, "the database is unavailable");
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
-                    .with_detail("the database cannot be reached; retry shortly");
-            }
-            Some(hms_store::Outage::DiskFull) => {
-                tracing::error!(%error, "the database's disk is full");
-                return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "Insufficient storage")
-                    .with_detail("the database's disk is full: changes fail until space is freed; reads still work");
-            }
-            None => {}
-        }
-        match error {
-            StoreError::NotFound => ApiError::not_found("Not found"),
-            StoreError::Conflict(what) => ApiError::conflict("Conflict").with_detail(format!("{what} already exists")),
-            StoreError::LastLiveSecret => ApiError::conflict("Conflict").with_detail(error.to_string()),
-            StoreError::TooManyCodes | StoreError::NulInText => {
-                ApiError::bad_request("Invalid request").with_detail(error.to_string())
-            }
-            StoreError::Stale | StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::PointRead(_) => {
-                tracing::error!(%error, "store failure");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
-impl From<crate::service::webhooks::WebhookError> for ApiError {
-    fn from(error: crate::service::webhooks::WebhookError) -> Self {
-        use crate::service::webhooks::WebhookError;
-        match error {
-            WebhookError::Store(error) => error.into(),
-            WebhookError::NoSuchWorkspace(_) => ApiError::bad_request(error.to_string()),
-            invalid => ApiError::invalid_body(invalid.to_string()),
-        }
-    }
-}
-
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         ApiError::bad_request("Invalid path parameter").with_detail(rejection.body_text())
-    }
-}
-
-impl From<RuntimeError> for ApiError {
-    fn from(error: RuntimeError) -> Self {
-        let detail = error.to_string();
-        match error {
-            RuntimeError::RoomNotFound => ApiError::not_found("Room not found"),
-            RuntimeError::NotActive => ApiError::not_found("Room is not active").with_detail(detail),
-            RuntimeError::PeerNotFound => ApiError::not_found("Peer not found"),
-            RuntimeError::RoomDisabled => ApiError::forbidden("Room is disabled"),
-            RuntimeError::RoleNotAllowed(_) => ApiError::forbidden("Role not allowed").with_detail(detail),
-            RuntimeError::RoleFull { .. } => ApiError::forbidden("Role limit reached").with_detail(detail),
-            RuntimeError::UnknownRole(_) | RuntimeError::Invalid(_) => ApiError::invalid_body(detail),
-            RuntimeError::KeptChanging => ApiError::conflict("Room changed concurrently")
-                .with_detail("the room's session kept changing; retry the request"),
-            RuntimeError::PeerExists(_) => {
-                ApiError::new(StatusCode::CONFLICT, "Peer already joined").with_detail(detail)
-            }
-            RuntimeError::Store(store) => store.into(),
-        }
     }
 }

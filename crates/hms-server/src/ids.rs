@@ -27,11 +27,6 @@ pub fn object_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether `text` has the shape of an id made by [`object_id`].
-pub fn is_object_id(text: &str) -> bool {
-    text.len() == 24 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 /// A room code in the documented `xxx-xxxx-xxx` form of lowercase letters
 /// (26^10 ≈ 1.4·10^14 codes).
 pub fn room_code() -> String {
@@ -61,6 +56,11 @@ pub fn random_token(len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `text` has the shape of an id made by [`object_id`].
+    fn is_object_id(text: &str) -> bool {
+        text.len() == 24 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
 
     #[test]
     fn object_ids_are_hex_and_increase() {

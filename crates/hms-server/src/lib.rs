@@ -3,28 +3,29 @@
 //! Requests flow from a handler in [`api`] (HTTP in, HTTP out) to a service in
 //! [`service`] (the rules of the API) to the [`hms_store::Store`] (persistence).
 
-pub mod api;
-pub mod auth;
-pub mod config;
-pub mod dashboard;
-pub mod error;
-pub mod extract;
-pub mod idempotency;
-pub mod ids;
-pub mod keyed_lock;
-pub mod limits;
-pub mod listener;
-pub mod metrics;
-pub mod node;
-pub mod overload;
+pub mod admin;
+mod api;
+mod auth;
+mod config;
+mod dashboard;
+mod error;
+mod extract;
+mod idempotency;
+mod ids;
+mod keyed_lock;
+mod limits;
+mod listener;
+mod metrics;
+mod node;
+mod overload;
 mod retry;
 mod rtc_metrics;
-pub mod runtime;
-pub mod service;
-pub mod signal;
-pub mod state;
-pub mod tls;
-pub mod webhooks;
+mod runtime;
+mod service;
+mod signal;
+mod state;
+mod tls;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,13 +39,15 @@ use webhooks::Dispatcher;
 use auth::CredentialCache;
 pub use config::ServerConfig;
 use runtime::RoomRuntime;
-use service::workspaces::{CreatedWorkspace, InitialCredentials};
+use service::workspaces::{CreatedWorkspace, InitialCredentials, WorkspaceError};
 use state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot open the store: {0}")]
     Store(#[from] hms_store::StoreError),
+    #[error("cannot create the default workspace: {0}")]
+    Bootstrap(WorkspaceError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -93,7 +96,10 @@ impl Server {
             return Err(ServeError::UnsupportedDatabase(url.clone()));
         }
         let store = config.store_location().open().await?;
-        if let Some(created) = service::workspaces::bootstrap(store.as_ref(), initial_credentials).await? {
+        let bootstrapped = service::workspaces::bootstrap(store.as_ref(), initial_credentials)
+            .await
+            .map_err(ServeError::Bootstrap)?;
+        if let Some(created) = bootstrapped {
             on_first_start(&created);
         }
         let credentials = Arc::new(CredentialCache::load(store.as_ref()).await?);

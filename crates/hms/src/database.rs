@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use hms_server::node::{Node, NodeError};
+use hms_server::admin::{Node, NodeError};
 use hms_store::copy::{self, CopyError, CopyReport};
 use hms_store::{DatabaseUrl, Durability, PgStore, SqliteStore, Store, StoreError};
 

@@ -8,7 +8,7 @@ use clap::Args;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use hms_auth::AppSecret;
-use hms_server::service::workspaces::{CreatedWorkspace, InitialCredentials};
+use hms_server::admin::{self, CreatedWorkspace, InitialCredentials};
 use hms_server::{Server, ServerConfig};
 use hms_store::Durability;
 use serde::Serialize;
@@ -211,7 +211,7 @@ const RTC_ENV_KEYS: [&str; 3] = ["udp_port", "announce_ips", "reconnect_window_m
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     init_logging(args.log_json);
     let config = load_config(&args)?;
-    hms_server::api::mcp::check_config(&config).map_err(|e| CliError::new(format!("invalid configuration: {e}")))?;
+    admin::check_mcp_config(&config).map_err(|e| CliError::new(format!("invalid configuration: {e}")))?;
     let dashboard = config.dashboard;
     let server = Server::bind(config, initial_credentials()?, print_first_start)
         .await

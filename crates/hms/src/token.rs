@@ -69,7 +69,7 @@ pub fn run(command: TokenCommand) -> Result<(), CliError> {
             validity,
         } => {
             check_validity(validity)?;
-            let user_id = user_id.unwrap_or_else(hms_server::ids::uuid);
+            let user_id = user_id.unwrap_or_else(hms_server::admin::random_user_id);
             let claims = Claims::app(&credentials.access_key, &room_id, &role, &user_id, now, validity);
             println!("{}", hms_auth::mint(&claims, &AppSecret::new(credentials.secret)));
         }

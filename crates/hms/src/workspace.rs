@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use hms_auth::AppSecret;
-use hms_server::service::webhooks;
-use hms_server::service::workspaces::{self, InitialCredentials};
-use hms_store::{DatabaseUrl, Durability, Store, StoreError, StoreLocation};
+use hms_server::admin::{self, InitialCredentials};
+use hms_store::{DatabaseUrl, Durability, Store, StoreLocation};
 
 use crate::CliError;
 
@@ -123,9 +122,9 @@ pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
                 access_key,
                 secret: AppSecret::new(secret),
             });
-            let created = workspaces::create(store.as_ref(), &name, initial)
+            let created = admin::create_workspace(store.as_ref(), &name, initial)
                 .await
-                .map_err(describe)?;
+                .map_err(CliError::new)?;
             println!("HMS_ACCESS_KEY={}", created.workspace.access_key);
             println!("HMS_SECRET={}", created.secret.expose());
             println!("HMS_MANAGEMENT_TOKEN={}", created.management_token);
@@ -133,7 +132,7 @@ pub async fn run(command: WorkspaceCommand) -> Result<(), CliError> {
         WorkspaceCommand::List { data } => {
             let store = open(&data).await?;
             println!("{:<24}  {:<24}  CREATED", "NAME", "ACCESS KEY");
-            for workspace in store.workspaces().await.map_err(describe)? {
+            for workspace in store.workspaces().await.map_err(CliError::new)? {
                 println!(
                     "{:<24}  {:<24}  {}",
                     workspace.name, workspace.access_key, workspace.created_at
@@ -154,18 +153,18 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            let record = workspaces::add_secret(store.as_ref(), &workspace, secret.map(AppSecret::new))
+            let record = admin::add_secret(store.as_ref(), &workspace, secret.map(AppSecret::new))
                 .await
-                .map_err(describe)?;
+                .map_err(CliError::new)?;
             println!("secret id: {}", record.id);
             println!("HMS_SECRET={}", record.secret.expose());
         }
         SecretCommand::List { workspace, data } => {
             let store = open(&data).await?;
             println!("{:<12}  {:<24}  RETIRED", "ID", "CREATED");
-            for secret in workspaces::secrets(store.as_ref(), &workspace)
+            for secret in admin::secrets(store.as_ref(), &workspace)
                 .await
-                .map_err(describe)?
+                .map_err(CliError::new)?
             {
                 let retired = secret
                     .retired_at
@@ -180,9 +179,9 @@ async fn run_secret(command: SecretCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            workspaces::retire_secret(store.as_ref(), &workspace, &secret_id)
+            admin::retire_secret(store.as_ref(), &workspace, &secret_id)
                 .await
-                .map_err(describe)?;
+                .map_err(CliError::new)?;
             println!("retired secret {secret_id}");
         }
     }
@@ -199,20 +198,21 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
             data,
         } => {
             let store = open(&data).await?;
-            let workspace = workspaces::named(store.as_ref(), &workspace).await.map_err(describe)?;
-            let secret = signing_secret.map(AppSecret::new);
-            webhooks::set_workspace_webhook(store.as_ref(), &workspace, &url, headers, secret)
+            let workspace = admin::workspace_named(store.as_ref(), &workspace)
                 .await
-                .map_err(|error| match error {
-                    webhooks::WebhookError::Store(error) => describe(error),
-                    invalid => CliError::new(invalid),
-                })?;
+                .map_err(CliError::new)?;
+            let secret = signing_secret.map(AppSecret::new);
+            admin::set_workspace_webhook(store.as_ref(), &workspace, &url, headers, secret)
+                .await
+                .map_err(CliError::new)?;
             println!("events of workspace {} now go to {url}", workspace.name);
         }
         WebhookCommand::Show { workspace, data } => {
             let store = open(&data).await?;
-            let workspace = workspaces::named(store.as_ref(), &workspace).await.map_err(describe)?;
-            let hooks = store.workspace_webhooks().await.map_err(describe)?;
+            let workspace = admin::workspace_named(store.as_ref(), &workspace)
+                .await
+                .map_err(CliError::new)?;
+            let hooks = store.workspace_webhooks().await.map_err(CliError::new)?;
             match hooks.into_iter().find(|hook| hook.workspace_id == workspace.id) {
                 None => println!("workspace {} has no webhook", workspace.name),
                 Some(hook) => {
@@ -226,8 +226,13 @@ async fn run_webhook(command: WebhookCommand) -> Result<(), CliError> {
         }
         WebhookCommand::Clear { workspace, data } => {
             let store = open(&data).await?;
-            let workspace = workspaces::named(store.as_ref(), &workspace).await.map_err(describe)?;
-            let removed = store.clear_workspace_webhook(&workspace.id).await.map_err(describe)?;
+            let workspace = admin::workspace_named(store.as_ref(), &workspace)
+                .await
+                .map_err(CliError::new)?;
+            let removed = store
+                .clear_workspace_webhook(&workspace.id)
+                .await
+                .map_err(CliError::new)?;
             println!(
                 "{}",
                 if removed {
@@ -247,12 +252,4 @@ async fn open(data: &DataDir) -> Result<Arc<dyn Store>, CliError> {
         .open()
         .await
         .map_err(CliError::new)
-}
-
-fn describe(error: StoreError) -> CliError {
-    match error {
-        StoreError::NotFound => CliError::new("no such workspace or secret"),
-        StoreError::LastLiveSecret => CliError::new("refusing to retire the last live secret: add another one first"),
-        other => CliError::new(other),
-    }
 }

@@ -1,13 +1,12 @@
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
 use hms_types::active_room::{
-    Acknowledgement, ActivePeer, ActiveRoom, EndRoom, PeerFilter, PeerUpdate, RemovePeers, SendMessage,
+    Acknowledgement, ActivePeer, ActiveRoom, EndRoom, PeerFilter, PeerList, PeerUpdate, RemovePeers, SendMessage,
 };
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -35,9 +34,10 @@ async fn peers(
     caller: Caller,
     PathParams(room_id): RoomId,
     QueryParams(filter): QueryParams<PeerFilter>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<PeerList>> {
     let list = s.runtime.peers(caller.workspace(), &room_id, &filter).await?;
-    Ok(list_json(&list, list.peers.len()))
+    let items = list.peers.len();
+    Ok(ListJson::new(list, items))
 }
 
 async fn peer(

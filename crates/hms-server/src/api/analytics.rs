@@ -2,12 +2,11 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
-use hms_types::webhook::{ReplayRequest, ReplayStarted, ReplayStatus, WebhookHistoryQuery};
+use hms_types::webhook::{ReplayRequest, ReplayStarted, ReplayStatus, WebhookHistory, WebhookHistoryQuery};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, parse_query_with_lists};
@@ -19,11 +18,16 @@ pub fn routes() -> Routes {
         replay_status => "get-webhook-replay")
 }
 
-async fn history(State(s): State<AppState>, caller: Caller, RawQuery(query): RawQuery) -> ApiResult<Response> {
+async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<ListJson<WebhookHistory>> {
     let (mut parsed, mut lists) = parse_query_with_lists::<WebhookHistoryQuery>(query.as_deref(), &["event_names"])?;
     parsed.event_names = lists.remove("event_names").unwrap_or_default();
     let history = webhooks::history(s.store.as_ref(), caller.workspace(), parsed).await?;
-    Ok(list_json(&history, history.events.len()))
+    let items = history.events.len();
+    Ok(ListJson::new(history, items))
 }
 
 async fn replay(
@@ -31,9 +35,9 @@ async fn replay(
     caller: Caller,
     JsonBody(request): JsonBody<ReplayRequest>,
 ) -> ApiResult<Json<ReplayStarted>> {
-    webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request)
-        .await
-        .map(Json)
+    Ok(Json(
+        webhooks::replay(s.store.as_ref(), &s.config.webhooks, caller.workspace(), request).await?,
+    ))
 }
 
 async fn replay_status(
@@ -41,7 +45,7 @@ async fn replay_status(
     caller: Caller,
     PathParams(workflow_id): PathParams<String>,
 ) -> ApiResult<Json<ReplayStatus>> {
-    webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id)
-        .await
-        .map(Json)
+    Ok(Json(
+        webhooks::replay_status(s.store.as_ref(), caller.workspace(), &workflow_id).await?,
+    ))
 }

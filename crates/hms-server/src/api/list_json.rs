@@ -16,18 +16,31 @@ const ITEM_BYTES: usize = 640;
 /// The page's own fields around its items.
 const ENVELOPE_BYTES: usize = 128;
 
-/// `value`, a list of `items` items, as a JSON response.
-pub fn list_json(value: &impl Serialize, items: usize) -> Response {
-    let mut body = Vec::with_capacity(ENVELOPE_BYTES + ITEM_BYTES * items);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-            body,
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::error!(%error, "a list did not serialise");
-            ApiError::internal().into_response()
+/// `value`, a list of `items` items, answered as JSON.
+pub struct ListJson<T> {
+    value: T,
+    items: usize,
+}
+
+impl<T> ListJson<T> {
+    pub fn new(value: T, items: usize) -> Self {
+        Self { value, items }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ListJson<T> {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(ENVELOPE_BYTES + ITEM_BYTES * self.items);
+        match serde_json::to_writer(&mut body, &self.value) {
+            Ok(()) => (
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+                .into_response(),
+            Err(error) => {
+                tracing::error!(%error, "a list did not serialise");
+                ApiError::internal().into_response()
+            }
         }
     }
 }

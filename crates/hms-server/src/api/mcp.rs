@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use hms_api::Operation;
-use hms_client::OperationInput;
+use hms_api::OperationInput;
 use hms_mcp::{McpServer, ToolBackend, ToolError, ToolOptions, ToolSet, UnknownTools};
 use serde_json::Value;
 use tower::ServiceExt;

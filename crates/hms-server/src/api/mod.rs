@@ -11,7 +11,9 @@ pub mod mcp;
 mod room_codes;
 mod rooms;
 mod sessions;
+mod shape;
 mod simulate;
+mod status;
 mod templates;
 mod token_exchange;
 

@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use hms_types::Page;
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, Shape, parse_json, read_body};
@@ -23,9 +23,9 @@ async fn create_for_all_roles(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
 ) -> ApiResult<Json<RoomCodeList>> {
-    room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id)
-        .await
-        .map(Json)
+    Ok(Json(
+        room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id).await?,
+    ))
 }
 
 async fn create_for_role(
@@ -33,9 +33,9 @@ async fn create_for_role(
     caller: Caller,
     PathParams((room_id, role)): PathParams<(String, String)>,
 ) -> ApiResult<Json<RoomCode>> {
-    room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role)
-        .await
-        .map(Json)
+    Ok(Json(
+        room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role).await?,
+    ))
 }
 
 async fn list(
@@ -43,9 +43,10 @@ async fn list(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
     QueryParams(filter): QueryParams<RoomCodeFilter>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<Page<RoomCode>>> {
     let page = room_codes::list(state.store.as_ref(), caller.workspace(), &room_id, filter).await?;
-    Ok(list_json(&page, page.data.len()))
+    let items = page.data.len();
+    Ok(ListJson::new(page, items))
 }
 
 /// `POST /v2/room-codes/code` with the code in the body, as the Node SDK sends it.
@@ -54,9 +55,9 @@ async fn update(State(state): State<AppState>, caller: Caller, request: Request)
     let code = body
         .code
         .ok_or_else(|| ApiError::bad_request("Invalid body parameter").with_detail("code is required"))?;
-    room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled)
-        .await
-        .map(Json)
+    Ok(Json(
+        room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?,
+    ))
 }
 
 /// `POST /v2/room-codes/code/{code}`, as other clients send it.
@@ -72,9 +73,9 @@ async fn update_by_path(
             ApiError::bad_request("Invalid body parameter").with_detail("code in the body differs from the path")
         );
     }
-    room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled)
-        .await
-        .map(Json)
+    Ok(Json(
+        room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?,
+    ))
 }
 
 /// This endpoint alone refuses unknown fields, with its own documented message.

@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use hms_types::Page;
 use hms_types::room::{Room, RoomFilter, RoomParams};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -22,18 +22,19 @@ async fn create(
     caller: Caller,
     JsonBody(params): JsonBody<RoomParams>,
 ) -> ApiResult<Json<Room>> {
-    rooms::create(state.store.as_ref(), caller.workspace(), params)
-        .await
-        .map(Json)
+    Ok(Json(
+        rooms::create(state.store.as_ref(), caller.workspace(), params).await?,
+    ))
 }
 
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(filter): QueryParams<RoomFilter>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<Page<Room>>> {
     let page = rooms::list(state.store.as_ref(), caller.workspace(), filter).await?;
-    Ok(list_json(&page, page.data.len()))
+    let items = page.data.len();
+    Ok(ListJson::new(page, items))
 }
 
 async fn retrieve(
@@ -41,9 +42,9 @@ async fn retrieve(
     caller: Caller,
     PathParams(room_id): PathParams<String>,
 ) -> ApiResult<Json<Room>> {
-    rooms::get(state.store.as_ref(), caller.workspace(), &room_id)
-        .await
-        .map(Json)
+    Ok(Json(
+        rooms::get(state.store.as_ref(), caller.workspace(), &room_id).await?,
+    ))
 }
 
 async fn update(
@@ -52,7 +53,7 @@ async fn update(
     PathParams(room_id): PathParams<String>,
     JsonBody(params): JsonBody<RoomParams>,
 ) -> ApiResult<Json<Room>> {
-    rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params)
-        .await
-        .map(Json)
+    Ok(Json(
+        rooms::update(state.store.as_ref(), caller.workspace(), &room_id, params).await?,
+    ))
 }

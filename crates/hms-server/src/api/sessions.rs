@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use hms_types::Page;
 use hms_types::session::{Session, SessionFilter};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -21,9 +21,10 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(filter): QueryParams<SessionFilter>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<Page<Session>>> {
     let page = sessions::list(state.store.as_ref(), caller.workspace(), filter).await?;
-    Ok(list_json(&page, page.data.len()))
+    let items = page.data.len();
+    Ok(ListJson::new(page, items))
 }
 
 async fn retrieve(
@@ -31,7 +32,7 @@ async fn retrieve(
     caller: Caller,
     PathParams(session_id): PathParams<String>,
 ) -> ApiResult<Json<Session>> {
-    sessions::get(state.store.as_ref(), caller.workspace(), &session_id)
-        .await
-        .map(Json)
+    Ok(Json(
+        sessions::get(state.store.as_ref(), caller.workspace(), &session_id).await?,
+    ))
 }

@@ -58,7 +58,5 @@ async fn event_log(
     caller: Caller,
     QueryParams(query): QueryParams<EventLogQuery>,
 ) -> ApiResult<Json<EventLog>> {
-    events::list(s.store.as_ref(), caller.workspace(), query)
-        .await
-        .map(Json)
+    Ok(Json(events::list(s.store.as_ref(), caller.workspace(), query).await?))
 }

@@ -1,13 +1,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use hms_types::PageQuery;
 use hms_types::template::{Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateParams};
+use hms_types::{Page, PageQuery};
 
 use super::PathParams;
 use super::bind::{Routes, bind};
-use super::list_json::list_json;
+use super::list_json::ListJson;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
@@ -31,24 +30,23 @@ async fn create(
     caller: Caller,
     JsonBody(params): JsonBody<TemplateParams>,
 ) -> ApiResult<Json<Template>> {
-    templates::create(s.store.as_ref(), caller.workspace(), params)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::create(s.store.as_ref(), caller.workspace(), params).await?,
+    ))
 }
 
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
     QueryParams(page): QueryParams<PageQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<ListJson<Page<Template>>> {
     let page = templates::list(s.store.as_ref(), caller.workspace(), page).await?;
-    Ok(list_json(&page, page.data.len()))
+    let items = page.data.len();
+    Ok(ListJson::new(page, items))
 }
 
 async fn retrieve(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Template>> {
-    templates::get(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(templates::get(s.store.as_ref(), caller.workspace(), &id).await?))
 }
 
 async fn replace(
@@ -57,15 +55,15 @@ async fn replace(
     PathParams(id): Id,
     JsonBody(params): JsonBody<TemplateParams>,
 ) -> ApiResult<Json<Template>> {
-    templates::replace(s.store.as_ref(), caller.workspace(), &id, params)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::replace(s.store.as_ref(), caller.workspace(), &id, params).await?,
+    ))
 }
 
 async fn role(State(s): State<AppState>, caller: Caller, PathParams((id, role)): IdAndRole) -> ApiResult<Json<Role>> {
-    templates::role(s.store.as_ref(), caller.workspace(), &id, &role)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::role(s.store.as_ref(), caller.workspace(), &id, &role).await?,
+    ))
 }
 
 async fn upsert_role(
@@ -74,9 +72,9 @@ async fn upsert_role(
     PathParams((id, role)): IdAndRole,
     JsonBody(params): JsonBody<RoleParams>,
 ) -> ApiResult<Json<Role>> {
-    templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::upsert_role(s.store.as_ref(), caller.workspace(), &id, &role, params).await?,
+    ))
 }
 
 async fn delete_role(
@@ -89,9 +87,9 @@ async fn delete_role(
 }
 
 async fn settings(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Settings>> {
-    templates::settings(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::settings(s.store.as_ref(), caller.workspace(), &id).await?,
+    ))
 }
 
 async fn replace_settings(
@@ -100,15 +98,15 @@ async fn replace_settings(
     PathParams(id): Id,
     JsonBody(settings): JsonBody<Settings>,
 ) -> ApiResult<Json<Settings>> {
-    templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::replace_settings(s.store.as_ref(), caller.workspace(), &id, settings).await?,
+    ))
 }
 
 async fn destinations(State(s): State<AppState>, caller: Caller, PathParams(id): Id) -> ApiResult<Json<Destinations>> {
-    templates::destinations(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::destinations(s.store.as_ref(), caller.workspace(), &id).await?,
+    ))
 }
 
 async fn replace_destinations(
@@ -117,9 +115,9 @@ async fn replace_destinations(
     PathParams(id): Id,
     JsonBody(destinations): JsonBody<Destinations>,
 ) -> ApiResult<Json<Destinations>> {
-    templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::replace_destinations(s.store.as_ref(), caller.workspace(), &id, destinations).await?,
+    ))
 }
 
 async fn recordings(
@@ -127,9 +125,9 @@ async fn recordings(
     caller: Caller,
     PathParams(id): Id,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
-    templates::recordings(s.store.as_ref(), caller.workspace(), &id)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::recordings(s.store.as_ref(), caller.workspace(), &id).await?,
+    ))
 }
 
 async fn replace_recordings(
@@ -138,7 +136,7 @@ async fn replace_recordings(
     PathParams(id): Id,
     JsonArrayBody(recordings): JsonArrayBody<Vec<RecordingConfig>>,
 ) -> ApiResult<Json<Vec<RecordingConfig>>> {
-    templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings)
-        .await
-        .map(Json)
+    Ok(Json(
+        templates::replace_recordings(s.store.as_ref(), caller.workspace(), &id, recordings).await?,
+    ))
 }

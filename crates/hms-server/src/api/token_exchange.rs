@@ -6,6 +6,7 @@ use hms_types::token::{TokenRequest, TokenResponse};
 use tower_http::cors::{Any, CorsLayer};
 
 use super::bind::Routes;
+use super::shape::shape_of;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::service::token_exchange;
@@ -30,19 +31,19 @@ pub fn routes() -> Routes {
     let route = post(exchange)
         .options(|| async { StatusCode::NO_CONTENT })
         .route_layer(axum::middleware::from_fn(crate::limits::limit_clients));
-    Routes::default().bind_with(&["exchange-room-code"], route.layer(cors))
+    Routes::default().bind_with(&["exchange-room-code"], route.layer(cors), shape_of(&exchange))
 }
 
 async fn exchange(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    token_exchange::exchange(
+    let response = token_exchange::exchange(
         state.store.as_ref(),
         &state.credentials,
         request,
         state.config.app_token_validity_secs,
     )
-    .await
-    .map(Json)
+    .await?;
+    Ok(Json(response))
 }

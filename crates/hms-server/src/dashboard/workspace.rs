@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hms_auth::AppSecret;
-use hms_store::{StoreError, WorkspaceCredentials};
+use hms_store::WorkspaceCredentials;
 use hms_types::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -103,12 +103,6 @@ async fn retire_secret(State(dashboard): State<Shared>, Path(secret_id): Path<St
     };
     match workspaces::retire_secret(dashboard.app.store.as_ref(), &credentials.workspace.name, &secret_id).await {
         Ok(()) => Json(json!({"retired": secret_id})).into_response(),
-        Err(StoreError::NotFound) => ApiError::not_found("No such app secret")
-            .with_detail("it was retired already, or belongs to no workspace of yours")
-            .into_response(),
-        Err(StoreError::LastLiveSecret) => ApiError::conflict("The last app secret cannot be retired")
-            .with_detail("add another secret first, then retire this one")
-            .into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
 }

@@ -4,12 +4,19 @@ use hms_store::{EventQuery, Store, Workspace};
 use hms_types::simulate::{EventLog, EventLogQuery};
 use hms_types::webhook::WebhookEvent;
 
-use crate::error::{ApiError, ApiResult};
+/// Why the event log cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventLogError {
+    #[error("a logged event does not parse: {0}")]
+    Unreadable(serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] hms_store::StoreError),
+}
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
-pub async fn list(store: &dyn Store, workspace: &Workspace, query: EventLogQuery) -> ApiResult<EventLog> {
+pub async fn list(store: &dyn Store, workspace: &Workspace, query: EventLogQuery) -> Result<EventLog, EventLogError> {
     let query = EventQuery {
         room_id: query.room_id,
         kind: query.kind,
@@ -22,9 +29,6 @@ pub async fn list(store: &dyn Store, workspace: &Workspace, query: EventLogQuery
         .into_iter()
         .map(|entry| serde_json::from_str::<WebhookEvent>(&entry.event.payload))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| {
-            tracing::error!(%error, "a logged event does not parse");
-            ApiError::internal()
-        })?;
+        .map_err(EventLogError::Unreadable)?;
     Ok(EventLog { events, last })
 }

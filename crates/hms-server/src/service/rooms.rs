@@ -1,34 +1,64 @@
 //! Rooms: create (upsert by name), retrieve, list, update, enable and disable.
 
-use hms_store::{PageRequest, RoomOptions, RoomRecord, RoomView, Store, StoreError, Workspace};
+use hms_store::{RoomOptions, RoomRecord, RoomView, Store, StoreError, Workspace};
 use hms_types::room::{RecordingInfo, Room, RoomFilter, RoomParams, RoomWebhook};
 use hms_types::{Page, Timestamp};
 
-use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::retry::Retry;
-use crate::service::webhooks;
+use crate::service::webhooks::{self, WebhookError};
 
 const REGIONS: [&str; 4] = ["in", "us", "eu", "auto"];
 const UPLOAD_TYPES: [&str; 4] = ["s3", "gs", "oss", "azure"];
 /// Not documented by 100ms; generous enough for generated UUIDs and slugs.
-pub const MAX_NAME_LEN: usize = 200;
-pub const MAX_DESCRIPTION_LEN: usize = 2000;
+const MAX_NAME_LEN: usize = 200;
+const MAX_DESCRIPTION_LEN: usize = 2000;
 const MAX_SIZE: u32 = 20_000;
 const MAX_SMALL_ROOM_SIZE: u32 = 2_500;
 const MIN_DURATION_SECS: u32 = 120;
 const MAX_DURATION_SECS: u32 = 43_200;
 
-pub fn room_not_found() -> ApiError {
-    ApiError::not_found("Room not found")
+/// Why a room cannot be created, found or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("no room has this id or name")]
+    NotFound,
+    #[error("template not found")]
+    TemplateNotFound,
+    #[error("template is no longer accepted: use template_id")]
+    LegacyTemplate,
+    #[error("name must be 1 to {MAX_NAME_LEN} characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'")]
+    InvalidName,
+    #[error("description is longer than {MAX_DESCRIPTION_LEN} characters")]
+    DescriptionTooLong,
+    #[error("region must be one of {}", REGIONS.join(", "))]
+    UnsupportedRegion,
+    #[error("max_duration_seconds less than {MIN_DURATION_SECS} seconds")]
+    DurationTooShort,
+    #[error("max_duration_seconds greater than {MAX_DURATION_SECS} seconds")]
+    DurationTooLong,
+    #[error("room size greater than {MAX_SIZE}")]
+    TooLarge,
+    #[error("room size greater than {MAX_SMALL_ROOM_SIZE}, set large_room flag as true")]
+    TooLargeForSmallRoom,
+    #[error("Bucket location is missing")]
+    NoBucketLocation,
+    #[error("upload_info.type must be one of {} and credentials need both key and secret", UPLOAD_TYPES.join(", "))]
+    InvalidUpload,
+    #[error("a room named {0} already exists")]
+    NameTaken(String),
+    #[error("the room kept changing; retry the request")]
+    KeptChanging,
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-fn template_not_found() -> ApiError {
-    ApiError::bad_request("Error: template not found")
-}
+type RoomResult<T> = Result<T, RoomError>;
 
 /// `POST /v2/rooms`: a room named like an existing one (in any case) updates that room.
-pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams) -> ApiResult<Room> {
+pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams) -> RoomResult<Room> {
     refuse_legacy_template(&params)?;
     validate(&params)?;
     if let Some(name) = &params.name
@@ -40,7 +70,7 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams
         Some(id) => store.template(&workspace.id, id).await?,
         None => store.default_template(&workspace.id).await?,
     }
-    .ok_or_else(template_not_found)?;
+    .ok_or(RoomError::TemplateNotFound)?;
     let now = Timestamp::now();
     let room = RoomRecord {
         id: ids::object_id(),
@@ -78,7 +108,7 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams
             let existing = store
                 .room_by_name(&workspace.id, &room.name)
                 .await?
-                .ok_or_else(room_not_found)?;
+                .ok_or(RoomError::NotFound)?;
             update_view(store, workspace, existing, params).await
         }
         Err(error) => Err(error.into()),
@@ -86,56 +116,45 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: RoomParams
 }
 
 /// `GET /v2/rooms/{id}`; a value that is no room id is tried as a room name.
-pub async fn get(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<Room> {
+pub async fn get(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> RoomResult<Room> {
     Ok(to_wire(workspace, find(store, workspace, id_or_name).await?))
 }
 
-pub async fn find(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> ApiResult<RoomView> {
+async fn find(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> RoomResult<RoomView> {
     if let Some(view) = store.room(&workspace.id, id_or_name).await? {
         return Ok(view);
     }
     store
         .room_by_name(&workspace.id, id_or_name)
         .await?
-        .ok_or_else(room_not_found)
+        .ok_or(RoomError::NotFound)
 }
 
 /// `GET /v2/rooms`. Only enabled rooms unless `enabled` says otherwise, as documented;
 /// but a lookup by `name` finds the room whatever its state, because the Node SDK's
 /// `retrieveByName` sends the name alone.
-pub async fn list(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilter) -> ApiResult<Page<Room>> {
+pub async fn list(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilter) -> RoomResult<Page<Room>> {
     if filter.name.is_none() {
         filter.enabled.get_or_insert(true);
     }
-    let page = filter.page();
-    let limit = page.effective_limit();
-    let views = store
-        .rooms(
-            &workspace.id,
-            &filter,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
+    let request = super::page_request(filter.page());
+    let views = store.rooms(&workspace.id, &filter, &request).await?;
     let data: Vec<Room> = views.into_iter().map(|view| to_wire(workspace, view)).collect();
-    let last = data.last().map(|room| room.id.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    Ok(super::page(&request, data, |room| room.id.as_str()))
 }
 
 /// `POST /v2/rooms/{id}`: applies the given fields, enabling or disabling included.
-pub async fn update(store: &dyn Store, workspace: &Workspace, id: &str, params: RoomParams) -> ApiResult<Room> {
+pub async fn update(store: &dyn Store, workspace: &Workspace, id: &str, params: RoomParams) -> RoomResult<Room> {
     refuse_legacy_template(&params)?;
     validate(&params)?;
-    let existing = store.room(&workspace.id, id).await?.ok_or_else(room_not_found)?;
+    let existing = store.room(&workspace.id, id).await?.ok_or(RoomError::NotFound)?;
     update_view(store, workspace, existing, params).await
 }
 
 /// Applies `params` to the room as read in `view` and writes it back, starting over from
 /// what is there now when another request wrote the room in between: a change of one
 /// field never undoes a concurrent change of another.
-async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> ApiResult<Room> {
+async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> RoomResult<Room> {
     let mut view = view;
     let mut retry = Retry::new();
     loop {
@@ -145,33 +164,29 @@ async fn update_view(store: &dyn Store, workspace: &Workspace, view: RoomView, p
             Ok(()) => return Ok(to_wire(workspace, updated)),
             Err(StoreError::Stale) => {
                 if !retry.again().await {
-                    return Err(ApiError::conflict("Room changed concurrently")
-                        .with_detail("the room kept changing; retry the request"));
+                    return Err(RoomError::KeptChanging);
                 }
                 view = store
                     .room(&workspace.id, &updated.room.id)
                     .await?
-                    .ok_or_else(room_not_found)?;
+                    .ok_or(RoomError::NotFound)?;
             }
-            Err(StoreError::Conflict(_)) => {
-                let taken = format!("a room named {} already exists", updated.room.name);
-                return Err(ApiError::invalid_body(taken));
-            }
-            Err(StoreError::NotFound) => return Err(room_not_found()),
+            Err(StoreError::Conflict(_)) => return Err(RoomError::NameTaken(updated.room.name)),
+            Err(StoreError::NotFound) => return Err(RoomError::NotFound),
             Err(other) => return Err(other.into()),
         }
     }
 }
 
 /// The room of `view` as `params` change it.
-async fn changed(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> ApiResult<RoomView> {
+async fn changed(store: &dyn Store, workspace: &Workspace, view: RoomView, params: RoomParams) -> RoomResult<RoomView> {
     let read_updated_at = view.room.updated_at;
     let RoomView { mut room, mut template } = view;
     if let Some(template_id) = params.template_id.clone().filter(|id| *id != room.template_id) {
         let new_template = store
             .template(&workspace.id, &template_id)
             .await?
-            .ok_or_else(template_not_found)?;
+            .ok_or(RoomError::TemplateNotFound)?;
         template = new_template.summary();
         room.template_id = new_template.id;
     }
@@ -218,14 +233,14 @@ fn set<T>(field: &mut T, value: Option<T>) {
     }
 }
 
-fn refuse_legacy_template(params: &RoomParams) -> ApiResult<()> {
+fn refuse_legacy_template(params: &RoomParams) -> RoomResult<()> {
     match params.template {
-        Some(_) => Err(ApiError::bad_request("Invalid body param: template. Use template_id")),
+        Some(_) => Err(RoomError::LegacyTemplate),
         None => Ok(()),
     }
 }
 
-fn validate(params: &RoomParams) -> ApiResult<()> {
+fn validate(params: &RoomParams) -> RoomResult<()> {
     if let Some(name) = &params.name {
         validate_name(name)?;
     }
@@ -234,28 +249,21 @@ fn validate(params: &RoomParams) -> ApiResult<()> {
         .as_ref()
         .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
     {
-        return Err(ApiError::invalid_body(format!(
-            "description is longer than {MAX_DESCRIPTION_LEN} characters"
-        )));
+        return Err(RoomError::DescriptionTooLong);
     }
     if params
         .region
         .as_deref()
         .is_some_and(|region| !REGIONS.contains(&region))
     {
-        return Err(ApiError::bad_request("Error: region not supported")
-            .with_detail(format!("region must be one of {}", REGIONS.join(", "))));
+        return Err(RoomError::UnsupportedRegion);
     }
     if let Some(seconds) = params.max_duration_seconds {
         if seconds < MIN_DURATION_SECS {
-            return Err(ApiError::bad_request(format!(
-                "Invalid body param: max_duration_seconds less than {MIN_DURATION_SECS} seconds"
-            )));
+            return Err(RoomError::DurationTooShort);
         }
         if seconds > MAX_DURATION_SECS {
-            return Err(ApiError::bad_request(format!(
-                "Invalid body param: max_duration_seconds greater than {MAX_DURATION_SECS} seconds"
-            )));
+            return Err(RoomError::DurationTooLong);
         }
     }
     if let Some(recording) = &params.recording_info {
@@ -267,60 +275,49 @@ fn validate(params: &RoomParams) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn validate_name(name: &str) -> ApiResult<()> {
+fn validate_name(name: &str) -> RoomResult<()> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_');
     if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(allowed) {
-        return Err(ApiError::invalid_body(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"
-        )));
+        return Err(RoomError::InvalidName);
     }
     Ok(())
 }
 
 /// Sizes depend on `large_room`, which an update may leave as it was: checked on the
 /// merged room.
-fn check_size(room: &RoomRecord) -> ApiResult<()> {
+fn check_size(room: &RoomRecord) -> RoomResult<()> {
     match room.options.size {
-        Some(size) if size > MAX_SIZE => Err(ApiError::invalid_body(format!(
-            "Invalid body param: room size greater than {MAX_SIZE}"
-        ))),
-        Some(size) if size > MAX_SMALL_ROOM_SIZE && !room.large_room => Err(ApiError::invalid_body(format!(
-            "Invalid body param: room size greater than {MAX_SMALL_ROOM_SIZE}, set large_room flag as true"
-        ))),
+        Some(size) if size > MAX_SIZE => Err(RoomError::TooLarge),
+        Some(size) if size > MAX_SMALL_ROOM_SIZE && !room.large_room => Err(RoomError::TooLargeForSmallRoom),
         _ => Ok(()),
     }
 }
 
-fn validate_recording(recording: &RecordingInfo) -> ApiResult<()> {
+fn validate_recording(recording: &RecordingInfo) -> RoomResult<()> {
     let Some(upload) = &recording.upload_info else {
         return Ok(());
     };
     if upload.location.trim().is_empty() {
-        return Err(ApiError::bad_request("Bucket location is missing"));
+        return Err(RoomError::NoBucketLocation);
     }
     let bad_credentials = upload
         .credentials
         .as_ref()
         .is_some_and(|c| c.key.is_empty() || c.secret.is_empty());
     if !UPLOAD_TYPES.contains(&upload.kind.as_str()) || bad_credentials {
-        return Err(
-            ApiError::bad_request("Invalid upload configuration").with_detail(format!(
-                "upload_info.type must be one of {} and credentials need both key and secret",
-                UPLOAD_TYPES.join(", ")
-            )),
-        );
+        return Err(RoomError::InvalidUpload);
     }
     Ok(())
 }
 
-fn validate_webhook(webhook: &RoomWebhook) -> ApiResult<()> {
+fn validate_webhook(webhook: &RoomWebhook) -> RoomResult<()> {
     webhooks::validate_url(&webhook.url)?;
     Ok(webhooks::validate_headers(&webhook.headers)?)
 }
 
 /// The API form of a room, made of the room's own strings rather than copies of them: a
 /// list makes a hundred. Upload credentials are never sent back.
-pub fn to_wire(workspace: &Workspace, view: RoomView) -> Room {
+fn to_wire(workspace: &Workspace, view: RoomView) -> Room {
     let RoomView { room, template } = view;
     let RoomOptions {
         recording_info,

@@ -1,36 +1,33 @@
 //! Sessions: list and retrieve. Sessions are written by the room runtime.
 
-use hms_store::{PageRequest, SessionRecord, Store, Workspace};
+use hms_store::{SessionRecord, Store, Workspace};
 use hms_types::Page;
 use hms_types::session::{Session, SessionFilter, SessionPeer};
 
-use crate::error::{ApiError, ApiResult};
+/// Why sessions cannot be listed or found.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no session has this id")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] hms_store::StoreError),
+}
 
 /// `GET /v2/sessions`. Without `active`, sessions of both states are listed: the docs'
 /// own examples do so, although their text says the filter defaults to `true`.
-pub async fn list(store: &dyn Store, workspace: &Workspace, filter: SessionFilter) -> ApiResult<Page<Session>> {
-    let page = filter.page();
-    let limit = page.effective_limit();
-    let records = store
-        .sessions(
-            &workspace.id,
-            &filter,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
+pub async fn list(
+    store: &dyn Store,
+    workspace: &Workspace,
+    filter: SessionFilter,
+) -> Result<Page<Session>, SessionError> {
+    let request = super::page_request(filter.page());
+    let records = store.sessions(&workspace.id, &filter, &request).await?;
     let data: Vec<Session> = records.iter().map(|record| to_wire(workspace, record)).collect();
-    let last = data.last().map(|session| session.id.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    Ok(super::page(&request, data, |session| session.id.as_str()))
 }
 
-pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Session> {
-    let record = store
-        .session(&workspace.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Session not found"))?;
+pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> Result<Session, SessionError> {
+    let record = store.session(&workspace.id, id).await?.ok_or(SessionError::NotFound)?;
     Ok(to_wire(workspace, &record))
 }
 

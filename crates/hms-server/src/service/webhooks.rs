@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 use crate::config::{WebhookConfig, WorkspaceWebhookConfig};
-use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::webhooks::{Endpoints, SIGNATURE_HEADER, later};
 
@@ -26,7 +25,8 @@ const MAX_REPLAY: u32 = 50_000;
 const DEFAULT_HISTORY_PAGE: u32 = 50;
 const MAX_HISTORY_PAGE: u32 = 100;
 
-/// Why a webhook endpoint is refused, or cannot be set.
+/// Why a webhook endpoint is refused or cannot be set, or the delivery history or a
+/// replay cannot be read or started.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error("webhook.url must be an absolute http or https URL")]
@@ -37,9 +37,29 @@ pub enum WebhookError {
     InvalidHeader(String),
     #[error("no workspace is named {0}")]
     NoSuchWorkspace(String),
+    #[error("{0} must be an RFC 3339 time")]
+    InvalidTime(&'static str),
+    #[error("start_time must be within the last {HISTORY_DAYS} days")]
+    StartTooEarly,
+    #[error("end_time must be within {WINDOW_DAYS} days after start_time")]
+    WindowTooWide,
+    #[error("status must be all, failed or success")]
+    InvalidStatus,
+    #[error("limit must be between 1 and {MAX_HISTORY_PAGE}")]
+    InvalidPageSize,
+    #[error("page starts at 1")]
+    PageZero,
+    #[error("limit must be between 1 and {MAX_REPLAY}")]
+    InvalidReplayLimit,
+    #[error("no replay has this workflow id")]
+    ReplayNotFound,
+    #[error("stored replay filters do not parse: {0}")]
+    UnreadableReplay(serde_json::Error),
     #[error(transparent)]
     Store(#[from] hms_store::StoreError),
 }
+
+type WebhookResult<T> = Result<T, WebhookError>;
 
 /// A webhook endpoint must be an absolute http or https URL.
 pub fn validate_url(url: &str) -> Result<(), WebhookError> {
@@ -116,18 +136,16 @@ pub async fn history(
     store: &dyn Store,
     workspace: &Workspace,
     query: WebhookHistoryQuery,
-) -> ApiResult<WebhookHistory> {
+) -> WebhookResult<WebhookHistory> {
     let (from, to) = time_range(query.start_time.as_deref(), query.end_time.as_deref())?;
     let states = states_for(query.status.as_deref().unwrap_or("all"))?;
     let page_size = query.limit.unwrap_or(DEFAULT_HISTORY_PAGE);
     if !(1..=MAX_HISTORY_PAGE).contains(&page_size) {
-        return Err(ApiError::invalid_query(format!(
-            "limit must be between 1 and {MAX_HISTORY_PAGE}"
-        )));
+        return Err(WebhookError::InvalidPageSize);
     }
     let page = query.page.unwrap_or(1);
     if page == 0 {
-        return Err(ApiError::invalid_query("page starts at 1"));
+        return Err(WebhookError::PageZero);
     }
     let filter = DeliveryFilter {
         created_from: Some(from),
@@ -192,7 +210,7 @@ pub async fn replay(
     config: &WebhookConfig,
     workspace: &Workspace,
     request: ReplayRequest,
-) -> ApiResult<ReplayStarted> {
+) -> WebhookResult<ReplayStarted> {
     // The request as sent identifies a running replay: its default window moves with
     // the clock, so the resolved filters of a repeat would never match.
     let request_key = serde_json::to_string(&request).expect("requests serialise");
@@ -201,9 +219,7 @@ pub async fn replay(
     let states = states_for(&status)?;
     let limit = request.limit.unwrap_or(MAX_REPLAY);
     if !(1..=MAX_REPLAY).contains(&limit) {
-        return Err(ApiError::invalid_body(format!(
-            "limit must be between 1 and {MAX_REPLAY}"
-        )));
+        return Err(WebhookError::InvalidReplayLimit);
     }
     let offset = request.offset.unwrap_or(0);
     let filters = ReplayFilters {
@@ -253,7 +269,7 @@ async fn replay_deliveries(
     config: &WebhookConfig,
     replay_id: &str,
     matched: &[DeliveryRecord],
-) -> ApiResult<Vec<NewDelivery>> {
+) -> WebhookResult<Vec<NewDelivery>> {
     let mut endpoints = Endpoints::load(store).await?;
     let spacing = Duration::from_secs(1) / config.replay_per_sec.max(1);
     let now = PreciseTime::now();
@@ -289,15 +305,12 @@ fn started(workflow_id: String, status: &str, filters: ReplayFilters) -> ReplayS
 }
 
 /// `GET /v2/analytics/webhooks/replay/{workflow_id}`.
-pub async fn replay_status(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<ReplayStatus> {
+pub async fn replay_status(store: &dyn Store, workspace: &Workspace, id: &str) -> WebhookResult<ReplayStatus> {
     let (replay, progress) = store
         .replay(&workspace.id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("workflow not found"))?;
-    let filters: ReplayFilters = serde_json::from_str(&replay.filters).map_err(|error| {
-        tracing::error!(%error, "stored replay filters do not parse");
-        ApiError::internal()
-    })?;
+        .ok_or(WebhookError::ReplayNotFound)?;
+    let filters: ReplayFilters = serde_json::from_str(&replay.filters).map_err(WebhookError::UnreadableReplay)?;
     let status = match (progress.finished_at, progress.failed) {
         (None, _) => "Running",
         (Some(_), 0) => "completed",
@@ -324,22 +337,20 @@ pub async fn replay_status(store: &dyn Store, workspace: &Workspace, id: &str) -
     })
 }
 
-fn states_for(status: &str) -> ApiResult<Vec<DeliveryState>> {
+fn states_for(status: &str) -> WebhookResult<Vec<DeliveryState>> {
     match status {
         "all" => Ok(Vec::new()),
         "failed" => Ok(vec![DeliveryState::Failed]),
         "success" => Ok(vec![DeliveryState::Delivered]),
-        _ => Err(ApiError::invalid_query("status must be all, failed or success")),
+        _ => Err(WebhookError::InvalidStatus),
     }
 }
 
 /// The window of a history or replay request: default the last 24 hours, starting at
 /// most 30 days ago and at most 14 days wide, as 100ms has it.
-fn time_range(start: Option<&str>, end: Option<&str>) -> ApiResult<(PreciseTime, PreciseTime)> {
+fn time_range(start: Option<&str>, end: Option<&str>) -> WebhookResult<(PreciseTime, PreciseTime)> {
     let now = PreciseTime::now();
-    let parse = |name: &str, text: &str| {
-        PreciseTime::parse(text).ok_or_else(|| ApiError::invalid_query(format!("{name} must be an RFC 3339 time")))
-    };
+    let parse = |name: &'static str, text: &str| PreciseTime::parse(text).ok_or(WebhookError::InvalidTime(name));
     let start = match start {
         Some(text) => parse("start_time", text)?,
         None => earlier(now, DAY),
@@ -349,12 +360,10 @@ fn time_range(start: Option<&str>, end: Option<&str>) -> ApiResult<(PreciseTime,
         None => now,
     };
     if start < earlier(now, DAY * HISTORY_DAYS) {
-        return Err(ApiError::bad_request("start_time must be within the last 30 days"));
+        return Err(WebhookError::StartTooEarly);
     }
     if end > later(start, DAY * WINDOW_DAYS) || end < start {
-        return Err(ApiError::bad_request(
-            "end_time must be within 14 days after start_time",
-        ));
+        return Err(WebhookError::WindowTooWide);
     }
     Ok((start, end))
 }

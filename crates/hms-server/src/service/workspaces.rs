@@ -1,11 +1,11 @@
 //! Workspaces and their app secrets: created on first start and by admin commands.
 
 use hms_auth::{AppSecret, Claims};
-use hms_store::{NewWorkspace, SecretRecord, Store, StoreError, StoreResult, TemplateRecord, Workspace};
+use hms_store::{NewWorkspace, SecretRecord, Store, StoreError, TemplateRecord, Workspace};
 use hms_types::Timestamp;
-use hms_types::template::TemplateBody;
 
 use crate::ids;
+use crate::service::templates;
 
 /// Name of the workspace made on first start.
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -14,6 +14,21 @@ pub const DEFAULT_TEMPLATE: &str = "conferencing";
 /// Validity of the management token printed when a workspace is created: the 100ms
 /// dashboard's default.
 pub const PRINTED_TOKEN_VALIDITY_SECS: i64 = 7 * 24 * 3600;
+
+/// Why a workspace or one of its secrets cannot be made, found or retired.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("no workspace is named {0}")]
+    NoSuchWorkspace(String),
+    #[error("the workspace has no live secret {0}")]
+    NoSuchSecret(String),
+    #[error("refusing to retire the last live secret: add another one first")]
+    LastLiveSecret,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type WorkspaceResult<T> = Result<T, WorkspaceError>;
 
 /// Credentials chosen by the operator instead of generated ones.
 #[derive(Debug, Clone)]
@@ -34,7 +49,7 @@ pub struct CreatedWorkspace {
 pub async fn bootstrap(
     store: &dyn Store,
     initial: Option<InitialCredentials>,
-) -> StoreResult<Option<CreatedWorkspace>> {
+) -> WorkspaceResult<Option<CreatedWorkspace>> {
     if !store.workspaces().await?.is_empty() {
         return Ok(None);
     }
@@ -45,7 +60,7 @@ pub async fn create(
     store: &dyn Store,
     name: &str,
     initial: Option<InitialCredentials>,
-) -> StoreResult<CreatedWorkspace> {
+) -> WorkspaceResult<CreatedWorkspace> {
     let now = Timestamp::now();
     let InitialCredentials { access_key, secret } = initial.unwrap_or_else(|| InitialCredentials {
         access_key: ids::object_id(),
@@ -63,7 +78,7 @@ pub async fn create(
         id: ids::object_id(),
         workspace_id: workspace.id.clone(),
         is_default: true,
-        body: TemplateBody::conferencing(DEFAULT_TEMPLATE.to_owned()),
+        body: templates::conferencing(DEFAULT_TEMPLATE.to_owned()),
         revision: 1,
         created_at: now,
         updated_at: now,
@@ -83,25 +98,35 @@ pub async fn create(
 }
 
 /// Adds a secret (the given one or a generated one) to the workspace named `name`.
-pub async fn add_secret(store: &dyn Store, name: &str, secret: Option<AppSecret>) -> StoreResult<SecretRecord> {
+pub async fn add_secret(store: &dyn Store, name: &str, secret: Option<AppSecret>) -> WorkspaceResult<SecretRecord> {
     let workspace = named(store, name).await?;
     let record = new_secret_record(secret.unwrap_or_else(generate_secret), Timestamp::now());
     store.add_secret(&workspace.id, &record).await?;
     Ok(record)
 }
 
-pub async fn secrets(store: &dyn Store, name: &str) -> StoreResult<Vec<SecretRecord>> {
+pub async fn secrets(store: &dyn Store, name: &str) -> WorkspaceResult<Vec<SecretRecord>> {
     let workspace = named(store, name).await?;
-    store.secrets(&workspace.id).await
+    Ok(store.secrets(&workspace.id).await?)
 }
 
-pub async fn retire_secret(store: &dyn Store, name: &str, secret_id: &str) -> StoreResult<()> {
+pub async fn retire_secret(store: &dyn Store, name: &str, secret_id: &str) -> WorkspaceResult<()> {
     let workspace = named(store, name).await?;
-    store.retire_secret(&workspace.id, secret_id, Timestamp::now()).await
+    store
+        .retire_secret(&workspace.id, secret_id, Timestamp::now())
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => WorkspaceError::NoSuchSecret(secret_id.to_owned()),
+            StoreError::LastLiveSecret => WorkspaceError::LastLiveSecret,
+            other => other.into(),
+        })
 }
 
-pub async fn named(store: &dyn Store, name: &str) -> StoreResult<Workspace> {
-    store.workspace_by_name(name).await?.ok_or(StoreError::NotFound)
+pub async fn named(store: &dyn Store, name: &str) -> WorkspaceResult<Workspace> {
+    store
+        .workspace_by_name(name)
+        .await?
+        .ok_or_else(|| WorkspaceError::NoSuchWorkspace(name.to_owned()))
 }
 
 pub fn management_token(access_key: &str, secret: &AppSecret, validity_secs: i64) -> String {

@@ -38,7 +38,6 @@ use crate::error::ApiError;
 use crate::runtime::{LiveObserver, RoomRuntime};
 use crate::state::AppState;
 
-pub use init::init_response;
 use peer::ToPeer;
 use room::ToRoom;
 

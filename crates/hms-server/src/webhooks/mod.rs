@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::config::WebhookConfig;
 use attempt::Attempt;
-pub use attempt::{SIGNATURE_HEADER, signature};
+pub use attempt::SIGNATURE_HEADER;
 pub use schedule::retry_delay;
 
 /// Events planned per transaction.

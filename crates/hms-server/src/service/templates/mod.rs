@@ -1,14 +1,20 @@
 //! Templates (policies), their roles, settings, destinations and recording configs.
 
+mod build;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub(crate) use build::conferencing;
+
 use std::sync::LazyLock;
 
-use hms_store::{PageRequest, Store, StoreError, TemplateRecord, Workspace};
+use hms_store::{Store, StoreError, TemplateRecord, Workspace};
 use hms_types::template::{
     Destinations, RecordingConfig, Role, RoleParams, Settings, Template, TemplateBody, TemplateParams,
 };
 use hms_types::{Page, PageQuery, Timestamp};
 
-use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::keyed_lock::KeyedLocks;
 use crate::retry::Retry;
@@ -17,21 +23,29 @@ use crate::retry::Retry;
 /// [`Retry`] only happen when several servers write the same template.
 static WRITERS: LazyLock<KeyedLocks> = LazyLock::new(KeyedLocks::default);
 
-pub fn template_not_found() -> ApiError {
-    ApiError::not_found("Template not found")
+/// Why a template, or a part of it, cannot be found or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("no template has this id")]
+    NotFound,
+    #[error("the template has no such role")]
+    RoleNotFound,
+    /// What is wrong with the body, one line per problem.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("a template named {0} already exists")]
+    NameTaken(String),
+    #[error("the template kept changing; retry the request")]
+    KeptChanging,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-fn invalid(details: Vec<String>) -> ApiError {
-    ApiError::bad_request("Invalid body param").with_details(details)
-}
-
-fn overwrite_error(name: &str) -> ApiError {
-    ApiError::conflict("Overwrite error").with_detail(format!("a template named {name} already exists"))
-}
+type TemplateResult<T> = Result<T, TemplateError>;
 
 /// `POST /v2/templates`: a template named like an existing one overwrites it, keeping
 /// its id, since rooms point at templates by id.
-pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplateParams) -> ApiResult<Template> {
+pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplateParams) -> TemplateResult<Template> {
     let name = params
         .name
         .clone()
@@ -41,9 +55,9 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplatePa
         let existing = store.template_by_name(&workspace.id, &name).await?;
         let mut params = params.clone();
         if let Some(existing) = &existing {
-            params.carry_secrets_from(&existing.body);
+            build::carry_secrets(&mut params, &existing.body);
         }
-        let mut body = params.into_body(name.clone()).map_err(invalid)?;
+        let mut body = build::new_body(params, name.clone()).map_err(TemplateError::Invalid)?;
         let outcome = match existing {
             Some(existing) => {
                 body.recordings = existing.body.recordings.clone();
@@ -55,7 +69,7 @@ pub async fn create(store: &dyn Store, workspace: &Workspace, params: TemplatePa
             // Someone changed or created the same name meanwhile: start over.
             Err(StoreError::Stale | StoreError::Conflict(_)) => {
                 if !retry.again().await {
-                    return Err(changed_concurrently());
+                    return Err(TemplateError::KeptChanging);
                 }
             }
             other => {
@@ -82,23 +96,14 @@ async fn insert(store: &dyn Store, workspace: &Workspace, body: TemplateBody) ->
     Ok(record)
 }
 
-pub async fn list(store: &dyn Store, workspace: &Workspace, page: PageQuery) -> ApiResult<Page<Template>> {
-    let limit = page.effective_limit();
-    let records = store
-        .templates(
-            &workspace.id,
-            &PageRequest {
-                limit,
-                start: page.start,
-            },
-        )
-        .await?;
+pub async fn list(store: &dyn Store, workspace: &Workspace, page: PageQuery) -> TemplateResult<Page<Template>> {
+    let request = super::page_request(page);
+    let records = store.templates(&workspace.id, &request).await?;
     let data: Vec<Template> = records.iter().map(|record| to_wire(workspace, record)).collect();
-    let last = data.last().map(|t| t.id.clone()).unwrap_or_default();
-    Ok(Page { limit, data, last })
+    Ok(super::page(&request, data, |template| template.id.as_str()))
 }
 
-pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Template> {
+pub async fn get(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<Template> {
     Ok(to_wire(workspace, &record(store, workspace, id).await?))
 }
 
@@ -108,22 +113,18 @@ pub async fn replace(
     workspace: &Workspace,
     id: &str,
     params: TemplateParams,
-) -> ApiResult<Template> {
+) -> TemplateResult<Template> {
     let (_, record) = modify(store, workspace, id, |body| {
-        *body = params.clone().into_replacement(body).map_err(invalid)?;
+        *body = build::replacement(params.clone(), body).map_err(TemplateError::Invalid)?;
         Ok(())
     })
     .await?;
     Ok(to_wire(workspace, &record))
 }
 
-pub async fn role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> ApiResult<Role> {
+pub async fn role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> TemplateResult<Role> {
     let template = get(store, workspace, id).await?;
-    template
-        .roles
-        .get(role)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("Role not found"))
+    template.roles.get(role).cloned().ok_or(TemplateError::RoleNotFound)
 }
 
 /// `POST /v2/templates/{id}/roles/{role}`: creates the role or replaces it whole.
@@ -133,9 +134,9 @@ pub async fn upsert_role(
     id: &str,
     role: &str,
     params: RoleParams,
-) -> ApiResult<Role> {
+) -> TemplateResult<Role> {
     let (role, _) = modify(store, workspace, id, |body| {
-        body.upsert_role(role, params.clone()).map_err(invalid)
+        build::upsert_role(body, role, params.clone()).map_err(TemplateError::Invalid)
     })
     .await?;
     Ok(role)
@@ -144,19 +145,19 @@ pub async fn upsert_role(
 /// `DELETE /v2/templates/{id}/roles/{role}`. Codes of the role stop working at once,
 /// since the exchange checks that the role still exists; the next create-codes call
 /// disables them.
-pub async fn delete_role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> ApiResult<()> {
+pub async fn delete_role(store: &dyn Store, workspace: &Workspace, id: &str, role: &str) -> TemplateResult<()> {
     modify(store, workspace, id, |body| {
-        if body.delete_role(role) {
+        if build::delete_role(body, role) {
             Ok(())
         } else {
-            Err(ApiError::not_found("Role not found"))
+            Err(TemplateError::RoleNotFound)
         }
     })
     .await?;
     Ok(())
 }
 
-pub async fn settings(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Settings> {
+pub async fn settings(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<Settings> {
     Ok(record(store, workspace, id).await?.body.settings.redacted())
 }
 
@@ -165,15 +166,12 @@ pub async fn replace_settings(
     workspace: &Workspace,
     id: &str,
     settings: Settings,
-) -> ApiResult<Settings> {
-    let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_settings(settings.clone()).map_err(invalid)
-    })
-    .await?;
+) -> TemplateResult<Settings> {
+    let record = replace_part(store, workspace, id, settings, build::replace_settings).await?;
     Ok(record.body.settings.redacted())
 }
 
-pub async fn destinations(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Destinations> {
+pub async fn destinations(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<Destinations> {
     Ok(get(store, workspace, id).await?.destinations)
 }
 
@@ -182,15 +180,12 @@ pub async fn replace_destinations(
     workspace: &Workspace,
     id: &str,
     destinations: Destinations,
-) -> ApiResult<Destinations> {
-    let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_destinations(destinations.clone()).map_err(invalid)
-    })
-    .await?;
+) -> TemplateResult<Destinations> {
+    let record = replace_part(store, workspace, id, destinations, build::replace_destinations).await?;
     Ok(to_wire(workspace, &record).destinations)
 }
 
-pub async fn recordings(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<Vec<RecordingConfig>> {
+pub async fn recordings(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<Vec<RecordingConfig>> {
     Ok(record(store, workspace, id).await?.body.recordings)
 }
 
@@ -199,16 +194,29 @@ pub async fn replace_recordings(
     workspace: &Workspace,
     id: &str,
     recordings: Vec<RecordingConfig>,
-) -> ApiResult<Vec<RecordingConfig>> {
-    let (_, record) = modify(store, workspace, id, |body| {
-        body.replace_recordings(recordings.clone()).map_err(invalid)
-    })
-    .await?;
+) -> TemplateResult<Vec<RecordingConfig>> {
+    let record = replace_part(store, workspace, id, recordings, build::replace_recordings).await?;
     Ok(record.body.recordings)
 }
 
-async fn record(store: &dyn Store, workspace: &Workspace, id: &str) -> ApiResult<TemplateRecord> {
-    store.template(&workspace.id, id).await?.ok_or_else(template_not_found)
+/// Replaces one part of the template with `part`, as `replace` checks and sets it, and
+/// answers the template as written.
+async fn replace_part<T: Clone>(
+    store: &dyn Store,
+    workspace: &Workspace,
+    id: &str,
+    part: T,
+    replace: fn(&mut TemplateBody, T) -> Result<(), Vec<String>>,
+) -> TemplateResult<TemplateRecord> {
+    let (_, record) = modify(store, workspace, id, |body| {
+        replace(body, part.clone()).map_err(TemplateError::Invalid)
+    })
+    .await?;
+    Ok(record)
+}
+
+async fn record(store: &dyn Store, workspace: &Workspace, id: &str) -> TemplateResult<TemplateRecord> {
+    store.template(&workspace.id, id).await?.ok_or(TemplateError::NotFound)
 }
 
 /// Applies `change` to the stored template and writes it back, starting over when
@@ -217,8 +225,8 @@ async fn modify<R>(
     store: &dyn Store,
     workspace: &Workspace,
     id: &str,
-    mut change: impl FnMut(&mut TemplateBody) -> ApiResult<R>,
-) -> ApiResult<(R, TemplateRecord)> {
+    mut change: impl FnMut(&mut TemplateBody) -> TemplateResult<R>,
+) -> TemplateResult<(R, TemplateRecord)> {
     let _writer = WRITERS.lock(&format!("{}/{id}", workspace.id)).await;
     let mut retry = Retry::new();
     loop {
@@ -230,7 +238,7 @@ async fn modify<R>(
             Ok(record) => return Ok((result, record)),
             Err(StoreError::Stale) => {
                 if !retry.again().await {
-                    return Err(changed_concurrently());
+                    return Err(TemplateError::KeptChanging);
                 }
             }
             Err(error) => return Err(map_write_error(error, &name)),
@@ -250,16 +258,12 @@ async fn write(store: &dyn Store, current: TemplateRecord, body: TemplateBody) -
     Ok(record)
 }
 
-fn map_write_error(error: StoreError, name: &str) -> ApiError {
+fn map_write_error(error: StoreError, name: &str) -> TemplateError {
     match error {
-        StoreError::Conflict(_) => overwrite_error(name),
-        StoreError::NotFound => template_not_found(),
+        StoreError::Conflict(_) => TemplateError::NameTaken(name.to_owned()),
+        StoreError::NotFound => TemplateError::NotFound,
         other => other.into(),
     }
-}
-
-fn changed_concurrently() -> ApiError {
-    ApiError::conflict("Template changed concurrently").with_detail("the template kept changing; retry the request")
 }
 
 fn to_wire(workspace: &Workspace, record: &TemplateRecord) -> Template {
