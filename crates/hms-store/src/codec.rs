@@ -9,7 +9,7 @@ use hms_auth::AppSecret;
 use hms_types::simulate::Delivery;
 use hms_types::template::TemplateBody;
 use hms_types::{PreciseTime, Timestamp};
-use sqlx::Row as _;
+use sqlx::{QueryBuilder, Row as _};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
@@ -60,7 +60,7 @@ macro_rules! values {
     )*};
 }
 
-values!(String, Option<String>, i64, Option<i64>, bool);
+values!(String, Option<String>, i64, Option<i64>, bool, Option<Vec<u8>>);
 
 impl Columns for SqliteRow {
     fn get<T: Value>(&self, column: &str) -> StoreResult<T> {
@@ -119,6 +119,15 @@ pub(crate) fn from_nanos(ns: i64) -> PreciseTime {
     PreciseTime::from_unix_nanos(i128::from(ns))
 }
 
+/// Every workspace, oldest first, as `workspace_from` reads them.
+pub(crate) const ALL_WORKSPACES: &str = "SELECT * FROM workspaces ORDER BY created_at, id";
+
+/// The live secrets of every workspace, newest first, as `credentials_from` reads them.
+pub(crate) const LIVE_SECRETS: &str =
+    "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id";
+
+pub(crate) const CREDENTIALS_VERSION: &str = "SELECT version FROM credentials_version WHERE id = 1";
+
 pub(crate) fn workspace_from(row: &impl Columns) -> StoreResult<Workspace> {
     Ok(Workspace {
         id: row.get("id")?,
@@ -128,6 +137,30 @@ pub(crate) fn workspace_from(row: &impl Columns) -> StoreResult<Workspace> {
         app_id: row.get("app_id")?,
         created_at: row.millis("created_at")?,
     })
+}
+
+/// Every workspace (rows of [`ALL_WORKSPACES`]) with its live secrets (rows of
+/// [`LIVE_SECRETS`]), in their order.
+pub(crate) fn credentials_from(
+    workspaces: &[impl Columns],
+    live_secrets: &[impl Columns],
+) -> StoreResult<Vec<WorkspaceCredentials>> {
+    let mut all = workspaces
+        .iter()
+        .map(|row| {
+            Ok(WorkspaceCredentials {
+                workspace: workspace_from(row)?,
+                secrets: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    for row in live_secrets {
+        let workspace_id: String = row.get("workspace_id")?;
+        if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
+            entry.secrets.push(AppSecret::new(row.get::<String>("secret")?));
+        }
+    }
+    Ok(all)
 }
 
 pub(crate) fn secret_from(row: &impl Columns) -> StoreResult<SecretRecord> {
@@ -178,6 +211,9 @@ pub(crate) fn room_view_from(row: &impl Columns) -> StoreResult<RoomView> {
         },
     })
 }
+
+/// The columns `room_code_from` reads from `room_codes`.
+pub(crate) const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
 
 pub(crate) fn room_code_from(row: &impl Columns) -> StoreResult<hms_types::room_code::RoomCode> {
     Ok(hms_types::room_code::RoomCode {
@@ -238,6 +274,13 @@ pub(crate) fn session_peer_from(row: &impl Columns) -> StoreResult<SessionPeerRe
     })
 }
 
+pub(crate) fn session_revision_from(row: &impl Columns) -> StoreResult<SessionRevision> {
+    Ok(SessionRevision {
+        session_id: row.get("id")?,
+        revision: row.get("revision")?,
+    })
+}
+
 /// What a simulated peer received.
 pub(crate) fn peer_delivery_from(row: &impl Columns) -> StoreResult<Delivery> {
     Ok(Delivery {
@@ -245,6 +288,11 @@ pub(crate) fn peer_delivery_from(row: &impl Columns) -> StoreResult<Delivery> {
         at: row.nanos("at_ns")?,
         fields: row.json("fields")?,
     })
+}
+
+/// A peer's deliveries, read newest first (to take the latest), oldest first.
+pub(crate) fn oldest_first(newest_first: &[impl Columns]) -> StoreResult<Vec<Delivery>> {
+    newest_first.iter().rev().map(peer_delivery_from).collect()
 }
 
 pub(crate) fn numbered_delivery_from(row: &impl Columns) -> StoreResult<NumberedDelivery> {
@@ -263,6 +311,36 @@ pub(crate) fn placement_from(row: &impl Columns) -> StoreResult<Placement> {
         node_id: row.get("node_id")?,
         url: row.get("url")?,
     })
+}
+
+/// The events of `workspace_id` that `query` selects, oldest first, as
+/// `logged_event_from` reads them; each driver's builder writes its own placeholders.
+pub(crate) fn events_select<DB>(workspace_id: &str, query: &EventQuery) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    DB::Arguments: Default,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let EventQuery {
+        room_id,
+        kind,
+        after_seq,
+        limit,
+    } = query;
+    let mut sql = QueryBuilder::new("SELECT * FROM events WHERE workspace_id = ");
+    sql.push_bind(workspace_id.to_owned());
+    if let Some(room_id) = room_id {
+        sql.push(" AND room_id = ").push_bind(room_id.clone());
+    }
+    if let Some(kind) = kind {
+        sql.push(" AND kind = ").push_bind(kind.clone());
+    }
+    if let Some(after) = after_seq {
+        sql.push(" AND seq > ").push_bind(*after);
+    }
+    sql.push(" ORDER BY seq LIMIT ").push_bind(i64::from(*limit));
+    sql
 }
 
 pub(crate) fn logged_event_from(row: &impl Columns) -> StoreResult<LoggedEvent> {
@@ -310,6 +388,15 @@ pub(crate) fn delivery_from(row: &impl Columns) -> StoreResult<DeliveryRecord> {
     })
 }
 
+/// How many deliveries match a filter, with the joins `DELIVERY_SELECT` makes.
+pub(crate) const DELIVERY_COUNT: &str = "SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
+
+/// The replay of workspace `$1` made from request `$2` that still has pending deliveries
+/// (placeholders both drivers read).
+pub(crate) const RUNNING_REPLAY: &str = "SELECT r.* FROM webhook_replays r \
+     WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
+     (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1";
+
 pub(crate) fn replay_from(row: &impl Columns) -> StoreResult<ReplayRecord> {
     Ok(ReplayRecord {
         id: row.get("id")?,
@@ -348,6 +435,9 @@ pub(crate) fn stranded_peer_from(row: &impl Columns) -> StoreResult<StrandedPeer
         peer_id: row.get("peer_id")?,
     })
 }
+
+/// Every workspace's webhook, as `workspace_webhook_from` reads them.
+pub(crate) const ALL_WEBHOOKS: &str = "SELECT * FROM workspace_webhooks ORDER BY workspace_id";
 
 pub(crate) fn workspace_webhook_from(row: &impl Columns) -> StoreResult<WorkspaceWebhook> {
     Ok(WorkspaceWebhook {

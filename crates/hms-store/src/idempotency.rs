@@ -2,6 +2,9 @@
 
 use hms_types::Timestamp;
 
+use crate::StoreResult;
+use crate::codec::Columns;
+
 /// A request asking to claim its idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyClaim {
@@ -39,4 +42,57 @@ pub enum ClaimOutcome {
         fingerprint: String,
         response: Option<StoredResponse>,
     },
+}
+
+// The statements of idempotency keys, the same on both backends: their `$N` placeholders
+// are PostgreSQL's and SQLite's alike (sqlx binds them by number on both). The backends
+// bind `status` as their own integer type.
+
+/// Claims key `$2` of workspace `$1` for fingerprint `$3` and claim `$4`, locked until `$5`
+/// and kept until `$6`, unless a live claim holds it at `$7`: an expired key, or one whose
+/// request has stored no response by its lock's end, is claimed afresh. Answers a row
+/// when claimed.
+pub(crate) const CLAIM_KEY: &str = "INSERT INTO idempotency_keys \
+       (workspace_id, key, fingerprint, claim, locked_until_ms, expires_at_ms, status, content_type, body) \
+     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL) \
+     ON CONFLICT (workspace_id, key) DO UPDATE SET \
+       fingerprint = excluded.fingerprint, claim = excluded.claim, \
+       locked_until_ms = excluded.locked_until_ms, expires_at_ms = excluded.expires_at_ms, \
+       status = NULL, content_type = NULL, body = NULL \
+     WHERE idempotency_keys.expires_at_ms <= $7 \
+        OR (idempotency_keys.status IS NULL AND idempotency_keys.locked_until_ms <= $7) \
+     RETURNING claim";
+
+/// The claim holding key `$2` of workspace `$1`, as `taken_from` reads it.
+pub(crate) const HOLDING_CLAIM: &str = "SELECT fingerprint, CAST(status AS BIGINT) AS status, content_type, body \
+     FROM idempotency_keys WHERE workspace_id = $1 AND key = $2";
+
+/// Stores status `$1`, content type `$2` and body `$3` for key `$5` of workspace `$4`,
+/// while claim `$6` holds it without a response.
+pub(crate) const FINISH_KEY: &str = "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 \
+     WHERE workspace_id = $4 AND key = $5 AND claim = $6 AND status IS NULL";
+
+/// Gives up key `$2` of workspace `$1` while claim `$3` holds it without a response.
+pub(crate) const RELEASE_KEY: &str =
+    "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND claim = $3 AND status IS NULL";
+
+/// Deletes up to `$2` keys expired at `$1`, so that one purge never holds a writer long.
+pub(crate) const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE (workspace_id, key) IN \
+       (SELECT workspace_id, key FROM idempotency_keys WHERE expires_at_ms <= $1 LIMIT $2)";
+
+/// The claim a row of [`HOLDING_CLAIM`] describes.
+pub(crate) fn taken_from(row: &impl Columns) -> StoreResult<ClaimOutcome> {
+    let status: Option<i64> = row.get("status")?;
+    let response = match status {
+        None => None,
+        Some(status) => Some(StoredResponse {
+            status: u16::try_from(status).unwrap_or(500),
+            content_type: row.get("content_type")?,
+            body: row.get::<Option<Vec<u8>>>("body")?.unwrap_or_default(),
+        }),
+    };
+    Ok(ClaimOutcome::Taken {
+        fingerprint: row.get("fingerprint")?,
+        response,
+    })
 }

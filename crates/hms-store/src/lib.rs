@@ -14,6 +14,7 @@ mod location;
 mod outage;
 mod postgres;
 mod records;
+mod rules;
 mod sqlite;
 
 pub use gauges::{GAUGED_ENDPOINTS, PoolUse, StoreGauges};

@@ -23,7 +23,7 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use super::read_snapshot;
 use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, rules};
 
 /// Keys of the transaction-level advisory locks (`pg_advisory_xact_lock`), which are
 /// released by commit or rollback and cannot leak. They only need to differ from other
@@ -81,27 +81,32 @@ pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelive
 /// from an identity column, so they grow in insertion order.
 async fn insert_deliveries_in(tx: &mut Transaction<'static, Postgres>, deliveries: &[NewDelivery]) -> StoreResult<()> {
     for delivery in deliveries {
-        let lane = format!(
-            "{} {} {}",
-            delivery.url,
-            delivery.room_id,
-            delivery.replay_id.as_deref().unwrap_or("")
-        );
+        let NewDelivery {
+            event_seq,
+            workspace_id,
+            room_id,
+            url,
+            headers,
+            replay_id,
+            next_attempt_at,
+            deadline,
+            created_at,
+        } = delivery;
         sqlx::query(
             "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
              attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $9, $10)",
         )
-        .bind(delivery.event_seq)
-        .bind(&delivery.workspace_id)
-        .bind(&delivery.room_id)
-        .bind(&delivery.url)
-        .bind(to_json(&delivery.headers))
-        .bind(&delivery.replay_id)
-        .bind(lane)
-        .bind(nanos(delivery.next_attempt_at))
-        .bind(nanos(delivery.deadline))
-        .bind(nanos(delivery.created_at))
+        .bind(event_seq)
+        .bind(workspace_id)
+        .bind(room_id)
+        .bind(url)
+        .bind(to_json(headers))
+        .bind(replay_id)
+        .bind(rules::lane(delivery))
+        .bind(nanos(*next_attempt_at))
+        .bind(nanos(*deadline))
+        .bind(nanos(*created_at))
         .execute(&mut **tx)
         .await?;
     }
@@ -153,31 +158,23 @@ pub(super) async fn finish_attempt(
     outcome: &AttemptOutcome,
     now: PreciseTime,
 ) -> StoreResult<()> {
-    let (state, status, error, next_attempt) = match outcome {
-        AttemptOutcome::Delivered { status } => (DeliveryState::Delivered, Some(*status), None, None),
-        AttemptOutcome::Retry {
-            status,
-            error,
-            next_attempt_at,
-        } => (
-            DeliveryState::Pending,
-            *status,
-            Some(error.as_str()),
-            Some(*next_attempt_at),
-        ),
-        AttemptOutcome::GiveUp { status, error } => (DeliveryState::Failed, *status, Some(error.as_str()), None),
-    };
-    let finished = (state != DeliveryState::Pending).then(|| nanos(now));
+    let rules::AttemptUpdate {
+        state,
+        last_status,
+        last_error,
+        next_attempt_ns,
+        finished_ns,
+    } = rules::attempt_update(outcome, now);
     sqlx::query(
         "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3, \
          next_attempt_ns = COALESCE($4, next_attempt_ns), lease_until_ns = 0, finished_ns = $5 \
          WHERE id = $6 AND state = 'pending'",
     )
     .bind(state.as_str())
-    .bind(status.map(i64::from))
-    .bind(error)
-    .bind(next_attempt.map(nanos))
-    .bind(finished)
+    .bind(last_status)
+    .bind(last_error)
+    .bind(next_attempt_ns)
+    .bind(finished_ns)
     .bind(delivery_id)
     .execute(pool)
     .await?;
@@ -230,8 +227,7 @@ pub(super) async fn history(
     offset: u64,
     limit: u32,
 ) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
-    let mut count =
-        QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq");
+    let mut count = QueryBuilder::<Postgres>::new(DELIVERY_COUNT);
     push_delivery_filter(&mut count, workspace_id, filter);
     let mut page = QueryBuilder::<Postgres>::new(DELIVERY_SELECT);
     push_delivery_filter(&mut page, workspace_id, filter);
@@ -258,38 +254,42 @@ pub(super) async fn create_replay(
     replay: &ReplayRecord,
     deliveries: &[NewDelivery],
 ) -> StoreResult<ReplayStart> {
+    let ReplayRecord {
+        id,
+        workspace_id,
+        request_key,
+        filters,
+        started_at,
+    } = replay;
     let mut tx = pool.begin().await?;
     // Under READ COMMITTED two transactions could both find no running replay and both
     // insert one. The lock makes identical requests check one at a time, and, taken in a
     // statement of its own (see `lock`), lets the check see what the previous holder wrote.
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2 || ' ' || $3))")
         .bind(REPLAY_LOCK)
-        .bind(&replay.workspace_id)
-        .bind(&replay.request_key)
+        .bind(workspace_id)
+        .bind(request_key)
         .execute(&mut *tx)
         .await?;
-    let running = sqlx::query(
-        "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
-         (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
-    )
-    .bind(&replay.workspace_id)
-    .bind(&replay.request_key)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let running = sqlx::query(RUNNING_REPLAY)
+        .bind(workspace_id)
+        .bind(request_key)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(running) = running {
         return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
     }
     sqlx::query(
         "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(&replay.id)
-    .bind(&replay.workspace_id)
-    .bind(&replay.request_key)
-    .bind(&replay.filters)
-    .bind(nanos(replay.started_at))
+    .bind(id)
+    .bind(workspace_id)
+    .bind(request_key)
+    .bind(filters)
+    .bind(nanos(*started_at))
     .execute(&mut *tx)
     .await
-    .map_err(|e| unique_violation(e, "a replay with this id"))?;
+    .map_err(|e| unique_violation(e, rules::REPLAY_TAKEN))?;
     insert_deliveries_in(&mut tx, deliveries).await?;
     tx.commit().await?;
     Ok(ReplayStart::Started)

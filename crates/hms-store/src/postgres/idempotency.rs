@@ -2,60 +2,43 @@
 //! and the row lock the upsert takes make exactly one of several concurrent claims of a
 //! key win, whichever nodes they come from.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::StoreResult;
-use crate::idempotency::{ClaimOutcome, IdempotencyClaim, StoredResponse};
+use crate::idempotency::*;
 
 pub(super) async fn claim(pool: &PgPool, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
+    let IdempotencyClaim {
+        workspace_id,
+        key,
+        fingerprint,
+        claim,
+        now,
+        locked_until,
+        expires_at,
+    } = claim;
     // A row deleted between the upsert and the read (purged as expired) is claimed again.
     loop {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys \
-               (workspace_id, key, fingerprint, claim, locked_until_ms, expires_at_ms, status, content_type, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL) \
-             ON CONFLICT (workspace_id, key) DO UPDATE SET \
-               fingerprint = excluded.fingerprint, claim = excluded.claim, \
-               locked_until_ms = excluded.locked_until_ms, expires_at_ms = excluded.expires_at_ms, \
-               status = NULL, content_type = NULL, body = NULL \
-             WHERE idempotency_keys.expires_at_ms <= $7 \
-                OR (idempotency_keys.status IS NULL AND idempotency_keys.locked_until_ms <= $8) \
-             RETURNING claim",
-        )
-        .bind(&claim.workspace_id)
-        .bind(&claim.key)
-        .bind(&claim.fingerprint)
-        .bind(&claim.claim)
-        .bind(claim.locked_until.unix_millis())
-        .bind(claim.expires_at.unix_millis())
-        .bind(claim.now.unix_millis())
-        .bind(claim.now.unix_millis())
-        .fetch_optional(pool)
-        .await?;
-        if inserted.is_some() {
+        let claimed = sqlx::query(CLAIM_KEY)
+            .bind(workspace_id)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(claim)
+            .bind(locked_until.unix_millis())
+            .bind(expires_at.unix_millis())
+            .bind(now.unix_millis())
+            .fetch_optional(pool)
+            .await?;
+        if claimed.is_some() {
             return Ok(ClaimOutcome::Claimed);
         }
-        let row = sqlx::query(
-            "SELECT fingerprint, status, content_type, body FROM idempotency_keys \
-             WHERE workspace_id = $1 AND key = $2",
-        )
-        .bind(&claim.workspace_id)
-        .bind(&claim.key)
-        .fetch_optional(pool)
-        .await?;
-        if let Some(row) = row {
-            let status: Option<i32> = row.try_get("status")?;
-            return Ok(ClaimOutcome::Taken {
-                fingerprint: row.try_get("fingerprint")?,
-                response: match status {
-                    None => None,
-                    Some(status) => Some(StoredResponse {
-                        status: u16::try_from(status).unwrap_or(500),
-                        content_type: row.try_get("content_type")?,
-                        body: row.try_get::<Option<Vec<u8>>, _>("body")?.unwrap_or_default(),
-                    }),
-                },
-            });
+        let holding = sqlx::query(HOLDING_CLAIM)
+            .bind(workspace_id)
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+        if let Some(row) = holding {
+            return taken_from(&row);
         }
     }
 }
@@ -67,23 +50,25 @@ pub(super) async fn finish(
     claim: &str,
     response: &StoredResponse,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 \
-         WHERE workspace_id = $4 AND key = $5 AND claim = $6 AND status IS NULL",
-    )
-    .bind(i32::from(response.status))
-    .bind(&response.content_type)
-    .bind(&response.body)
-    .bind(workspace_id)
-    .bind(key)
-    .bind(claim)
-    .execute(pool)
-    .await?;
+    let StoredResponse {
+        status,
+        content_type,
+        body,
+    } = response;
+    let done = sqlx::query(FINISH_KEY)
+        .bind(i32::from(*status))
+        .bind(content_type)
+        .bind(body)
+        .bind(workspace_id)
+        .bind(key)
+        .bind(claim)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub(super) async fn release(pool: &PgPool, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND claim = $3 AND status IS NULL")
+    sqlx::query(RELEASE_KEY)
         .bind(workspace_id)
         .bind(key)
         .bind(claim)
@@ -92,15 +77,11 @@ pub(super) async fn release(pool: &PgPool, workspace_id: &str, key: &str, claim:
     Ok(())
 }
 
-/// Deletes up to `limit` expired keys, so that one purge never holds the pool long.
 pub(super) async fn purge(pool: &PgPool, now: hms_types::Timestamp, limit: u32) -> StoreResult<u64> {
-    let purged = sqlx::query(
-        "DELETE FROM idempotency_keys WHERE (workspace_id, key) IN \
-           (SELECT workspace_id, key FROM idempotency_keys WHERE expires_at_ms <= $1 LIMIT $2)",
-    )
-    .bind(now.unix_millis())
-    .bind(i64::from(limit))
-    .execute(pool)
-    .await?;
+    let purged = sqlx::query(PURGE_KEYS)
+        .bind(now.unix_millis())
+        .bind(i64::from(limit))
+        .execute(pool)
+        .await?;
     Ok(purged.rows_affected())
 }

@@ -16,66 +16,72 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use super::read_snapshot;
 use crate::codec::*;
 use crate::records::*;
+use crate::rules::{self, LiveStep};
 use crate::{StoreError, StoreResult};
 
 pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
-    if let Some(read) = &write.read {
-        claim_revision(&mut tx, read).await?;
-    }
-    if let Some(session) = &write.opened {
-        open_session(&mut tx, session).await?;
-    }
-    for peer in &write.joined {
-        insert_peer(&mut tx, peer).await?;
-        touch_session(&mut tx, &peer.session_id, peer.joined_at).await?;
-    }
-    for changed in &write.changed {
-        change_peer(&mut tx, changed).await?;
-    }
-    for published in &write.published {
-        sqlx::query("UPDATE session_peers SET tracks = $1 WHERE id = $2 AND session_id = $3")
-            .bind(to_json(&published.tracks))
-            .bind(&published.peer_id)
-            .bind(&published.session_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for left in &write.left {
-        sqlx::query("UPDATE session_peers SET left_ns = $1 WHERE id = $2 AND session_id = $3 AND left_ns IS NULL")
-            .bind(nanos(left.at))
-            .bind(&left.peer_id)
-            .bind(&left.session_id)
-            .execute(&mut *tx)
-            .await?;
-        touch_session(&mut tx, &left.session_id, left.at).await?;
-    }
-    if let Some(closed) = &write.closed {
-        sqlx::query("UPDATE sessions SET active = FALSE, updated_ns = $1 WHERE id = $2")
-            .bind(nanos(closed.at))
-            .bind(&closed.session_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(room_id) = &write.disabled_room {
-        // Later than the last write, as every write of a room (see `Store::update_room`).
-        sqlx::query("UPDATE rooms SET enabled = FALSE, updated_at = GREATEST($1, updated_at + 1) WHERE id = $2")
-            .bind(Timestamp::now().unix_millis())
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if !write.room_id.is_empty() {
-        super::changes::announce_room(&mut tx, &write.room_id).await?;
-    }
-    for sent in &write.deliveries {
-        insert_peer_delivery(&mut tx, sent).await?;
-    }
-    lock_event_logs(&mut tx, &write.events).await?;
-    for event in &write.events {
-        log_event(&mut tx, event).await?;
+    for step in rules::live_steps(write) {
+        apply_step(&mut tx, step).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+async fn apply_step(tx: &mut Transaction<'static, Postgres>, step: LiveStep<'_>) -> StoreResult<()> {
+    match step {
+        LiveStep::ClaimRevision(read) => claim_revision(tx, read).await?,
+        LiveStep::OpenSession(session) => open_session(tx, session).await?,
+        LiveStep::InsertPeer(peer) => insert_peer(tx, peer).await?,
+        LiveStep::ChangePeer(changed) => change_peer(tx, changed).await?,
+        LiveStep::SetTracks(PeerTracks {
+            session_id,
+            peer_id,
+            tracks,
+        }) => {
+            sqlx::query("UPDATE session_peers SET tracks = $1 WHERE id = $2 AND session_id = $3")
+                .bind(to_json(tracks))
+                .bind(peer_id)
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        LiveStep::LeavePeer(PeerLeft { session_id, peer_id, at }) => {
+            sqlx::query(
+                "UPDATE session_peers SET left_ns = $1 WHERE id = $2 AND session_id = $3 AND left_ns IS NULL",
+            )
+            .bind(nanos(*at))
+            .bind(peer_id)
+            .bind(session_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        LiveStep::TouchSession { session_id, at } => {
+            sqlx::query("UPDATE sessions SET updated_ns = GREATEST(updated_ns, $1) WHERE id = $2")
+                .bind(nanos(at))
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        LiveStep::CloseSession(SessionClosed { session_id, at }) => {
+            sqlx::query("UPDATE sessions SET active = FALSE, updated_ns = $1 WHERE id = $2")
+                .bind(nanos(*at))
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        LiveStep::DisableRoom(room_id) => {
+            sqlx::query("UPDATE rooms SET enabled = FALSE, updated_at = GREATEST($1, updated_at + 1) WHERE id = $2")
+                .bind(Timestamp::now().unix_millis())
+                .bind(room_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        LiveStep::AnnounceRoom(room_id) => super::changes::announce_room(tx, room_id).await?,
+        LiveStep::Deliver(sent) => insert_peer_delivery(tx, sent).await?,
+        LiveStep::LockEventLogs(workspaces) => lock_event_logs(tx, &workspaces).await?,
+        LiveStep::LogEvent(event) => log_event(tx, event).await?,
+    }
     Ok(())
 }
 
@@ -83,9 +89,10 @@ pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> 
 /// holds its row until it commits; this update then re-checks the revision on the new
 /// row version and matches nothing.
 async fn claim_revision(tx: &mut Transaction<'static, Postgres>, read: &SessionRevision) -> StoreResult<()> {
+    let SessionRevision { session_id, revision } = read;
     let moved = sqlx::query("UPDATE sessions SET revision = revision + 1 WHERE id = $1 AND revision = $2 AND active")
-        .bind(&read.session_id)
-        .bind(read.revision)
+        .bind(session_id)
+        .bind(revision)
         .execute(&mut **tx)
         .await?;
     if moved.rows_affected() == 0 {
@@ -95,15 +102,26 @@ async fn claim_revision(tx: &mut Transaction<'static, Postgres>, read: &SessionR
 }
 
 async fn open_session(tx: &mut Transaction<'static, Postgres>, session: &SessionRecord) -> StoreResult<()> {
+    let SessionRecord {
+        id,
+        workspace_id,
+        room_id,
+        started_at,
+        updated_at,
+        // A session opens active, at revision 0, without peers (they join as steps).
+        active: _,
+        revision: _,
+        peers: _,
+    } = session;
     sqlx::query(
         "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
          VALUES ($1, $2, $3, TRUE, $4, $5, 0)",
     )
-    .bind(&session.id)
-    .bind(&session.workspace_id)
-    .bind(&session.room_id)
-    .bind(nanos(session.started_at))
-    .bind(nanos(session.updated_at))
+    .bind(id)
+    .bind(workspace_id)
+    .bind(room_id)
+    .bind(nanos(*started_at))
+    .bind(nanos(*updated_at))
     .execute(&mut **tx)
     .await
     // Another node opened the room's session first.
@@ -115,59 +133,74 @@ async fn open_session(tx: &mut Transaction<'static, Postgres>, session: &Session
 }
 
 async fn insert_peer(tx: &mut Transaction<'static, Postgres>, peer: &SessionPeerRecord) -> StoreResult<()> {
+    let SessionPeerRecord {
+        id,
+        session_id,
+        name,
+        role,
+        user_id,
+        metadata,
+        joined_at,
+        // A peer joins present.
+        left_at: _,
+        current,
+        node_id,
+        tracks,
+    } = peer;
     sqlx::query(
         "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
          \"current_role\", current_metadata, joined_ns, left_ns, node_id, tracks) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)",
     )
-    .bind(&peer.id)
-    .bind(&peer.session_id)
-    .bind(&peer.name)
-    .bind(&peer.role)
-    .bind(&peer.user_id)
-    .bind(&peer.metadata)
-    .bind(&peer.current.name)
-    .bind(&peer.current.role)
-    .bind(&peer.current.metadata)
-    .bind(nanos(peer.joined_at))
-    .bind(&peer.node_id)
-    .bind(to_json(&peer.tracks))
+    .bind(id)
+    .bind(session_id)
+    .bind(name)
+    .bind(role)
+    .bind(user_id)
+    .bind(metadata)
+    .bind(&current.name)
+    .bind(&current.role)
+    .bind(&current.metadata)
+    .bind(nanos(*joined_at))
+    .bind(node_id)
+    .bind(to_json(tracks))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 async fn change_peer(tx: &mut Transaction<'static, Postgres>, changed: &PeerChanged) -> StoreResult<()> {
+    let PeerChanged {
+        session_id,
+        peer_id,
+        profile: PeerProfile { name, role, metadata },
+    } = changed;
     sqlx::query(
         "UPDATE session_peers SET current_name = $1, \"current_role\" = $2, current_metadata = $3 \
          WHERE id = $4 AND session_id = $5",
     )
-    .bind(&changed.profile.name)
-    .bind(&changed.profile.role)
-    .bind(&changed.profile.metadata)
-    .bind(&changed.peer_id)
-    .bind(&changed.session_id)
+    .bind(name)
+    .bind(role)
+    .bind(metadata)
+    .bind(peer_id)
+    .bind(session_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-async fn touch_session(tx: &mut Transaction<'static, Postgres>, session_id: &str, at: PreciseTime) -> StoreResult<()> {
-    sqlx::query("UPDATE sessions SET updated_ns = GREATEST(updated_ns, $1) WHERE id = $2")
-        .bind(nanos(at))
-        .bind(session_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 async fn insert_peer_delivery(tx: &mut Transaction<'static, Postgres>, sent: &PeerDelivery) -> StoreResult<()> {
+    let PeerDelivery {
+        room_id,
+        peer_id,
+        delivery: Delivery { kind, at, fields },
+    } = sent;
     sqlx::query("INSERT INTO peer_deliveries (room_id, peer_id, kind, fields, at_ns) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&sent.room_id)
-        .bind(&sent.peer_id)
-        .bind(&sent.delivery.kind)
-        .bind(to_json(&sent.delivery.fields))
-        .bind(nanos(sent.delivery.at))
+        .bind(room_id)
+        .bind(peer_id)
+        .bind(kind)
+        .bind(to_json(fields))
+        .bind(nanos(*at))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -178,17 +211,14 @@ async fn insert_peer_delivery(tx: &mut Transaction<'static, Postgres>, sent: &Pe
 /// of the webhook queue's locks.
 const EVENT_LOG_LOCK: i32 = 0x6f68_6d73;
 
-/// Makes the calling transaction the only one logging events of their workspaces until it
+/// Makes the calling transaction the only one logging events of `workspaces` until it
 /// commits. An event's seq is taken when it is inserted, and transactions commit in their
 /// own order, so without it a reader could see seq 8 before seq 7 commits, and a consumer
 /// following the log with `after` (the cursor the API hands out) would never see 7. With
-/// it, a workspace's events commit in seq order. It is taken last, just before the events
-/// are inserted, so that it is held only until the commit that follows.
-async fn lock_event_logs(tx: &mut Transaction<'static, Postgres>, events: &[EventRecord]) -> StoreResult<()> {
-    let mut workspaces: Vec<&str> = events.iter().map(|event| event.workspace_id.as_str()).collect();
-    // Always taken in one order, so that no two transactions wait for each other.
-    workspaces.sort_unstable();
-    workspaces.dedup();
+/// it, a workspace's events commit in seq order. `rules::live_steps` has it taken last,
+/// just before the events are inserted, and in one order, so that it is held only until
+/// the commit that follows and no two transactions wait for each other.
+async fn lock_event_logs(tx: &mut Transaction<'static, Postgres>, workspaces: &[&str]) -> StoreResult<()> {
     for workspace_id in workspaces {
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
             .bind(EVENT_LOG_LOCK)
@@ -202,17 +232,25 @@ async fn lock_event_logs(tx: &mut Transaction<'static, Postgres>, events: &[Even
 /// Logs an event and queues it for the webhook planner in the same transaction: the
 /// planner reads the queue, never a range of seqs (see migration 0003).
 async fn log_event(tx: &mut Transaction<'static, Postgres>, event: &EventRecord) -> StoreResult<()> {
+    let EventRecord {
+        id,
+        workspace_id,
+        room_id,
+        kind,
+        payload,
+        created_at,
+    } = event;
     sqlx::query(
         "WITH logged AS (INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq) \
          INSERT INTO webhook_unplanned (seq) SELECT seq FROM logged",
     )
-    .bind(&event.id)
-    .bind(&event.workspace_id)
-    .bind(&event.room_id)
-    .bind(&event.kind)
-    .bind(&event.payload)
-    .bind(nanos(event.created_at))
+    .bind(id)
+    .bind(workspace_id)
+    .bind(room_id)
+    .bind(kind)
+    .bind(payload)
+    .bind(nanos(*created_at))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -314,11 +352,13 @@ pub(super) async fn live_session(pool: &PgPool, room_id: &str) -> StoreResult<Op
 }
 
 pub(super) async fn live_revision(pool: &PgPool, room_id: &str) -> StoreResult<Option<SessionRevision>> {
-    let row: Option<(String, i64)> = sqlx::query_as("SELECT id, revision FROM sessions WHERE room_id = $1 AND active")
+    sqlx::query("SELECT id, revision FROM sessions WHERE room_id = $1 AND active")
         .bind(room_id)
         .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|(session_id, revision)| SessionRevision { session_id, revision }))
+        .await?
+        .as_ref()
+        .map(session_revision_from)
+        .transpose()
 }
 
 pub(super) async fn peer_inbox(
@@ -338,7 +378,7 @@ pub(super) async fn peer_inbox(
     if known.is_none() {
         return Ok(None);
     }
-    let mut latest = sqlx::query(
+    let latest = sqlx::query(
         "SELECT kind, fields, at_ns FROM peer_deliveries WHERE peer_id = $1 AND room_id = $2 \
          ORDER BY id DESC LIMIT $3",
     )
@@ -346,29 +386,14 @@ pub(super) async fn peer_inbox(
     .bind(room_id)
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(peer_delivery_from)
-    .collect::<StoreResult<Vec<_>>>()?;
+    .await?;
     tx.commit().await?;
-    latest.reverse();
-    Ok(Some(latest))
+    oldest_first(&latest).map(Some)
 }
 
 pub(super) async fn events(pool: &PgPool, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>> {
-    let mut sql = QueryBuilder::<Postgres>::new("SELECT * FROM events WHERE workspace_id = ");
-    sql.push_bind(workspace_id);
-    if let Some(room_id) = &query.room_id {
-        sql.push(" AND room_id = ").push_bind(room_id);
-    }
-    if let Some(kind) = &query.kind {
-        sql.push(" AND kind = ").push_bind(kind);
-    }
-    if let Some(after) = query.after_seq {
-        sql.push(" AND seq > ").push_bind(after);
-    }
-    sql.push(" ORDER BY seq LIMIT ").push_bind(i64::from(query.limit));
-    sql.build()
+    events_select::<Postgres>(workspace_id, query)
+        .build()
         .fetch_all(pool)
         .await?
         .iter()

@@ -13,63 +13,84 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use crate::codec::*;
 use crate::records::*;
-use crate::{CodeGenerator, MAX_CODES_PER_ROOM, StoreError, StoreResult};
-
-const NAME_TAKEN: &str = "a room with this name";
-
-const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
+use crate::{CodeGenerator, StoreError, StoreResult, rules};
 
 pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
+    let RoomRecord {
+        id,
+        workspace_id,
+        name,
+        enabled,
+        description,
+        template_id,
+        region,
+        large_room,
+        options,
+        created_at,
+        updated_at,
+    } = room;
     sqlx::query(
         "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
          large_room, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
-    .bind(&room.id)
-    .bind(&room.workspace_id)
-    .bind(&room.name)
-    .bind(name_key(&room.name))
-    .bind(room.enabled)
-    .bind(&room.description)
-    .bind(&room.template_id)
-    .bind(&room.region)
-    .bind(room.large_room)
-    .bind(to_json(&room.options))
-    .bind(room.created_at.unix_millis())
-    .bind(room.updated_at.unix_millis())
+    .bind(id)
+    .bind(workspace_id)
+    .bind(name)
+    .bind(name_key(name))
+    .bind(enabled)
+    .bind(description)
+    .bind(template_id)
+    .bind(region)
+    .bind(large_room)
+    .bind(to_json(options))
+    .bind(created_at.unix_millis())
+    .bind(updated_at.unix_millis())
     .execute(pool)
     .await
-    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
+    .map_err(|e| unique_violation(e, rules::ROOM_NAME_TAKEN))?;
     Ok(())
 }
 
 /// A write that read the room before another one committed matches no row: the row it
 /// waited for has moved `updated_at`.
 pub(super) async fn update(pool: &PgPool, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()> {
+    let RoomRecord {
+        id,
+        workspace_id,
+        name,
+        enabled,
+        description,
+        template_id,
+        region,
+        large_room,
+        options,
+        // A room's creation never changes.
+        created_at: _,
+        updated_at,
+    } = room;
     let updated = sqlx::query(
         "UPDATE rooms SET name = $1, name_key = $2, enabled = $3, description = $4, template_id = $5, \
          region = $6, large_room = $7, options = $8, updated_at = $9 \
          WHERE workspace_id = $10 AND id = $11 AND updated_at = $12",
     )
-    .bind(&room.name)
-    .bind(name_key(&room.name))
-    .bind(room.enabled)
-    .bind(&room.description)
-    .bind(&room.template_id)
-    .bind(&room.region)
-    .bind(room.large_room)
-    .bind(to_json(&room.options))
-    .bind(room.updated_at.unix_millis())
-    .bind(&room.workspace_id)
-    .bind(&room.id)
+    .bind(name)
+    .bind(name_key(name))
+    .bind(enabled)
+    .bind(description)
+    .bind(template_id)
+    .bind(region)
+    .bind(large_room)
+    .bind(to_json(options))
+    .bind(updated_at.unix_millis())
+    .bind(workspace_id)
+    .bind(id)
     .bind(read_updated_at.unix_millis())
     .execute(pool)
     .await
-    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
+    .map_err(|e| unique_violation(e, rules::ROOM_NAME_TAKEN))?;
     if updated.rows_affected() == 0 {
-        return match by_id(pool, &room.workspace_id, &room.id).await? {
-            Some(_) => Err(StoreError::Stale),
-            None => Err(StoreError::NotFound),
-        };
+        let exists = by_id(pool, workspace_id, id).await?.is_some();
+        return Err(rules::missed_update(exists));
     }
     Ok(())
 }
@@ -161,48 +182,52 @@ async fn codes_of(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> Sto
     .collect()
 }
 
-/// Inserts a code for `role`; the caller holds the room's lock.
-async fn insert_code_in(
+/// Issues a code for `role`, unless the room holds its limit of codes; the caller holds
+/// the room's lock.
+async fn issue_code_in(
     tx: &mut Transaction<'static, Postgres>,
     room_id: &str,
     role: &str,
     generate: CodeGenerator<'_>,
     now: Timestamp,
 ) -> StoreResult<RoomCode> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM room_codes WHERE room_id = $1")
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM room_codes WHERE room_id = $1")
         .bind(room_id)
         .fetch_one(&mut **tx)
         .await?;
-    if count as usize >= MAX_CODES_PER_ROOM {
-        return Err(StoreError::TooManyCodes);
-    }
-    // Codes are random; a clash with an existing one is rare but possible, so try again.
-    const ATTEMPTS: usize = 8;
-    for _ in 0..ATTEMPTS {
-        let code = generate();
-        let inserted = sqlx::query(
-            "INSERT INTO room_codes (code, room_id, role, enabled, seq, created_at, updated_at) \
-             SELECT $1, $2, $3, TRUE, COALESCE(MAX(seq), 0) + 1, $4, $4 FROM room_codes WHERE room_id = $2 \
-             ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(&code)
-        .bind(room_id)
-        .bind(role)
-        .bind(now.unix_millis())
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(RoomCode {
-                code,
-                room_id: room_id.to_owned(),
-                role: role.to_owned(),
-                enabled: true,
-                created_at: now,
-                updated_at: now,
-            });
+    rules::ensure_room_for_code(held)?;
+    for candidate in rules::code_candidates(room_id, role, generate, now) {
+        if insert_code_if_free(tx, &candidate).await? {
+            return Ok(candidate);
         }
     }
-    Err(StoreError::Conflict("a room code"))
+    Err(rules::no_free_code())
+}
+
+/// Inserts `code` after the room's last one, unless its code string is taken.
+async fn insert_code_if_free(tx: &mut Transaction<'static, Postgres>, code: &RoomCode) -> StoreResult<bool> {
+    let RoomCode {
+        code,
+        room_id,
+        role,
+        enabled,
+        created_at,
+        updated_at,
+    } = code;
+    let inserted = sqlx::query(
+        "INSERT INTO room_codes (code, room_id, role, enabled, seq, created_at, updated_at) \
+         SELECT $1, $2, $3, $4, COALESCE(MAX(seq), 0) + 1, $5, $6 FROM room_codes WHERE room_id = $2 \
+         ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(code)
+    .bind(room_id)
+    .bind(role)
+    .bind(enabled)
+    .bind(created_at.unix_millis())
+    .bind(updated_at.unix_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 pub(super) async fn reconcile_codes(
@@ -215,17 +240,16 @@ pub(super) async fn reconcile_codes(
     let mut tx = pool.begin().await?;
     lock_room(&mut tx, room_id).await?;
     let existing = codes_of(&mut tx, room_id).await?;
-    for orphan in existing.iter().filter(|c| c.enabled && !roles.contains(&c.role)) {
+    let changes = rules::reconcile_codes(&existing, roles);
+    for code in changes.disable {
         sqlx::query("UPDATE room_codes SET enabled = FALSE, updated_at = $1 WHERE code = $2")
             .bind(now.unix_millis())
-            .bind(&orphan.code)
+            .bind(code)
             .execute(&mut *tx)
             .await?;
     }
-    for role in roles {
-        if !existing.iter().any(|c| c.enabled && &c.role == role) {
-            insert_code_in(&mut tx, room_id, role, generate, now).await?;
-        }
+    for role in changes.issue {
+        issue_code_in(&mut tx, room_id, role, generate, now).await?;
     }
     let all = codes_of(&mut tx, room_id).await?;
     tx.commit().await?;
@@ -241,7 +265,7 @@ pub(super) async fn create_code(
 ) -> StoreResult<RoomCode> {
     let mut tx = pool.begin().await?;
     lock_room(&mut tx, room_id).await?;
-    let code = insert_code_in(&mut tx, room_id, role, generate, now).await?;
+    let code = issue_code_in(&mut tx, room_id, role, generate, now).await?;
     tx.commit().await?;
     Ok(code)
 }

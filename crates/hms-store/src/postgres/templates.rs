@@ -7,29 +7,36 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult};
+use crate::{StoreResult, rules};
 
-const NAME_TAKEN: &str = "a template with this name";
-
-pub(super) async fn insert_in(tx: &mut Transaction<'static, Postgres>, t: &TemplateRecord) -> StoreResult<()> {
+pub(super) async fn insert_in(tx: &mut Transaction<'static, Postgres>, template: &TemplateRecord) -> StoreResult<()> {
+    let TemplateRecord {
+        id,
+        workspace_id,
+        is_default,
+        body,
+        revision,
+        created_at,
+        updated_at,
+    } = template;
     sqlx::query(
         "INSERT INTO templates (id, workspace_id, name, name_key, is_default, role_names, recording_enabled, \
          body, revision, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(&t.id)
-    .bind(&t.workspace_id)
-    .bind(&t.body.name)
-    .bind(name_key(&t.body.name))
-    .bind(t.is_default)
-    .bind(role_names(&t.body))
-    .bind(recording_enabled(&t.body))
-    .bind(to_json(&t.body))
-    .bind(t.revision)
-    .bind(t.created_at.unix_millis())
-    .bind(t.updated_at.unix_millis())
+    .bind(id)
+    .bind(workspace_id)
+    .bind(&body.name)
+    .bind(name_key(&body.name))
+    .bind(is_default)
+    .bind(role_names(body))
+    .bind(recording_enabled(body))
+    .bind(to_json(body))
+    .bind(revision)
+    .bind(created_at.unix_millis())
+    .bind(updated_at.unix_millis())
     .execute(&mut **tx)
     .await
-    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
+    .map_err(|e| unique_violation(e, rules::TEMPLATE_NAME_TAKEN))?;
     Ok(())
 }
 
@@ -42,37 +49,42 @@ pub(super) async fn insert(pool: &PgPool, template: &TemplateRecord) -> StoreRes
 
 /// A concurrent replacement holds the row until it commits; this one then re-checks the
 /// revision on the new row version and matches nothing, which answers `Stale`.
-pub(super) async fn replace(pool: &PgPool, t: &TemplateRecord, expected_revision: i64) -> StoreResult<()> {
+pub(super) async fn replace(pool: &PgPool, template: &TemplateRecord, expected_revision: i64) -> StoreResult<()> {
+    let TemplateRecord {
+        id,
+        workspace_id,
+        // Neither changes: the default template stays the default, and the creation stays.
+        is_default: _,
+        created_at: _,
+        body,
+        revision,
+        updated_at,
+    } = template;
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE templates SET name = $1, name_key = $2, role_names = $3, recording_enabled = $4, body = $5, \
          revision = $6, updated_at = $7 WHERE workspace_id = $8 AND id = $9 AND revision = $10",
     )
-    .bind(&t.body.name)
-    .bind(name_key(&t.body.name))
-    .bind(role_names(&t.body))
-    .bind(recording_enabled(&t.body))
-    .bind(to_json(&t.body))
-    .bind(t.revision)
-    .bind(t.updated_at.unix_millis())
-    .bind(&t.workspace_id)
-    .bind(&t.id)
+    .bind(&body.name)
+    .bind(name_key(&body.name))
+    .bind(role_names(body))
+    .bind(recording_enabled(body))
+    .bind(to_json(body))
+    .bind(revision)
+    .bind(updated_at.unix_millis())
+    .bind(workspace_id)
+    .bind(id)
     .bind(expected_revision)
     .execute(&mut *tx)
     .await
-    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
+    .map_err(|e| unique_violation(e, rules::TEMPLATE_NAME_TAKEN))?;
     if updated.rows_affected() == 0 {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT revision FROM templates WHERE workspace_id = $1 AND id = $2")
-                .bind(&t.workspace_id)
-                .bind(&t.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        return Err(if exists.is_some() {
-            StoreError::Stale
-        } else {
-            StoreError::NotFound
-        });
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM templates WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return Err(rules::missed_update(exists.is_some()));
     }
     tx.commit().await?;
     Ok(())

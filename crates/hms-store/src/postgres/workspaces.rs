@@ -3,14 +3,14 @@
 use hms_auth::AppSecret;
 use hms_types::Timestamp;
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::changes::announce;
 use super::read_snapshot;
 use super::templates::insert_in as insert_template_in;
 use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult, Topic};
+use crate::{StoreResult, Topic, rules};
 
 /// Commits a change of credentials: the version moves (its row lock orders concurrent
 /// changes) and every process hears of it once the change is visible.
@@ -24,29 +24,41 @@ async fn commit_credentials(mut tx: Transaction<'static, Postgres>) -> StoreResu
 }
 
 pub(super) async fn create(pool: &PgPool, new: &NewWorkspace) -> StoreResult<Workspace> {
+    let NewWorkspace {
+        workspace,
+        secret,
+        default_template,
+    } = new;
+    let Workspace {
+        id,
+        name,
+        access_key,
+        customer_id,
+        app_id,
+        created_at,
+    } = workspace;
     let mut tx = pool.begin().await?;
-    let w = &new.workspace;
     sqlx::query(
         "INSERT INTO workspaces (id, name, access_key, customer_id, app_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&w.id)
-    .bind(&w.name)
-    .bind(&w.access_key)
-    .bind(&w.customer_id)
-    .bind(&w.app_id)
-    .bind(w.created_at.unix_millis())
+    .bind(id)
+    .bind(name)
+    .bind(access_key)
+    .bind(customer_id)
+    .bind(app_id)
+    .bind(created_at.unix_millis())
     .execute(&mut *tx)
     .await
-    .map_err(|e| unique_violation(e, "a workspace with this name or access key"))?;
-    insert_secret_in(&mut tx, &w.id, &new.secret).await?;
-    insert_template_in(&mut tx, &new.default_template).await?;
+    .map_err(|e| unique_violation(e, rules::WORKSPACE_TAKEN))?;
+    insert_secret_in(&mut tx, id, secret).await?;
+    insert_template_in(&mut tx, default_template).await?;
     commit_credentials(tx).await?;
-    Ok(w.clone())
+    Ok(workspace.clone())
 }
 
 pub(super) async fn all(pool: &PgPool) -> StoreResult<Vec<Workspace>> {
-    sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
+    sqlx::query(ALL_WORKSPACES)
         .fetch_all(pool)
         .await?
         .iter()
@@ -68,38 +80,14 @@ pub(super) async fn credentials(pool: &PgPool) -> StoreResult<Vec<WorkspaceCrede
     // One snapshot for both reads, so that a workspace created in between cannot show up
     // without its secrets.
     let mut tx = read_snapshot(pool).await?;
-    let mut all: Vec<WorkspaceCredentials> = sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(WorkspaceCredentials {
-                workspace: workspace_from(row)?,
-                secrets: Vec::new(),
-            })
-        })
-        .collect::<StoreResult<_>>()?;
-    let rows = sqlx::query(
-        "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let workspaces = sqlx::query(ALL_WORKSPACES).fetch_all(&mut *tx).await?;
+    let secrets = sqlx::query(LIVE_SECRETS).fetch_all(&mut *tx).await?;
     tx.commit().await?;
-    for row in rows {
-        let workspace_id: String = row.try_get("workspace_id")?;
-        if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
-            entry.secrets.push(AppSecret::new(row.try_get::<String, _>("secret")?));
-        }
-    }
-    Ok(all)
+    credentials_from(&workspaces, &secrets)
 }
 
 pub(super) async fn credentials_version(pool: &PgPool) -> StoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT version FROM credentials_version WHERE id = 1")
-            .fetch_one(pool)
-            .await?,
-    )
+    Ok(sqlx::query_scalar(CREDENTIALS_VERSION).fetch_one(pool).await?)
 }
 
 pub(super) async fn add_secret(pool: &PgPool, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
@@ -144,12 +132,7 @@ pub(super) async fn retire_secret(
     .bind(secret_id)
     .execute(&mut *tx)
     .await?;
-    if retired.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    if live <= 1 {
-        return Err(StoreError::LastLiveSecret);
-    }
+    rules::retirement(retired.rows_affected(), live)?;
     commit_credentials(tx).await
 }
 
@@ -158,31 +141,43 @@ async fn insert_secret_in(
     workspace_id: &str,
     secret: &SecretRecord,
 ) -> StoreResult<()> {
+    let SecretRecord {
+        id,
+        secret,
+        created_at,
+        retired_at,
+    } = secret;
     sqlx::query(
         "INSERT INTO app_secrets (id, workspace_id, secret, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(&secret.id)
+    .bind(id)
     .bind(workspace_id)
-    .bind(secret.secret.expose())
-    .bind(secret.created_at.unix_millis())
-    .bind(secret.retired_at.map(Timestamp::unix_millis))
+    .bind(secret.expose())
+    .bind(created_at.unix_millis())
+    .bind(retired_at.map(Timestamp::unix_millis))
     .execute(&mut **tx)
     .await
-    .map_err(|e| unique_violation(e, "a secret with this id"))?;
+    .map_err(|e| unique_violation(e, rules::SECRET_TAKEN))?;
     Ok(())
 }
 
 pub(super) async fn set_webhook(pool: &PgPool, webhook: &WorkspaceWebhook) -> StoreResult<()> {
+    let WorkspaceWebhook {
+        workspace_id,
+        url,
+        headers,
+        signing_secret,
+    } = webhook;
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO workspace_webhooks (workspace_id, url, headers, signing_secret) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (workspace_id) DO UPDATE SET url = excluded.url, headers = excluded.headers, \
          signing_secret = excluded.signing_secret",
     )
-    .bind(&webhook.workspace_id)
-    .bind(&webhook.url)
-    .bind(to_json(&webhook.headers))
-    .bind(webhook.signing_secret.as_ref().map(AppSecret::expose))
+    .bind(workspace_id)
+    .bind(url)
+    .bind(to_json(headers))
+    .bind(signing_secret.as_ref().map(AppSecret::expose))
     .execute(&mut *tx)
     .await?;
     commit_credentials(tx).await
@@ -200,7 +195,7 @@ pub(super) async fn clear_webhook(pool: &PgPool, workspace_id: &str) -> StoreRes
 }
 
 pub(super) async fn webhooks(pool: &PgPool) -> StoreResult<Vec<WorkspaceWebhook>> {
-    sqlx::query("SELECT * FROM workspace_webhooks ORDER BY workspace_id")
+    sqlx::query(ALL_WEBHOOKS)
         .fetch_all(pool)
         .await?
         .iter()

@@ -6,14 +6,14 @@
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{name_key, to_json, unique_violation};
+use crate::codec::{name_key, to_json, unique_violation};
+use crate::rules::ROOM_NAME_TAKEN;
 use crate::{RoomRecord, StoreError, StoreResult};
 
 /// Rooms inserted by one statement at most (12 parameters each, well within SQLite's limit).
 const MAX_BATCH: usize = 64;
 /// Rooms that may wait for the writer; callers beyond wait for room in the queue.
 const QUEUE: usize = 1024;
-const ROOM_EXISTS: &str = "a room with this name";
 
 struct Pending {
     room: RoomRecord,
@@ -72,7 +72,7 @@ fn inserted_or_taken(inserted: &[String], room: &RoomRecord) -> StoreResult<()> 
     if inserted.contains(&room.id) {
         Ok(())
     } else {
-        Err(StoreError::Conflict(ROOM_EXISTS))
+        Err(StoreError::Conflict(ROOM_NAME_TAKEN))
     }
 }
 
@@ -84,18 +84,31 @@ async fn insert_all(writer: &SqlitePool, rooms: &[&RoomRecord]) -> Result<Vec<St
          large_room, options, created_at, updated_at) ",
     );
     query.push_values(rooms, |mut row, room| {
-        row.push_bind(&room.id)
-            .push_bind(&room.workspace_id)
-            .push_bind(&room.name)
-            .push_bind(name_key(&room.name))
-            .push_bind(room.enabled)
-            .push_bind(&room.description)
-            .push_bind(&room.template_id)
-            .push_bind(&room.region)
-            .push_bind(room.large_room)
-            .push_bind(to_json(&room.options))
-            .push_bind(room.created_at.unix_millis())
-            .push_bind(room.updated_at.unix_millis());
+        let RoomRecord {
+            id,
+            workspace_id,
+            name,
+            enabled,
+            description,
+            template_id,
+            region,
+            large_room,
+            options,
+            created_at,
+            updated_at,
+        } = room;
+        row.push_bind(id)
+            .push_bind(workspace_id)
+            .push_bind(name)
+            .push_bind(name_key(name))
+            .push_bind(enabled)
+            .push_bind(description)
+            .push_bind(template_id)
+            .push_bind(region)
+            .push_bind(large_room)
+            .push_bind(to_json(options))
+            .push_bind(created_at.unix_millis())
+            .push_bind(updated_at.unix_millis());
     });
     query.push(" ON CONFLICT DO NOTHING RETURNING id");
     query.build_query_scalar().fetch_all(writer).await
@@ -106,7 +119,7 @@ async fn insert_each(writer: &SqlitePool, rooms: &[&RoomRecord]) -> Vec<StoreRes
     for room in rooms {
         let outcome = match insert_all(writer, &[room]).await {
             Ok(inserted) => inserted_or_taken(&inserted, room),
-            Err(error) => Err(unique_violation(error, ROOM_EXISTS)),
+            Err(error) => Err(unique_violation(error, ROOM_NAME_TAKEN)),
         };
         outcomes.push(outcome);
     }
