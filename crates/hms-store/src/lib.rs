@@ -6,6 +6,7 @@
 //! sharing one database, and [`copy`] moves the first into the second. No SQL lives
 //! outside this crate.
 
+mod backend;
 mod codec;
 pub mod copy;
 mod gauges;

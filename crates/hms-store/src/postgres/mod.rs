@@ -14,7 +14,6 @@
 mod changes;
 mod deliveries;
 mod gauges;
-mod idempotency;
 mod live;
 mod placements;
 mod rooms;
@@ -320,7 +319,7 @@ impl Store for PgStore {
     }
 
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
-        idempotency::claim(&self.pool, claim).await
+        crate::idempotency::claim(&self.pool, claim).await
     }
 
     async fn finish_idempotency_key(
@@ -330,15 +329,15 @@ impl Store for PgStore {
         claim: &str,
         response: &StoredResponse,
     ) -> StoreResult<bool> {
-        idempotency::finish(&self.pool, workspace_id, key, claim, response).await
+        crate::idempotency::finish(&self.pool, workspace_id, key, claim, response).await
     }
 
     async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
-        idempotency::release(&self.pool, workspace_id, key, claim).await
+        crate::idempotency::release(&self.pool, workspace_id, key, claim).await
     }
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
-        idempotency::purge(&self.pool, now, limit).await
+        crate::idempotency::purge(&self.pool, now, limit).await
     }
 
     async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {

@@ -14,7 +14,6 @@
 mod changes;
 mod deliveries;
 mod gauges;
-mod idempotency;
 mod lists;
 mod live;
 mod live_writes;
@@ -378,7 +377,7 @@ impl Store for SqliteStore {
     }
 
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
-        idempotency::claim(&self.writer, claim).await
+        crate::idempotency::claim(&self.writer, claim).await
     }
 
     async fn finish_idempotency_key(
@@ -388,15 +387,15 @@ impl Store for SqliteStore {
         claim: &str,
         response: &StoredResponse,
     ) -> StoreResult<bool> {
-        idempotency::finish(&self.writer, workspace_id, key, claim, response).await
+        crate::idempotency::finish(&self.writer, workspace_id, key, claim, response).await
     }
 
     async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
-        idempotency::release(&self.writer, workspace_id, key, claim).await
+        crate::idempotency::release(&self.writer, workspace_id, key, claim).await
     }
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
-        idempotency::purge(&self.writer, now, limit).await
+        crate::idempotency::purge(&self.writer, now, limit).await
     }
 
     async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
