@@ -9,7 +9,7 @@ use hms_auth::AppSecret;
 use hms_types::simulate::Delivery;
 use hms_types::template::TemplateBody;
 use hms_types::{PreciseTime, Timestamp};
-use sqlx::{QueryBuilder, Row as _};
+use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
@@ -119,15 +119,6 @@ pub(crate) fn from_nanos(ns: i64) -> PreciseTime {
     PreciseTime::from_unix_nanos(i128::from(ns))
 }
 
-/// Every workspace, oldest first, as `workspace_from` reads them.
-pub(crate) const ALL_WORKSPACES: &str = "SELECT * FROM workspaces ORDER BY created_at, id";
-
-/// The live secrets of every workspace, newest first, as `credentials_from` reads them.
-pub(crate) const LIVE_SECRETS: &str =
-    "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id";
-
-pub(crate) const CREDENTIALS_VERSION: &str = "SELECT version FROM credentials_version WHERE id = 1";
-
 pub(crate) fn workspace_from(row: &impl Columns) -> StoreResult<Workspace> {
     Ok(Workspace {
         id: row.get("id")?,
@@ -139,8 +130,8 @@ pub(crate) fn workspace_from(row: &impl Columns) -> StoreResult<Workspace> {
     })
 }
 
-/// Every workspace (rows of [`ALL_WORKSPACES`]) with its live secrets (rows of
-/// [`LIVE_SECRETS`]), in their order.
+/// Every workspace (rows of `workspaces`) with its live secrets (rows of `workspace_id`
+/// and `secret`), in their order.
 pub(crate) fn credentials_from(
     workspaces: &[impl Columns],
     live_secrets: &[impl Columns],
@@ -290,11 +281,6 @@ pub(crate) fn peer_delivery_from(row: &impl Columns) -> StoreResult<Delivery> {
     })
 }
 
-/// A peer's deliveries, read newest first (to take the latest), oldest first.
-pub(crate) fn oldest_first(newest_first: &[impl Columns]) -> StoreResult<Vec<Delivery>> {
-    newest_first.iter().rev().map(peer_delivery_from).collect()
-}
-
 pub(crate) fn numbered_delivery_from(row: &impl Columns) -> StoreResult<NumberedDelivery> {
     Ok(NumberedDelivery {
         id: row.get("id")?,
@@ -311,36 +297,6 @@ pub(crate) fn placement_from(row: &impl Columns) -> StoreResult<Placement> {
         node_id: row.get("node_id")?,
         url: row.get("url")?,
     })
-}
-
-/// The events of `workspace_id` that `query` selects, oldest first, as
-/// `logged_event_from` reads them; each driver's builder writes its own placeholders.
-pub(crate) fn events_select<DB>(workspace_id: &str, query: &EventQuery) -> QueryBuilder<DB>
-where
-    DB: sqlx::Database,
-    DB::Arguments: Default,
-    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    let EventQuery {
-        room_id,
-        kind,
-        after_seq,
-        limit,
-    } = query;
-    let mut sql = QueryBuilder::new("SELECT * FROM events WHERE workspace_id = ");
-    sql.push_bind(workspace_id.to_owned());
-    if let Some(room_id) = room_id {
-        sql.push(" AND room_id = ").push_bind(room_id.clone());
-    }
-    if let Some(kind) = kind {
-        sql.push(" AND kind = ").push_bind(kind.clone());
-    }
-    if let Some(after) = after_seq {
-        sql.push(" AND seq > ").push_bind(*after);
-    }
-    sql.push(" ORDER BY seq LIMIT ").push_bind(i64::from(*limit));
-    sql
 }
 
 pub(crate) fn logged_event_from(row: &impl Columns) -> StoreResult<LoggedEvent> {
@@ -389,13 +345,8 @@ pub(crate) fn delivery_from(row: &impl Columns) -> StoreResult<DeliveryRecord> {
 }
 
 /// How many deliveries match a filter, with the joins `DELIVERY_SELECT` makes.
-pub(crate) const DELIVERY_COUNT: &str = "SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
-
-/// The replay of workspace `$1` made from request `$2` that still has pending deliveries
-/// (placeholders both drivers read).
-pub(crate) const RUNNING_REPLAY: &str = "SELECT r.* FROM webhook_replays r \
-     WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
-     (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1";
+pub(crate) const DELIVERY_COUNT: &str =
+    "SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
 
 pub(crate) fn replay_from(row: &impl Columns) -> StoreResult<ReplayRecord> {
     Ok(ReplayRecord {
@@ -435,9 +386,6 @@ pub(crate) fn stranded_peer_from(row: &impl Columns) -> StoreResult<StrandedPeer
         peer_id: row.get("peer_id")?,
     })
 }
-
-/// Every workspace's webhook, as `workspace_webhook_from` reads them.
-pub(crate) const ALL_WEBHOOKS: &str = "SELECT * FROM workspace_webhooks ORDER BY workspace_id";
 
 pub(crate) fn workspace_webhook_from(row: &impl Columns) -> StoreResult<WorkspaceWebhook> {
     Ok(WorkspaceWebhook {

@@ -16,6 +16,7 @@ mod outage;
 mod postgres;
 mod records;
 mod rules;
+mod shared;
 mod sqlite;
 
 pub use gauges::{GAUGED_ENDPOINTS, PoolUse, StoreGauges};

@@ -131,7 +131,12 @@ pub(crate) fn attempt_update(outcome: &AttemptOutcome, now: PreciseTime) -> Atte
             status,
             error,
             next_attempt_at,
-        } => (DeliveryState::Pending, *status, Some(error.as_str()), Some(*next_attempt_at)),
+        } => (
+            DeliveryState::Pending,
+            *status,
+            Some(error.as_str()),
+            Some(*next_attempt_at),
+        ),
         AttemptOutcome::GiveUp { status, error } => (DeliveryState::Failed, *status, Some(error.as_str()), None),
     };
     AttemptUpdate {
@@ -156,7 +161,10 @@ pub(crate) enum LiveStep<'a> {
     SetTracks(&'a PeerTracks),
     LeavePeer(&'a PeerLeft),
     /// Moves the session's last change to `at`, unless it is later already.
-    TouchSession { session_id: &'a str, at: PreciseTime },
+    TouchSession {
+        session_id: &'a str,
+        at: PreciseTime,
+    },
     CloseSession(&'a SessionClosed),
     /// Disables the room, moving its `updated_at` past its last write (see
     /// `Store::update_room`).

@@ -23,7 +23,7 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use super::read_snapshot;
 use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult, rules};
+use crate::{StoreError, StoreResult, shared};
 
 /// Keys of the transaction-level advisory locks (`pg_advisory_xact_lock`), which are
 /// released by commit or rollback and cannot leak. They only need to differ from other
@@ -72,44 +72,8 @@ pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelive
     if taken != planned.len() as u64 {
         return Err(StoreError::Stale);
     }
-    insert_deliveries_in(&mut tx, deliveries).await?;
+    shared::deliveries::insert(&mut tx, deliveries).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Inserts deliveries in the order given, which is the order of their lanes: ids come
-/// from an identity column, so they grow in insertion order.
-async fn insert_deliveries_in(tx: &mut Transaction<'static, Postgres>, deliveries: &[NewDelivery]) -> StoreResult<()> {
-    for delivery in deliveries {
-        let NewDelivery {
-            event_seq,
-            workspace_id,
-            room_id,
-            url,
-            headers,
-            replay_id,
-            next_attempt_at,
-            deadline,
-            created_at,
-        } = delivery;
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
-             attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $9, $10)",
-        )
-        .bind(event_seq)
-        .bind(workspace_id)
-        .bind(room_id)
-        .bind(url)
-        .bind(to_json(headers))
-        .bind(replay_id)
-        .bind(rules::lane(delivery))
-        .bind(nanos(*next_attempt_at))
-        .bind(nanos(*deadline))
-        .bind(nanos(*created_at))
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(())
 }
 
@@ -150,35 +114,6 @@ pub(super) async fn claim(
     .collect::<StoreResult<Vec<_>>>()?;
     tx.commit().await?;
     Ok(claimed)
-}
-
-pub(super) async fn finish_attempt(
-    pool: &PgPool,
-    delivery_id: i64,
-    outcome: &AttemptOutcome,
-    now: PreciseTime,
-) -> StoreResult<()> {
-    let rules::AttemptUpdate {
-        state,
-        last_status,
-        last_error,
-        next_attempt_ns,
-        finished_ns,
-    } = rules::attempt_update(outcome, now);
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3, \
-         next_attempt_ns = COALESCE($4, next_attempt_ns), lease_until_ns = 0, finished_ns = $5 \
-         WHERE id = $6 AND state = 'pending'",
-    )
-    .bind(state.as_str())
-    .bind(last_status)
-    .bind(last_error)
-    .bind(next_attempt_ns)
-    .bind(finished_ns)
-    .bind(delivery_id)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 pub(super) async fn release(pool: &PgPool, delivery_ids: &[i64]) -> StoreResult<()> {
@@ -254,45 +189,19 @@ pub(super) async fn create_replay(
     replay: &ReplayRecord,
     deliveries: &[NewDelivery],
 ) -> StoreResult<ReplayStart> {
-    let ReplayRecord {
-        id,
-        workspace_id,
-        request_key,
-        filters,
-        started_at,
-    } = replay;
     let mut tx = pool.begin().await?;
     // Under READ COMMITTED two transactions could both find no running replay and both
     // insert one. The lock makes identical requests check one at a time, and, taken in a
     // statement of its own (see `lock`), lets the check see what the previous holder wrote.
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2 || ' ' || $3))")
         .bind(REPLAY_LOCK)
-        .bind(workspace_id)
-        .bind(request_key)
+        .bind(&replay.workspace_id)
+        .bind(&replay.request_key)
         .execute(&mut *tx)
         .await?;
-    let running = sqlx::query(RUNNING_REPLAY)
-        .bind(workspace_id)
-        .bind(request_key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(running) = running {
-        return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
-    }
-    sqlx::query(
-        "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(id)
-    .bind(workspace_id)
-    .bind(request_key)
-    .bind(filters)
-    .bind(nanos(*started_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| unique_violation(e, rules::REPLAY_TAKEN))?;
-    insert_deliveries_in(&mut tx, deliveries).await?;
+    let start = shared::deliveries::create_replay(&mut tx, replay, deliveries).await?;
     tx.commit().await?;
-    Ok(ReplayStart::Started)
+    Ok(start)
 }
 
 pub(super) async fn replay(
@@ -300,34 +209,8 @@ pub(super) async fn replay(
     workspace_id: &str,
     id: &str,
 ) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
-    let row = sqlx::query("SELECT * FROM webhook_replays WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let replay = replay_from(&row)?;
-    let progress = replay_progress(pool, &replay).await?;
-    Ok(Some((replay, progress)))
-}
-
-async fn replay_progress(pool: &PgPool, replay: &ReplayRecord) -> StoreResult<ReplayProgress> {
-    let mut tx = read_snapshot(pool).await?;
-    let counts = sqlx::query(
-        "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE state = 'delivered') AS delivered, \
-         COUNT(*) FILTER (WHERE state = 'failed') AS failed, MAX(finished_ns) AS finished \
-         FROM webhook_deliveries WHERE replay_id = $1",
-    )
-    .bind(&replay.id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let failed_event_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT e.id FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq \
-         WHERE d.replay_id = $1 AND d.state = 'failed' ORDER BY d.id",
-    )
-    .bind(&replay.id)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    replay_progress_from(&counts, replay, failed_event_ids)
+    let mut snapshot = read_snapshot(pool).await?;
+    let replay = shared::deliveries::replay(&mut snapshot, workspace_id, id).await?;
+    snapshot.commit().await?;
+    Ok(replay)
 }

@@ -1,5 +1,5 @@
 //! Sessions, their peers, what peers received, the event log, and the nodes peers are
-//! connected through.
+//! connected through; the statements both stores run are in `shared::live`.
 //!
 //! Several nodes may change one room: a change names the session revision it was computed
 //! from, and its conditional update of that revision makes the second of two concurrent
@@ -7,9 +7,9 @@
 //! a room breaks a unique index and is `Stale` too. A workspace's events are logged by one
 //! transaction at a time, so that they commit in seq order (see `lock_event_logs`).
 
+use hms_types::Timestamp;
 use hms_types::session::SessionFilter;
 use hms_types::simulate::Delivery;
-use hms_types::{PreciseTime, Timestamp};
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
@@ -17,7 +17,7 @@ use super::read_snapshot;
 use crate::codec::*;
 use crate::records::*;
 use crate::rules::{self, LiveStep};
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, shared};
 
 pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
@@ -46,15 +46,17 @@ async fn apply_step(tx: &mut Transaction<'static, Postgres>, step: LiveStep<'_>)
                 .execute(&mut **tx)
                 .await?;
         }
-        LiveStep::LeavePeer(PeerLeft { session_id, peer_id, at }) => {
-            sqlx::query(
-                "UPDATE session_peers SET left_ns = $1 WHERE id = $2 AND session_id = $3 AND left_ns IS NULL",
-            )
-            .bind(nanos(*at))
-            .bind(peer_id)
-            .bind(session_id)
-            .execute(&mut **tx)
-            .await?;
+        LiveStep::LeavePeer(PeerLeft {
+            session_id,
+            peer_id,
+            at,
+        }) => {
+            sqlx::query("UPDATE session_peers SET left_ns = $1 WHERE id = $2 AND session_id = $3 AND left_ns IS NULL")
+                .bind(nanos(*at))
+                .bind(peer_id)
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
         }
         LiveStep::TouchSession { session_id, at } => {
             sqlx::query("UPDATE sessions SET updated_ns = GREATEST(updated_ns, $1) WHERE id = $2")
@@ -367,71 +369,8 @@ pub(super) async fn peer_inbox(
     peer_id: &str,
     limit: u32,
 ) -> StoreResult<Option<Vec<Delivery>>> {
-    let mut tx = read_snapshot(pool).await?;
-    let known: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM session_peers p JOIN sessions s ON s.id = p.session_id WHERE p.id = $1 AND s.room_id = $2",
-    )
-    .bind(peer_id)
-    .bind(room_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if known.is_none() {
-        return Ok(None);
-    }
-    let latest = sqlx::query(
-        "SELECT kind, fields, at_ns FROM peer_deliveries WHERE peer_id = $1 AND room_id = $2 \
-         ORDER BY id DESC LIMIT $3",
-    )
-    .bind(peer_id)
-    .bind(room_id)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    oldest_first(&latest).map(Some)
-}
-
-pub(super) async fn events(pool: &PgPool, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>> {
-    events_select::<Postgres>(workspace_id, query)
-        .build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(logged_event_from)
-        .collect()
-}
-
-pub(super) async fn heartbeat(pool: &PgPool, node_id: &str, now: PreciseTime) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO nodes (id, heartbeat_ns) VALUES ($1, $2) \
-         ON CONFLICT (id) DO UPDATE SET heartbeat_ns = excluded.heartbeat_ns",
-    )
-    .bind(node_id)
-    .bind(nanos(now))
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn forget_node(pool: &PgPool, node_id: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM nodes WHERE id = $1")
-        .bind(node_id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn stranded_peers(pool: &PgPool, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>> {
-    sqlx::query(
-        "SELECT s.workspace_id, s.room_id, p.id AS peer_id FROM session_peers p \
-         JOIN sessions s ON s.id = p.session_id LEFT JOIN nodes n ON n.id = p.node_id \
-         WHERE s.active AND p.left_ns IS NULL AND (n.id IS NULL OR n.heartbeat_ns < $1) \
-         ORDER BY s.room_id, p.joined_ns, p.id",
-    )
-    .bind(nanos(alive_since))
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(stranded_peer_from)
-    .collect()
+    let mut snapshot = read_snapshot(pool).await?;
+    let inbox = shared::live::peer_inbox(&mut snapshot, room_id, peer_id, limit).await?;
+    snapshot.commit().await?;
+    Ok(inbox)
 }

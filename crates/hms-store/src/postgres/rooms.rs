@@ -1,4 +1,4 @@
-//! Rooms and their codes.
+//! Rooms and their codes; the statements both stores run are in `shared::rooms`.
 //!
 //! Two processes upserting one room name both try to insert it; the unique index on the
 //! name key lets one win and the other gets `Conflict`, as on SQLite. Every write to a
@@ -13,7 +13,7 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use crate::codec::*;
 use crate::records::*;
-use crate::{CodeGenerator, StoreError, StoreResult, rules};
+use crate::{CodeGenerator, StoreResult, rules, shared};
 
 pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
     let RoomRecord {
@@ -54,44 +54,9 @@ pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> 
 /// A write that read the room before another one committed matches no row: the row it
 /// waited for has moved `updated_at`.
 pub(super) async fn update(pool: &PgPool, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()> {
-    let RoomRecord {
-        id,
-        workspace_id,
-        name,
-        enabled,
-        description,
-        template_id,
-        region,
-        large_room,
-        options,
-        // A room's creation never changes.
-        created_at: _,
-        updated_at,
-    } = room;
-    let updated = sqlx::query(
-        "UPDATE rooms SET name = $1, name_key = $2, enabled = $3, description = $4, template_id = $5, \
-         region = $6, large_room = $7, options = $8, updated_at = $9 \
-         WHERE workspace_id = $10 AND id = $11 AND updated_at = $12",
-    )
-    .bind(name)
-    .bind(name_key(name))
-    .bind(enabled)
-    .bind(description)
-    .bind(template_id)
-    .bind(region)
-    .bind(large_room)
-    .bind(to_json(options))
-    .bind(updated_at.unix_millis())
-    .bind(workspace_id)
-    .bind(id)
-    .bind(read_updated_at.unix_millis())
-    .execute(pool)
-    .await
-    .map_err(|e| unique_violation(e, rules::ROOM_NAME_TAKEN))?;
-    if updated.rows_affected() == 0 {
-        let exists = by_id(pool, workspace_id, id).await?.is_some();
-        return Err(rules::missed_update(exists));
-    }
+    let mut tx = pool.begin().await?;
+    shared::rooms::update(&mut tx, room, read_updated_at).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -170,66 +135,6 @@ async fn lock_room(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> St
     Ok(())
 }
 
-async fn codes_of(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> StoreResult<Vec<RoomCode>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = $1 ORDER BY seq"
-    )))
-    .bind(room_id)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(room_code_from)
-    .collect()
-}
-
-/// Issues a code for `role`, unless the room holds its limit of codes; the caller holds
-/// the room's lock.
-async fn issue_code_in(
-    tx: &mut Transaction<'static, Postgres>,
-    room_id: &str,
-    role: &str,
-    generate: CodeGenerator<'_>,
-    now: Timestamp,
-) -> StoreResult<RoomCode> {
-    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM room_codes WHERE room_id = $1")
-        .bind(room_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    rules::ensure_room_for_code(held)?;
-    for candidate in rules::code_candidates(room_id, role, generate, now) {
-        if insert_code_if_free(tx, &candidate).await? {
-            return Ok(candidate);
-        }
-    }
-    Err(rules::no_free_code())
-}
-
-/// Inserts `code` after the room's last one, unless its code string is taken.
-async fn insert_code_if_free(tx: &mut Transaction<'static, Postgres>, code: &RoomCode) -> StoreResult<bool> {
-    let RoomCode {
-        code,
-        room_id,
-        role,
-        enabled,
-        created_at,
-        updated_at,
-    } = code;
-    let inserted = sqlx::query(
-        "INSERT INTO room_codes (code, room_id, role, enabled, seq, created_at, updated_at) \
-         SELECT $1, $2, $3, $4, COALESCE(MAX(seq), 0) + 1, $5, $6 FROM room_codes WHERE room_id = $2 \
-         ON CONFLICT (code) DO NOTHING",
-    )
-    .bind(code)
-    .bind(room_id)
-    .bind(role)
-    .bind(enabled)
-    .bind(created_at.unix_millis())
-    .bind(updated_at.unix_millis())
-    .execute(&mut **tx)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
 pub(super) async fn reconcile_codes(
     pool: &PgPool,
     room_id: &str,
@@ -239,19 +144,7 @@ pub(super) async fn reconcile_codes(
 ) -> StoreResult<Vec<RoomCode>> {
     let mut tx = pool.begin().await?;
     lock_room(&mut tx, room_id).await?;
-    let existing = codes_of(&mut tx, room_id).await?;
-    let changes = rules::reconcile_codes(&existing, roles);
-    for code in changes.disable {
-        sqlx::query("UPDATE room_codes SET enabled = FALSE, updated_at = $1 WHERE code = $2")
-            .bind(now.unix_millis())
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for role in changes.issue {
-        issue_code_in(&mut tx, room_id, role, generate, now).await?;
-    }
-    let all = codes_of(&mut tx, room_id).await?;
+    let all = shared::rooms::reconcile_codes(&mut tx, room_id, roles, generate, now).await?;
     tx.commit().await?;
     Ok(all)
 }
@@ -265,7 +158,7 @@ pub(super) async fn create_code(
 ) -> StoreResult<RoomCode> {
     let mut tx = pool.begin().await?;
     lock_room(&mut tx, room_id).await?;
-    let code = issue_code_in(&mut tx, room_id, role, generate, now).await?;
+    let code = shared::rooms::issue_code(&mut tx, room_id, role, generate, now).await?;
     tx.commit().await?;
     Ok(code)
 }
@@ -324,16 +217,7 @@ pub(super) async fn set_code_enabled(
     .bind(code)
     .fetch_optional(&mut *tx)
     .await?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE room_codes SET enabled = $1, updated_at = $2 WHERE code = $3 RETURNING {CODE_COLUMNS}"
-    )))
-    .bind(enabled)
-    .bind(now.unix_millis())
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let updated = room_code_from(&row)?;
+    let updated = shared::rooms::set_code_enabled(&mut *tx, code, enabled, now).await?;
     tx.commit().await?;
     Ok(updated)
 }

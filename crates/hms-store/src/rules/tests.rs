@@ -33,7 +33,11 @@ fn code_candidates_are_generated_one_at_a_time_up_to_the_attempts() {
     let now = Timestamp::from_unix_millis(42);
 
     let first = code_candidates("room-1", "host", &generate, now).next().unwrap();
-    assert_eq!(generated.load(Ordering::Relaxed), 1, "only the candidate taken is generated");
+    assert_eq!(
+        generated.load(Ordering::Relaxed),
+        1,
+        "only the candidate taken is generated"
+    );
     let expected = RoomCode {
         code: "code-0".into(),
         room_id: "room-1".into(),
@@ -44,7 +48,9 @@ fn code_candidates_are_generated_one_at_a_time_up_to_the_attempts() {
     };
     assert_eq!(first, expected);
 
-    let all: Vec<String> = code_candidates("room-1", "host", &generate, now).map(|c| c.code).collect();
+    let all: Vec<String> = code_candidates("room-1", "host", &generate, now)
+        .map(|c| c.code)
+        .collect();
     assert_eq!(all.len(), CODE_ATTEMPTS);
     assert_eq!(all.first().map(String::as_str), Some("code-1"));
     assert!(matches!(no_free_code(), StoreError::Conflict("a room code")));
@@ -116,7 +122,10 @@ fn delivery(replay_id: Option<&str>) -> NewDelivery {
 #[test]
 fn a_lane_is_an_endpoint_a_room_and_a_replay() {
     assert_eq!(lane(&delivery(None)), "http://127.0.0.1:9/hook room-1 ");
-    assert_eq!(lane(&delivery(Some("replay-1"))), "http://127.0.0.1:9/hook room-1 replay-1");
+    assert_eq!(
+        lane(&delivery(Some("replay-1"))),
+        "http://127.0.0.1:9/hook room-1 replay-1"
+    );
 }
 
 #[test]

@@ -1,18 +1,19 @@
 //! The webhook delivery queue. The single writer commits events in seq order, so a cursor
 //! (`webhook_planner.last_seq`) tells which are planned; claims, attempts and replays are
-//! each one write transaction, run one at a time.
+//! each one write transaction, run one at a time. The statements both stores run are in
+//! `shared::deliveries`.
 
 use std::sync::Arc;
 
 use hms_types::PreciseTime;
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::begin;
 use super::lists;
 use super::point_reads::{PointReads, off_thread, snapshot};
 use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult, rules};
+use crate::{StoreError, StoreResult, shared};
 
 pub(super) async fn unplanned_events(reader: &SqlitePool, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
     sqlx::query(
@@ -42,44 +43,8 @@ pub(super) async fn plan(writer: &SqlitePool, planned: &[i64], deliveries: &[New
     if moved == 0 {
         return Err(StoreError::Stale);
     }
-    insert_deliveries_in(&mut tx, deliveries).await?;
+    shared::deliveries::insert(&mut tx, deliveries).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Inserts deliveries in the order given, which is the order of their lanes: ids grow in
-/// insertion order.
-async fn insert_deliveries_in(tx: &mut Transaction<'static, Sqlite>, deliveries: &[NewDelivery]) -> StoreResult<()> {
-    for delivery in deliveries {
-        let NewDelivery {
-            event_seq,
-            workspace_id,
-            room_id,
-            url,
-            headers,
-            replay_id,
-            next_attempt_at,
-            deadline,
-            created_at,
-        } = delivery;
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
-             attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?)",
-        )
-        .bind(event_seq)
-        .bind(workspace_id)
-        .bind(room_id)
-        .bind(url)
-        .bind(to_json(headers))
-        .bind(replay_id)
-        .bind(rules::lane(delivery))
-        .bind(nanos(*next_attempt_at))
-        .bind(nanos(*deadline))
-        .bind(nanos(*created_at))
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(())
 }
 
@@ -99,9 +64,11 @@ pub(super) async fn claim(
          ROW_NUMBER() OVER (PARTITION BY d.url ORDER BY d.next_attempt_ns, d.id) AS rank \
          FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_ns <= ",
     );
-    heads.push_bind(nanos(now)).push(" AND d.lease_until_ns <= ").push_bind(nanos(now)).push(
-        " AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q WHERE q.lane = d.lane AND q.state = 'pending')",
-    );
+    heads
+        .push_bind(nanos(now))
+        .push(" AND d.lease_until_ns <= ")
+        .push_bind(nanos(now))
+        .push(" AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q WHERE q.lane = d.lane AND q.state = 'pending')");
     if !busy_urls.is_empty() {
         heads.push(" AND d.url NOT IN ");
         push_list(&mut heads, busy_urls);
@@ -146,35 +113,6 @@ where
     query.push(")");
 }
 
-pub(super) async fn finish_attempt(
-    writer: &SqlitePool,
-    delivery_id: i64,
-    outcome: &AttemptOutcome,
-    now: PreciseTime,
-) -> StoreResult<()> {
-    let rules::AttemptUpdate {
-        state,
-        last_status,
-        last_error,
-        next_attempt_ns,
-        finished_ns,
-    } = rules::attempt_update(outcome, now);
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?, \
-         next_attempt_ns = COALESCE(?, next_attempt_ns), lease_until_ns = 0, finished_ns = ? \
-         WHERE id = ? AND state = 'pending'",
-    )
-    .bind(state.as_str())
-    .bind(last_status)
-    .bind(last_error)
-    .bind(next_attempt_ns)
-    .bind(finished_ns)
-    .bind(delivery_id)
-    .execute(writer)
-    .await?;
-    Ok(())
-}
-
 pub(super) async fn release(writer: &SqlitePool, delivery_ids: &[i64]) -> StoreResult<()> {
     if delivery_ids.is_empty() {
         return Ok(());
@@ -213,36 +151,10 @@ pub(super) async fn create_replay(
     replay: &ReplayRecord,
     deliveries: &[NewDelivery],
 ) -> StoreResult<ReplayStart> {
-    let ReplayRecord {
-        id,
-        workspace_id,
-        request_key,
-        filters,
-        started_at,
-    } = replay;
     let mut tx = begin(writer).await?;
-    let running = sqlx::query(RUNNING_REPLAY)
-        .bind(workspace_id)
-        .bind(request_key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(running) = running {
-        return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
-    }
-    sqlx::query(
-        "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(workspace_id)
-    .bind(request_key)
-    .bind(filters)
-    .bind(nanos(*started_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| unique_violation(e, rules::REPLAY_TAKEN))?;
-    insert_deliveries_in(&mut tx, deliveries).await?;
+    let start = shared::deliveries::create_replay(&mut tx, replay, deliveries).await?;
     tx.commit().await?;
-    Ok(ReplayStart::Started)
+    Ok(start)
 }
 
 pub(super) async fn replay(
@@ -250,32 +162,8 @@ pub(super) async fn replay(
     workspace_id: &str,
     id: &str,
 ) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
-    // One snapshot, so that the counts and the failures agree.
-    let mut tx = reader.begin().await?;
-    let row = sqlx::query("SELECT * FROM webhook_replays WHERE workspace_id = ? AND id = ?")
-        .bind(workspace_id)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let replay = replay_from(&row)?;
-    let counts = sqlx::query(
-        "SELECT COUNT(*) AS total, \
-         COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
-         COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed, \
-         MAX(finished_ns) AS finished FROM webhook_deliveries WHERE replay_id = ?",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let failed_event_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT e.id FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq \
-         WHERE d.replay_id = ? AND d.state = 'failed' ORDER BY d.id",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let progress = replay_progress_from(&counts, &replay, failed_event_ids)?;
-    Ok(Some((replay, progress)))
+    let mut snapshot = reader.begin().await?;
+    let replay = shared::deliveries::replay(&mut snapshot, workspace_id, id).await?;
+    snapshot.commit().await?;
+    Ok(replay)
 }

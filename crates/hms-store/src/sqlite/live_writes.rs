@@ -192,7 +192,11 @@ fn apply_step(db: &Connection, step: LiveStep<'_>) -> StoreResult<()> {
             db.prepare_cached("UPDATE session_peers SET tracks = ?1 WHERE id = ?2 AND session_id = ?3")?
                 .execute(params![to_json(tracks), peer_id, session_id])?;
         }
-        LiveStep::LeavePeer(PeerLeft { session_id, peer_id, at }) => {
+        LiveStep::LeavePeer(PeerLeft {
+            session_id,
+            peer_id,
+            at,
+        }) => {
             db.prepare_cached(
                 "UPDATE session_peers SET left_ns = ?1 WHERE id = ?2 AND session_id = ?3 AND left_ns IS NULL",
             )?
@@ -258,7 +262,13 @@ fn open_session(db: &Connection, session: &SessionRecord) -> StoreResult<()> {
         "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
          VALUES (?1, ?2, ?3, 1, ?4, ?5, 0)",
     )?
-    .execute(params![id, workspace_id, room_id, nanos(*started_at), nanos(*updated_at)])
+    .execute(params![
+        id,
+        workspace_id,
+        room_id,
+        nanos(*started_at),
+        nanos(*updated_at)
+    ])
     // The room's session was opened by a change computed from the same read.
     .map_err(|error| {
         if is_unique_violation(&error) {

@@ -8,8 +8,9 @@
 //! on the caller's thread, and the pages of lists, which run on a blocking thread, both
 //! without sqlx (see `point_reads` and `lists`).
 //!
-//! The modules mirror the PostgreSQL store's one for one; the decisions both make are in
-//! `crate::rules`, the decoding of rows in `crate::codec`.
+//! The modules mirror the PostgreSQL store's one for one, each holding what this store does
+//! its own way; the statements both run word for word are in `crate::shared`, the
+//! decisions both make in `crate::rules`, the decoding of rows in `crate::codec`.
 
 mod changes;
 mod deliveries;
@@ -17,7 +18,6 @@ mod gauges;
 mod lists;
 mod live;
 mod live_writes;
-mod placements;
 mod point_reads;
 mod room_inserts;
 mod rooms;
@@ -39,9 +39,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::broadcast;
 
+use crate::gauges::pool_use;
 use crate::records::*;
 use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
-use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
+use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic, shared};
 use changes::Changes;
 use live_writes::LiveWrites;
 use point_reads::PointReads;
@@ -150,11 +151,11 @@ impl Store for SqliteStore {
     }
 
     async fn workspaces(&self) -> StoreResult<Vec<Workspace>> {
-        workspaces::all(&self.reader).await
+        shared::workspaces::all(&self.reader).await
     }
 
     async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
-        workspaces::by_name(&self.reader, name).await
+        shared::workspaces::by_name(&self.reader, name).await
     }
 
     async fn credentials(&self) -> StoreResult<Vec<WorkspaceCredentials>> {
@@ -162,7 +163,7 @@ impl Store for SqliteStore {
     }
 
     async fn credentials_version(&self) -> StoreResult<i64> {
-        workspaces::credentials_version(&self.reader).await
+        shared::workspaces::credentials_version(&self.reader).await
     }
 
     async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
@@ -170,7 +171,7 @@ impl Store for SqliteStore {
     }
 
     async fn secrets(&self, workspace_id: &str) -> StoreResult<Vec<SecretRecord>> {
-        workspaces::secrets(&self.reader, workspace_id).await
+        shared::workspaces::secrets(&self.reader, workspace_id).await
     }
 
     async fn retire_secret(&self, workspace_id: &str, secret_id: &str, at: Timestamp) -> StoreResult<()> {
@@ -178,7 +179,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_template(&self, template: &TemplateRecord) -> StoreResult<()> {
-        templates::insert(&self.writer, template).await
+        shared::templates::insert(&self.writer, template).await
     }
 
     async fn replace_template(&self, template: &TemplateRecord, expected_revision: i64) -> StoreResult<()> {
@@ -190,11 +191,11 @@ impl Store for SqliteStore {
     }
 
     async fn template_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<TemplateRecord>> {
-        templates::by_name(&self.reader, workspace_id, name).await
+        shared::templates::by_name(&self.reader, workspace_id, name).await
     }
 
     async fn default_template(&self, workspace_id: &str) -> StoreResult<Option<TemplateRecord>> {
-        templates::default_of(&self.reader, workspace_id).await
+        shared::templates::default_of(&self.reader, workspace_id).await
     }
 
     async fn templates(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>> {
@@ -255,7 +256,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_room_code_enabled(&self, code: &str, enabled: bool, now: Timestamp) -> StoreResult<RoomCode> {
-        rooms::set_code_enabled(&self.writer, code, enabled, now).await
+        shared::rooms::set_code_enabled(&self.writer, code, enabled, now).await
     }
 
     async fn record_live(&self, write: &LiveWrite) -> StoreResult<()> {
@@ -288,27 +289,27 @@ impl Store for SqliteStore {
     }
 
     async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>> {
-        live::events(&self.reader, workspace_id, query).await
+        shared::live::events(&self.reader, workspace_id, query).await
     }
 
     async fn heartbeat(&self, node_id: &str, now: PreciseTime) -> StoreResult<()> {
-        live::heartbeat(&self.writer, node_id, now).await
+        shared::live::heartbeat(&self.writer, node_id, now).await
     }
 
     async fn forget_node(&self, node_id: &str) -> StoreResult<()> {
-        live::forget_node(&self.writer, node_id).await
+        shared::live::forget_node(&self.writer, node_id).await
     }
 
     async fn place_room(&self, room_id: &str, node: &Placement, alive_since: PreciseTime) -> StoreResult<Placement> {
-        placements::place_room(&self.writer, room_id, node, alive_since).await
+        shared::placements::place_room(&self.writer, room_id, node, alive_since).await
     }
 
     async fn room_deliveries(&self, room_id: &str, after: i64, limit: u32) -> StoreResult<Vec<NumberedDelivery>> {
-        placements::room_deliveries(&self.reader, room_id, after, limit).await
+        shared::placements::room_deliveries(&self.reader, room_id, after, limit).await
     }
 
     async fn latest_room_delivery(&self, room_id: &str) -> StoreResult<i64> {
-        placements::latest_room_delivery(&self.reader, room_id).await
+        shared::placements::latest_room_delivery(&self.reader, room_id).await
     }
 
     fn subscribe_rooms(&self) -> broadcast::Receiver<String> {
@@ -316,7 +317,7 @@ impl Store for SqliteStore {
     }
 
     async fn stranded_peers(&self, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>> {
-        live::stranded_peers(&self.reader, alive_since).await
+        shared::live::stranded_peers(&self.reader, alive_since).await
     }
 
     async fn set_workspace_webhook(&self, webhook: &WorkspaceWebhook) -> StoreResult<()> {
@@ -328,7 +329,7 @@ impl Store for SqliteStore {
     }
 
     async fn workspace_webhooks(&self) -> StoreResult<Vec<WorkspaceWebhook>> {
-        workspaces::webhooks(&self.reader).await
+        shared::workspaces::webhooks(&self.reader).await
     }
 
     async fn unplanned_events(&self, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
@@ -351,7 +352,7 @@ impl Store for SqliteStore {
     }
 
     async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()> {
-        deliveries::finish_attempt(&self.writer, delivery_id, outcome, now).await
+        shared::deliveries::finish_attempt(&self.writer, delivery_id, outcome, now).await
     }
 
     async fn release_deliveries(&self, delivery_ids: &[i64]) -> StoreResult<()> {
@@ -400,10 +401,7 @@ impl Store for SqliteStore {
 
     async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
         let mut gauges = gauges::read(&self.reader, node_id).await?;
-        gauges.pools = vec![
-            crate::gauges::pool_use("read", &self.reader),
-            crate::gauges::pool_use("write", &self.writer),
-        ];
+        gauges.pools = vec![pool_use("read", &self.reader), pool_use("write", &self.writer)];
         gauges.writer_queue = Some(self.room_inserts.waiting());
         Ok(gauges)
     }
