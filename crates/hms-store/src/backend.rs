@@ -7,7 +7,7 @@
 //! differ, each store keeps its own statement.
 
 use sqlx::query::Query;
-use sqlx::{Database, Encode, IntoArguments, Postgres, Sqlite, Type};
+use sqlx::{Database, Encode, Executor, IntoArguments, Postgres, Sqlite, Transaction, Type};
 
 use crate::codec::Columns;
 
@@ -124,6 +124,8 @@ where
 pub(crate) trait Backend: Database<Arguments: IntoArguments<Self>, Row: Columns> {
     fn bind(query: Query<'_, Self, Self::Arguments>, param: Param) -> Query<'_, Self, Self::Arguments>;
     fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Runs a statement in `tx`.
+    fn on<'e>(tx: &'e mut Transaction<'_, Self>) -> impl Executor<'e, Database = Self>;
 }
 
 macro_rules! backend {
@@ -135,6 +137,10 @@ macro_rules! backend {
 
             fn rows_affected(result: &Self::QueryResult) -> u64 {
                 result.rows_affected()
+            }
+
+            fn on<'e>(tx: &'e mut Transaction<'_, Self>) -> impl Executor<'e, Database = Self> {
+                &mut **tx
             }
         }
     )*};

@@ -80,6 +80,28 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// Rows decoded one by one: every row of a `Vec`, the row of an `Option` if there is one.
+pub(crate) trait Decoded<R> {
+    type Out<T>;
+    fn decoded<T>(self, decode: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Self::Out<T>>;
+}
+
+impl<R> Decoded<R> for Vec<R> {
+    type Out<T> = Vec<T>;
+
+    fn decoded<T>(self, decode: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        self.iter().map(decode).collect()
+    }
+}
+
+impl<R> Decoded<R> for Option<R> {
+    type Out<T> = Option<T>;
+
+    fn decoded<T>(self, decode: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Option<T>> {
+        self.as_ref().map(decode).transpose()
+    }
+}
+
 /// Maps the failure of an insert or update that broke a unique index to `Conflict(what)`.
 pub(crate) fn unique_violation(error: sqlx::Error, what: &'static str) -> StoreError {
     match error.as_database_error() {

@@ -53,9 +53,7 @@ pub(super) async fn unplanned_events(pool: &PgPool, limit: u32) -> StoreResult<V
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(logged_event_from)
-        .collect()
+        .decoded(logged_event_from)
 }
 
 pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()> {
@@ -109,9 +107,7 @@ pub(super) async fn claim(
     .bind(nanos(lease_until))
     .fetch_all(&mut *tx)
     .await?
-    .iter()
-    .map(delivery_from)
-    .collect::<StoreResult<Vec<_>>>()?;
+    .decoded(delivery_from)?;
     tx.commit().await?;
     Ok(claimed)
 }
@@ -173,13 +169,7 @@ pub(super) async fn history(
     // The page and its total from one snapshot, so that they agree.
     let mut tx = read_snapshot(pool).await?;
     let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
-    let records = page
-        .build()
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(delivery_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let records = page.build().fetch_all(&mut *tx).await?.decoded(delivery_from)?;
     tx.commit().await?;
     Ok((records, u64::try_from(total).unwrap_or(0)))
 }

@@ -302,13 +302,7 @@ pub(super) async fn sessions(
     }
     query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit));
     let mut tx = read_snapshot(pool).await?;
-    let mut sessions = query
-        .build()
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(session_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut sessions = query.build().fetch_all(&mut *tx).await?.decoded(session_from)?;
     attach_peers(&mut tx, &mut sessions).await?;
     tx.commit().await?;
     Ok(sessions)
@@ -346,9 +340,7 @@ pub(super) async fn live_session(pool: &PgPool, room_id: &str) -> StoreResult<Op
             .bind(&session.id)
             .fetch_all(&mut *tx)
             .await?
-            .iter()
-            .map(session_peer_from)
-            .collect::<StoreResult<_>>()?;
+            .decoded(session_peer_from)?;
     tx.commit().await?;
     Ok(Some(session))
 }
@@ -358,9 +350,7 @@ pub(super) async fn live_revision(pool: &PgPool, room_id: &str) -> StoreResult<O
         .bind(room_id)
         .fetch_optional(pool)
         .await?
-        .as_ref()
-        .map(session_revision_from)
-        .transpose()
+        .decoded(session_revision_from)
 }
 
 pub(super) async fn peer_inbox(

@@ -13,42 +13,12 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use crate::codec::*;
 use crate::records::*;
-use crate::{CodeGenerator, StoreResult, rules, shared};
+use crate::{CodeGenerator, StoreResult, shared};
 
+/// Two processes inserting one room name both try; the unique index lets one win.
 pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
-    let RoomRecord {
-        id,
-        workspace_id,
-        name,
-        enabled,
-        description,
-        template_id,
-        region,
-        large_room,
-        options,
-        created_at,
-        updated_at,
-    } = room;
-    sqlx::query(
-        "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
-         large_room, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(id)
-    .bind(workspace_id)
-    .bind(name)
-    .bind(name_key(name))
-    .bind(enabled)
-    .bind(description)
-    .bind(template_id)
-    .bind(region)
-    .bind(large_room)
-    .bind(to_json(options))
-    .bind(created_at.unix_millis())
-    .bind(updated_at.unix_millis())
-    .execute(pool)
-    .await
-    .map_err(|e| unique_violation(e, rules::ROOM_NAME_TAKEN))?;
-    Ok(())
+    let inserted = shared::rooms::insert_all(pool, &[room]).await?;
+    shared::rooms::inserted(&inserted, room)
 }
 
 /// A write that read the room before another one committed matches no row: the row it
@@ -68,9 +38,7 @@ pub(super) async fn by_id(pool: &PgPool, workspace_id: &str, id: &str) -> StoreR
     .bind(id)
     .fetch_optional(pool)
     .await?
-    .as_ref()
-    .map(room_view_from)
-    .transpose()
+    .decoded(room_view_from)
 }
 
 pub(super) async fn by_name(pool: &PgPool, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
@@ -81,9 +49,7 @@ pub(super) async fn by_name(pool: &PgPool, workspace_id: &str, name: &str) -> St
     .bind(name_key(name))
     .fetch_optional(pool)
     .await?
-    .as_ref()
-    .map(room_view_from)
-    .transpose()
+    .decoded(room_view_from)
 }
 
 pub(super) async fn page(
@@ -115,13 +81,7 @@ pub(super) async fn page(
     query
         .push(" ORDER BY r.id DESC LIMIT ")
         .push_bind(i64::from(page.limit));
-    query
-        .build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(room_view_from)
-        .collect()
+    query.build().fetch_all(pool).await?.decoded(room_view_from)
 }
 
 /// Makes the calling transaction the only writer of the room's codes until it ends. A
@@ -184,13 +144,7 @@ pub(super) async fn codes_page(
             .push(")");
     }
     query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(page.limit));
-    query
-        .build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(room_code_from)
-        .collect()
+    query.build().fetch_all(pool).await?.decoded(room_code_from)
 }
 
 pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Option<CodeBinding>> {
@@ -198,9 +152,7 @@ pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Optio
         .bind(code)
         .fetch_optional(pool)
         .await?
-        .as_ref()
-        .map(code_binding_from)
-        .transpose()
+        .decoded(code_binding_from)
 }
 
 pub(super) async fn set_code_enabled(

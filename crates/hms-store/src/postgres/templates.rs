@@ -22,9 +22,7 @@ pub(super) async fn by_id(pool: &PgPool, workspace_id: &str, id: &str) -> StoreR
         .bind(id)
         .fetch_optional(pool)
         .await?
-        .as_ref()
-        .map(template_from)
-        .transpose()
+        .decoded(template_from)
 }
 
 pub(super) async fn page(pool: &PgPool, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>> {
@@ -34,5 +32,5 @@ pub(super) async fn page(pool: &PgPool, workspace_id: &str, page: &PageRequest) 
         query.push(" AND id < ").push_bind(start);
     }
     query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit));
-    query.build().fetch_all(pool).await?.iter().map(template_from).collect()
+    query.build().fetch_all(pool).await?.decoded(template_from)
 }

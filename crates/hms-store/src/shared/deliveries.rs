@@ -11,10 +11,7 @@ use crate::{StoreResult, rules};
 
 /// Inserts deliveries in the order given, which is the order of their lanes: ids grow in
 /// insertion order.
-pub(crate) async fn insert<DB: Backend>(tx: &mut Transaction<'_, DB>, deliveries: &[NewDelivery]) -> StoreResult<()>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+pub(crate) async fn insert<DB: Backend>(tx: &mut Transaction<'_, DB>, deliveries: &[NewDelivery]) -> StoreResult<()> {
     for delivery in deliveries {
         let NewDelivery {
             event_seq,
@@ -42,7 +39,7 @@ where
         .param(nanos(*next_attempt_at))
         .param(nanos(*deadline))
         .param(nanos(*created_at))
-        .execute(&mut **tx)
+        .execute(DB::on(tx))
         .await?;
     }
     Ok(())
@@ -83,10 +80,7 @@ pub(crate) async fn create_replay<DB: Backend>(
     tx: &mut Transaction<'_, DB>,
     replay: &ReplayRecord,
     deliveries: &[NewDelivery],
-) -> StoreResult<ReplayStart>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<ReplayStart> {
     let ReplayRecord {
         id,
         workspace_id,
@@ -100,7 +94,7 @@ where
     )
     .param(workspace_id)
     .param(request_key)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(DB::on(tx))
     .await?;
     if let Some(running) = running {
         return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
@@ -113,7 +107,7 @@ where
     .param(request_key)
     .param(filters)
     .param(nanos(*started_at))
-    .execute(&mut **tx)
+    .execute(DB::on(tx))
     .await
     .map_err(|e| unique_violation(e, rules::REPLAY_TAKEN))?;
     insert(tx, deliveries).await?;
@@ -126,14 +120,11 @@ pub(crate) async fn replay<DB: Backend>(
     tx: &mut Transaction<'_, DB>,
     workspace_id: &str,
     id: &str,
-) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
     let row = sqlx::query("SELECT * FROM webhook_replays WHERE workspace_id = $1 AND id = $2")
         .param(workspace_id)
         .param(id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(DB::on(tx))
         .await?;
     let Some(row) = row else { return Ok(None) };
     let replay = replay_from(&row)?;
@@ -144,14 +135,14 @@ where
          MAX(finished_ns) AS finished FROM webhook_deliveries WHERE replay_id = $1",
     )
     .param(id)
-    .fetch_one(&mut **tx)
+    .fetch_one(DB::on(tx))
     .await?;
     let failed = sqlx::query(
         "SELECT e.id FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq \
          WHERE d.replay_id = $1 AND d.state = 'failed' ORDER BY d.id",
     )
     .param(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(DB::on(tx))
     .await?;
     let failed_event_ids = failed.iter().map(|row| row.get("id")).collect::<StoreResult<_>>()?;
     let progress = replay_progress_from(&counts, &replay, failed_event_ids)?;

@@ -17,16 +17,13 @@ pub(crate) async fn peer_inbox<DB: Backend>(
     room_id: &str,
     peer_id: &str,
     limit: u32,
-) -> StoreResult<Option<Vec<Delivery>>>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<Option<Vec<Delivery>>> {
     let known = sqlx::query(
         "SELECT p.id FROM session_peers p JOIN sessions s ON s.id = p.session_id WHERE p.id = $1 AND s.room_id = $2",
     )
     .param(peer_id)
     .param(room_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(DB::on(tx))
     .await?;
     if known.is_none() {
         return Ok(None);
@@ -38,7 +35,7 @@ where
     .param(peer_id)
     .param(room_id)
     .param(i64::from(limit))
-    .fetch_all(&mut **tx)
+    .fetch_all(DB::on(tx))
     .await?;
     latest
         .iter()
@@ -77,7 +74,7 @@ where
         sql.push(" AND seq > ").push_bind(*after);
     }
     sql.push(" ORDER BY seq LIMIT ").push_bind(i64::from(*limit));
-    sql.build().fetch_all(db).await?.iter().map(logged_event_from).collect()
+    sql.build().fetch_all(db).await?.decoded(logged_event_from)
 }
 
 pub(crate) async fn heartbeat<'c, DB: Backend>(
@@ -120,7 +117,5 @@ pub(crate) async fn stranded_peers<'c, DB: Backend>(
     .param(nanos(alive_since))
     .fetch_all(db)
     .await?
-    .iter()
-    .map(stranded_peer_from)
-    .collect()
+    .decoded(stranded_peer_from)
 }

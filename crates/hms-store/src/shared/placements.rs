@@ -5,7 +5,7 @@ use sqlx::Executor;
 
 use crate::StoreResult;
 use crate::backend::{Backend, BindParam};
-use crate::codec::{Columns, nanos, numbered_delivery_from, placement_from};
+use crate::codec::{Columns, Decoded, nanos, numbered_delivery_from, placement_from};
 use crate::records::{NumberedDelivery, Placement};
 
 /// Takes the room for `node` unless a live node has it (or `node` itself, whose URL may
@@ -52,9 +52,7 @@ pub(crate) async fn room_deliveries<'c, DB: Backend>(
     .param(i64::from(limit))
     .fetch_all(db)
     .await?
-    .iter()
-    .map(numbered_delivery_from)
-    .collect()
+    .decoded(numbered_delivery_from)
 }
 
 pub(crate) async fn latest_room_delivery<'c, DB: Backend>(

@@ -12,16 +12,76 @@ use crate::codec::*;
 use crate::records::*;
 use crate::{CodeGenerator, StoreError, StoreResult, rules};
 
+/// Inserts `rooms` with one statement; a room whose name (or id) is taken, also by an
+/// earlier room of the same statement, is skipped. Answers the ids inserted.
+pub(crate) async fn insert_all<'c, DB: Backend>(
+    db: impl Executor<'c, Database = DB>,
+    rooms: &[&RoomRecord],
+) -> StoreResult<Vec<String>> {
+    const COLUMNS: usize = 12;
+    let rows: Vec<String> = (0..rooms.len())
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=COLUMNS)
+                .map(|column| format!("${}", row * COLUMNS + column))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
+         large_room, options, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+        rows.join(", ")
+    );
+    let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for room in rooms {
+        let RoomRecord {
+            id,
+            workspace_id,
+            name,
+            enabled,
+            description,
+            template_id,
+            region,
+            large_room,
+            options,
+            created_at,
+            updated_at,
+        } = room;
+        insert = insert
+            .param(id)
+            .param(workspace_id)
+            .param(name)
+            .param(name_key(name))
+            .param(*enabled)
+            .param(description)
+            .param(template_id)
+            .param(region)
+            .param(*large_room)
+            .param(to_json(options))
+            .param(created_at.unix_millis())
+            .param(updated_at.unix_millis());
+    }
+    let inserted = insert.fetch_all(db).await?;
+    inserted.iter().map(|row| row.get("id")).collect()
+}
+
+/// `room`'s answer from the ids `insert_all` inserted: a room not among them was skipped
+/// because its name is taken.
+pub(crate) fn inserted(inserted: &[String], room: &RoomRecord) -> StoreResult<()> {
+    if inserted.contains(&room.id) {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(rules::ROOM_NAME_TAKEN))
+    }
+}
+
 /// Replaces a room unless another write moved its `updated_at` since it was read at
 /// `read_updated_at`.
 pub(crate) async fn update<DB: Backend>(
     tx: &mut Transaction<'_, DB>,
     room: &RoomRecord,
     read_updated_at: Timestamp,
-) -> StoreResult<()>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<()> {
     let RoomRecord {
         id,
         workspace_id,
@@ -53,14 +113,14 @@ where
     .param(workspace_id)
     .param(id)
     .param(read_updated_at.unix_millis())
-    .execute(&mut **tx)
+    .execute(DB::on(tx))
     .await
     .map_err(|e| unique_violation(e, rules::ROOM_NAME_TAKEN))?;
     if DB::rows_affected(&updated) == 0 {
         let exists = sqlx::query("SELECT id FROM rooms WHERE workspace_id = $1 AND id = $2")
             .param(workspace_id)
             .param(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(DB::on(tx))
             .await?;
         return Err(rules::missed_update(exists.is_some()));
     }
@@ -68,19 +128,14 @@ where
 }
 
 /// Every code of a room, in the order they were made.
-async fn codes_of<DB: Backend>(tx: &mut Transaction<'_, DB>, room_id: &str) -> StoreResult<Vec<RoomCode>>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+async fn codes_of<DB: Backend>(tx: &mut Transaction<'_, DB>, room_id: &str) -> StoreResult<Vec<RoomCode>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = $1 ORDER BY seq"
     )))
     .param(room_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(DB::on(tx))
     .await?
-    .iter()
-    .map(room_code_from)
-    .collect()
+    .decoded(room_code_from)
 }
 
 /// Issues a code for `role`, unless the room holds its limit of codes.
@@ -90,13 +145,10 @@ pub(crate) async fn issue_code<DB: Backend>(
     role: &str,
     generate: CodeGenerator<'_>,
     now: Timestamp,
-) -> StoreResult<RoomCode>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<RoomCode> {
     let held = sqlx::query("SELECT COUNT(*) AS held FROM room_codes WHERE room_id = $1")
         .param(room_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(DB::on(tx))
         .await?;
     rules::ensure_room_for_code(held.get("held")?)?;
     for candidate in rules::code_candidates(room_id, role, generate, now) {
@@ -108,10 +160,7 @@ where
 }
 
 /// Inserts `code` after the room's last one, unless its code string is taken.
-async fn insert_code_if_free<DB: Backend>(tx: &mut Transaction<'_, DB>, code: &RoomCode) -> StoreResult<bool>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+async fn insert_code_if_free<DB: Backend>(tx: &mut Transaction<'_, DB>, code: &RoomCode) -> StoreResult<bool> {
     let RoomCode {
         code,
         room_id,
@@ -131,7 +180,7 @@ where
     .param(*enabled)
     .param(created_at.unix_millis())
     .param(updated_at.unix_millis())
-    .execute(&mut **tx)
+    .execute(DB::on(tx))
     .await?;
     Ok(DB::rows_affected(&inserted) == 1)
 }
@@ -143,10 +192,7 @@ pub(crate) async fn reconcile_codes<DB: Backend>(
     roles: &[String],
     generate: CodeGenerator<'_>,
     now: Timestamp,
-) -> StoreResult<Vec<RoomCode>>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<Vec<RoomCode>> {
     let existing = codes_of(tx, room_id).await?;
     let changes = rules::reconcile_codes(&existing, roles);
     for code in changes.disable {
@@ -154,7 +200,7 @@ where
             .param(false)
             .param(now.unix_millis())
             .param(code)
-            .execute(&mut **tx)
+            .execute(DB::on(tx))
             .await?;
     }
     for role in changes.issue {

@@ -50,10 +50,7 @@ pub(crate) async fn replace<DB: Backend>(
     tx: &mut Transaction<'_, DB>,
     template: &TemplateRecord,
     expected_revision: i64,
-) -> StoreResult<()>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<()> {
     let TemplateRecord {
         id,
         workspace_id,
@@ -78,14 +75,14 @@ where
     .param(workspace_id)
     .param(id)
     .param(expected_revision)
-    .execute(&mut **tx)
+    .execute(DB::on(tx))
     .await
     .map_err(|e| unique_violation(e, rules::TEMPLATE_NAME_TAKEN))?;
     if DB::rows_affected(&updated) == 0 {
         let exists = sqlx::query("SELECT id FROM templates WHERE workspace_id = $1 AND id = $2")
             .param(workspace_id)
             .param(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(DB::on(tx))
             .await?;
         return Err(rules::missed_update(exists.is_some()));
     }
@@ -102,9 +99,7 @@ pub(crate) async fn by_name<'c, DB: Backend>(
         .param(name_key(name))
         .fetch_optional(db)
         .await?
-        .as_ref()
-        .map(template_from)
-        .transpose()
+        .decoded(template_from)
 }
 
 pub(crate) async fn default_of<'c, DB: Backend>(
@@ -116,7 +111,5 @@ pub(crate) async fn default_of<'c, DB: Backend>(
         .param(true)
         .fetch_optional(db)
         .await?
-        .as_ref()
-        .map(template_from)
-        .transpose()
+        .decoded(template_from)
 }

@@ -15,10 +15,7 @@ use crate::{StoreResult, rules};
 const ALL_WORKSPACES: &str = "SELECT * FROM workspaces ORDER BY created_at, id";
 
 /// Inserts a workspace with its first secret and its default template.
-pub(crate) async fn create<DB: Backend>(tx: &mut Transaction<'_, DB>, new: &NewWorkspace) -> StoreResult<()>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+pub(crate) async fn create<DB: Backend>(tx: &mut Transaction<'_, DB>, new: &NewWorkspace) -> StoreResult<()> {
     let NewWorkspace {
         workspace,
         secret,
@@ -42,20 +39,15 @@ where
     .param(customer_id)
     .param(app_id)
     .param(created_at.unix_millis())
-    .execute(&mut **tx)
+    .execute(DB::on(tx))
     .await
     .map_err(|e| unique_violation(e, rules::WORKSPACE_TAKEN))?;
-    insert_secret(&mut **tx, id, secret).await?;
-    super::templates::insert(&mut **tx, default_template).await
+    insert_secret(DB::on(tx), id, secret).await?;
+    super::templates::insert(DB::on(tx), default_template).await
 }
 
 pub(crate) async fn all<'c, DB: Backend>(db: impl Executor<'c, Database = DB>) -> StoreResult<Vec<Workspace>> {
-    sqlx::query(ALL_WORKSPACES)
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(workspace_from)
-        .collect()
+    sqlx::query(ALL_WORKSPACES).fetch_all(db).await?.decoded(workspace_from)
 }
 
 pub(crate) async fn by_name<'c, DB: Backend>(
@@ -66,22 +58,17 @@ pub(crate) async fn by_name<'c, DB: Backend>(
         .param(name)
         .fetch_optional(db)
         .await?
-        .as_ref()
-        .map(workspace_from)
-        .transpose()
+        .decoded(workspace_from)
 }
 
 /// Every workspace with its live secrets, from `tx`, which the caller makes one
 /// snapshot so that a workspace created in between cannot show up without its secrets.
-pub(crate) async fn credentials<DB: Backend>(tx: &mut Transaction<'_, DB>) -> StoreResult<Vec<WorkspaceCredentials>>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
-    let workspaces = sqlx::query(ALL_WORKSPACES).fetch_all(&mut **tx).await?;
+pub(crate) async fn credentials<DB: Backend>(tx: &mut Transaction<'_, DB>) -> StoreResult<Vec<WorkspaceCredentials>> {
+    let workspaces = sqlx::query(ALL_WORKSPACES).fetch_all(DB::on(tx)).await?;
     let secrets = sqlx::query(
         "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id",
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(DB::on(tx))
     .await?;
     credentials_from(&workspaces, &secrets)
 }
@@ -126,9 +113,7 @@ pub(crate) async fn secrets<'c, DB: Backend>(
         .param(workspace_id)
         .fetch_all(db)
         .await?
-        .iter()
-        .map(secret_from)
-        .collect()
+        .decoded(secret_from)
 }
 
 /// Retires a secret unless it is the last live one; the caller rolls back a refusal. The
@@ -139,13 +124,10 @@ pub(crate) async fn retire_secret<DB: Backend>(
     workspace_id: &str,
     secret_id: &str,
     at: Timestamp,
-) -> StoreResult<()>
-where
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-{
+) -> StoreResult<()> {
     let live = sqlx::query("SELECT COUNT(*) AS live FROM app_secrets WHERE workspace_id = $1 AND retired_at IS NULL")
         .param(workspace_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(DB::on(tx))
         .await?;
     let retired = sqlx::query(
         "UPDATE app_secrets SET retired_at = $1 WHERE workspace_id = $2 AND id = $3 AND retired_at IS NULL",
@@ -153,7 +135,7 @@ where
     .param(at.unix_millis())
     .param(workspace_id)
     .param(secret_id)
-    .execute(&mut **tx)
+    .execute(DB::on(tx))
     .await?;
     rules::retirement(DB::rows_affected(&retired), live.get("live")?)
 }
@@ -200,7 +182,5 @@ pub(crate) async fn webhooks<'c, DB: Backend>(
     sqlx::query("SELECT * FROM workspace_webhooks ORDER BY workspace_id")
         .fetch_all(db)
         .await?
-        .iter()
-        .map(workspace_webhook_from)
-        .collect()
+        .decoded(workspace_webhook_from)
 }

@@ -23,9 +23,7 @@ pub(super) async fn unplanned_events(reader: &SqlitePool, limit: u32) -> StoreRe
     .bind(i64::from(limit))
     .fetch_all(reader)
     .await?
-    .iter()
-    .map(logged_event_from)
-    .collect()
+    .decoded(logged_event_from)
 }
 
 pub(super) async fn plan(writer: &SqlitePool, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()> {
@@ -89,13 +87,7 @@ pub(super) async fn claim(
     select.push(" WHERE d.id IN ");
     push_list(&mut select, &ids);
     select.push(" ORDER BY d.id");
-    let claimed = select
-        .build()
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(delivery_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let claimed = select.build().fetch_all(&mut *tx).await?.decoded(delivery_from)?;
     tx.commit().await?;
     Ok(claimed)
 }
