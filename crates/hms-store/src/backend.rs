@@ -120,6 +120,20 @@ where
     }
 }
 
+/// SQLite's group commit of live writes binds them without sqlx.
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(value) => value.to_sql(),
+            Param::OptionalText(value) => value.to_sql(),
+            Param::Int(value) => value.to_sql(),
+            Param::OptionalInt(value) => value.to_sql(),
+            Param::Bool(value) => value.to_sql(),
+            Param::Bytes(value) => value.to_sql(),
+        }
+    }
+}
+
 /// A driver that runs the shared statements.
 pub(crate) trait Backend: Database<Arguments: IntoArguments<Self>, Row: Columns> {
     fn bind(query: Query<'_, Self, Self::Arguments>, param: Param) -> Query<'_, Self, Self::Arguments>;

@@ -7,204 +7,60 @@
 //! a room breaks a unique index and is `Stale` too. A workspace's events are logged by one
 //! transaction at a time, so that they commit in seq order (see `lock_event_logs`).
 
-use hms_types::Timestamp;
 use hms_types::session::SessionFilter;
 use hms_types::simulate::Delivery;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use super::read_snapshot;
+use crate::backend::BindParam;
 use crate::codec::*;
 use crate::records::*;
-use crate::rules::{self, LiveStep};
+use crate::rules;
+use crate::shared::live::{LiveStatement, OwnStep, event_params, live_statement};
 use crate::{StoreError, StoreResult, shared};
 
 pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     for step in rules::live_steps(write) {
-        apply_step(&mut tx, step).await?;
+        match live_statement(step) {
+            Ok(statement) => run(&mut tx, statement).await?,
+            Err(OwnStep::AnnounceRoom(room_id)) => super::changes::announce_room(&mut tx, room_id).await?,
+            Err(OwnStep::LockEventLogs(workspaces)) => lock_event_logs(&mut tx, &workspaces).await?,
+            Err(OwnStep::LogEvent(event)) => log_event(&mut tx, event).await?,
+        }
     }
     tx.commit().await?;
     Ok(())
 }
 
-async fn apply_step(tx: &mut Transaction<'static, Postgres>, step: LiveStep<'_>) -> StoreResult<()> {
-    match step {
-        LiveStep::ClaimRevision(read) => claim_revision(tx, read).await?,
-        LiveStep::OpenSession(session) => open_session(tx, session).await?,
-        LiveStep::InsertPeer(peer) => insert_peer(tx, peer).await?,
-        LiveStep::ChangePeer(changed) => change_peer(tx, changed).await?,
-        LiveStep::SetTracks(PeerTracks {
-            session_id,
-            peer_id,
-            tracks,
-        }) => {
-            sqlx::query("UPDATE session_peers SET tracks = $1 WHERE id = $2 AND session_id = $3")
-                .bind(to_json(tracks))
-                .bind(peer_id)
-                .bind(session_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        LiveStep::LeavePeer(PeerLeft {
-            session_id,
-            peer_id,
-            at,
-        }) => {
-            sqlx::query("UPDATE session_peers SET left_ns = $1 WHERE id = $2 AND session_id = $3 AND left_ns IS NULL")
-                .bind(nanos(*at))
-                .bind(peer_id)
-                .bind(session_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        LiveStep::TouchSession { session_id, at } => {
-            sqlx::query("UPDATE sessions SET updated_ns = GREATEST(updated_ns, $1) WHERE id = $2")
-                .bind(nanos(at))
-                .bind(session_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        LiveStep::CloseSession(SessionClosed { session_id, at }) => {
-            sqlx::query("UPDATE sessions SET active = FALSE, updated_ns = $1 WHERE id = $2")
-                .bind(nanos(*at))
-                .bind(session_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        LiveStep::DisableRoom(room_id) => {
-            sqlx::query("UPDATE rooms SET enabled = FALSE, updated_at = GREATEST($1, updated_at + 1) WHERE id = $2")
-                .bind(Timestamp::now().unix_millis())
-                .bind(room_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        LiveStep::AnnounceRoom(room_id) => super::changes::announce_room(tx, room_id).await?,
-        LiveStep::Deliver(sent) => insert_peer_delivery(tx, sent).await?,
-        LiveStep::LockEventLogs(workspaces) => lock_event_logs(tx, &workspaces).await?,
-        LiveStep::LogEvent(event) => log_event(tx, event).await?,
-    }
-    Ok(())
-}
-
-/// Moves the revision the change was computed from. A concurrent change of the session
-/// holds its row until it commits; this update then re-checks the revision on the new
-/// row version and matches nothing.
-async fn claim_revision(tx: &mut Transaction<'static, Postgres>, read: &SessionRevision) -> StoreResult<()> {
-    let SessionRevision { session_id, revision } = read;
-    let moved = sqlx::query("UPDATE sessions SET revision = revision + 1 WHERE id = $1 AND revision = $2 AND active")
-        .bind(session_id)
-        .bind(revision)
+/// Runs a statement of a live write. A concurrent change of the session holds its row
+/// until it commits; a revision claimed then re-checks the revision on the new row version
+/// and matches nothing. A session opened meanwhile by another node breaks the unique
+/// index of open sessions.
+async fn run(tx: &mut Transaction<'static, Postgres>, statement: LiveStatement) -> StoreResult<()> {
+    let LiveStatement {
+        sql,
+        params,
+        stale_unless_changed,
+        stale_if_duplicate,
+    } = statement;
+    let changed = params
+        .into_iter()
+        .fold(sqlx::query(sql), BindParam::param)
         .execute(&mut **tx)
-        .await?;
-    if moved.rows_affected() == 0 {
+        .await
+        .map_err(|error| {
+            let duplicate = error.as_database_error().is_some_and(|db| db.is_unique_violation());
+            if stale_if_duplicate && duplicate {
+                StoreError::Stale
+            } else {
+                error.into()
+            }
+        })?;
+    if stale_unless_changed && changed.rows_affected() == 0 {
         return Err(StoreError::Stale);
     }
-    Ok(())
-}
-
-async fn open_session(tx: &mut Transaction<'static, Postgres>, session: &SessionRecord) -> StoreResult<()> {
-    let SessionRecord {
-        id,
-        workspace_id,
-        room_id,
-        started_at,
-        updated_at,
-        // A session opens active, at revision 0, without peers (they join as steps).
-        active: _,
-        revision: _,
-        peers: _,
-    } = session;
-    sqlx::query(
-        "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
-         VALUES ($1, $2, $3, TRUE, $4, $5, 0)",
-    )
-    .bind(id)
-    .bind(workspace_id)
-    .bind(room_id)
-    .bind(nanos(*started_at))
-    .bind(nanos(*updated_at))
-    .execute(&mut **tx)
-    .await
-    // Another node opened the room's session first.
-    .map_err(|error| match unique_violation(error, "an open session") {
-        StoreError::Conflict(_) => StoreError::Stale,
-        other => other,
-    })?;
-    Ok(())
-}
-
-async fn insert_peer(tx: &mut Transaction<'static, Postgres>, peer: &SessionPeerRecord) -> StoreResult<()> {
-    let SessionPeerRecord {
-        id,
-        session_id,
-        name,
-        role,
-        user_id,
-        metadata,
-        joined_at,
-        // A peer joins present.
-        left_at: _,
-        current,
-        node_id,
-        tracks,
-    } = peer;
-    sqlx::query(
-        "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
-         \"current_role\", current_metadata, joined_ns, left_ns, node_id, tracks) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)",
-    )
-    .bind(id)
-    .bind(session_id)
-    .bind(name)
-    .bind(role)
-    .bind(user_id)
-    .bind(metadata)
-    .bind(&current.name)
-    .bind(&current.role)
-    .bind(&current.metadata)
-    .bind(nanos(*joined_at))
-    .bind(node_id)
-    .bind(to_json(tracks))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn change_peer(tx: &mut Transaction<'static, Postgres>, changed: &PeerChanged) -> StoreResult<()> {
-    let PeerChanged {
-        session_id,
-        peer_id,
-        profile: PeerProfile { name, role, metadata },
-    } = changed;
-    sqlx::query(
-        "UPDATE session_peers SET current_name = $1, \"current_role\" = $2, current_metadata = $3 \
-         WHERE id = $4 AND session_id = $5",
-    )
-    .bind(name)
-    .bind(role)
-    .bind(metadata)
-    .bind(peer_id)
-    .bind(session_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn insert_peer_delivery(tx: &mut Transaction<'static, Postgres>, sent: &PeerDelivery) -> StoreResult<()> {
-    let PeerDelivery {
-        room_id,
-        peer_id,
-        delivery: Delivery { kind, at, fields },
-    } = sent;
-    sqlx::query("INSERT INTO peer_deliveries (room_id, peer_id, kind, fields, at_ns) VALUES ($1, $2, $3, $4, $5)")
-        .bind(room_id)
-        .bind(peer_id)
-        .bind(kind)
-        .bind(to_json(fields))
-        .bind(nanos(*at))
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 
@@ -234,27 +90,18 @@ async fn lock_event_logs(tx: &mut Transaction<'static, Postgres>, workspaces: &[
 /// Logs an event and queues it for the webhook planner in the same transaction: the
 /// planner reads the queue, never a range of seqs (see migration 0003).
 async fn log_event(tx: &mut Transaction<'static, Postgres>, event: &EventRecord) -> StoreResult<()> {
-    let EventRecord {
-        id,
-        workspace_id,
-        room_id,
-        kind,
-        payload,
-        created_at,
-    } = event;
-    sqlx::query(
-        "WITH logged AS (INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq) \
-         INSERT INTO webhook_unplanned (seq) SELECT seq FROM logged",
-    )
-    .bind(id)
-    .bind(workspace_id)
-    .bind(room_id)
-    .bind(kind)
-    .bind(payload)
-    .bind(nanos(*created_at))
-    .execute(&mut **tx)
-    .await?;
+    event_params(event)
+        .into_iter()
+        .fold(
+            sqlx::query(
+                "WITH logged AS (INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq) \
+                 INSERT INTO webhook_unplanned (seq) SELECT seq FROM logged",
+            ),
+            BindParam::param,
+        )
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

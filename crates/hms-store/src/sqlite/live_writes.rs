@@ -17,15 +17,13 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hms_types::Timestamp;
-use hms_types::simulate::Delivery;
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Durability;
-use crate::codec::{nanos, to_json};
 use crate::records::*;
-use crate::rules::{self, LiveStep};
+use crate::rules;
+use crate::shared::live::{LiveStatement, OwnStep, event_params, live_statement};
 use crate::{StoreError, StoreResult};
 
 /// Changes written by one transaction at most.
@@ -154,166 +152,44 @@ fn copy_of(error: &rusqlite::Error) -> StoreError {
 /// orders.
 fn apply(db: &Connection, write: &LiveWrite) -> StoreResult<()> {
     for step in rules::live_steps(write) {
-        apply_step(db, step)?;
-    }
-    Ok(())
-}
-
-fn apply_step(db: &Connection, step: LiveStep<'_>) -> StoreResult<()> {
-    match step {
-        LiveStep::ClaimRevision(SessionRevision { session_id, revision }) => {
-            let moved = db
-                .prepare_cached(
-                    "UPDATE sessions SET revision = revision + 1 WHERE id = ?1 AND revision = ?2 AND active = 1",
+        match live_statement(step) {
+            Ok(statement) => run(db, statement)?,
+            // No other process serves the database's rooms: there is nobody to tell.
+            Err(OwnStep::AnnounceRoom(_)) => {}
+            // The one writer commits events in seq order already.
+            Err(OwnStep::LockEventLogs(_)) => {}
+            Err(OwnStep::LogEvent(event)) => {
+                db.prepare_cached(
+                    "INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )?
-                .execute(params![session_id, revision])?;
-            if moved == 0 {
-                return Err(StoreError::Stale);
+                .execute(params_from_iter(event_params(event)))?;
             }
         }
-        LiveStep::OpenSession(session) => open_session(db, session)?,
-        LiveStep::InsertPeer(peer) => insert_peer(db, peer)?,
-        LiveStep::ChangePeer(PeerChanged {
-            session_id,
-            peer_id,
-            profile: PeerProfile { name, role, metadata },
-        }) => {
-            db.prepare_cached(
-                "UPDATE session_peers SET current_name = ?1, current_role = ?2, current_metadata = ?3 \
-                 WHERE id = ?4 AND session_id = ?5",
-            )?
-            .execute(params![name, role, metadata, peer_id, session_id])?;
-        }
-        LiveStep::SetTracks(PeerTracks {
-            session_id,
-            peer_id,
-            tracks,
-        }) => {
-            db.prepare_cached("UPDATE session_peers SET tracks = ?1 WHERE id = ?2 AND session_id = ?3")?
-                .execute(params![to_json(tracks), peer_id, session_id])?;
-        }
-        LiveStep::LeavePeer(PeerLeft {
-            session_id,
-            peer_id,
-            at,
-        }) => {
-            db.prepare_cached(
-                "UPDATE session_peers SET left_ns = ?1 WHERE id = ?2 AND session_id = ?3 AND left_ns IS NULL",
-            )?
-            .execute(params![nanos(*at), peer_id, session_id])?;
-        }
-        LiveStep::TouchSession { session_id, at } => {
-            db.prepare_cached("UPDATE sessions SET updated_ns = MAX(updated_ns, ?1) WHERE id = ?2")?
-                .execute(params![nanos(at), session_id])?;
-        }
-        LiveStep::CloseSession(SessionClosed { session_id, at }) => {
-            db.prepare_cached("UPDATE sessions SET active = 0, updated_ns = ?1 WHERE id = ?2")?
-                .execute(params![nanos(*at), session_id])?;
-        }
-        LiveStep::DisableRoom(room_id) => {
-            db.prepare_cached("UPDATE rooms SET enabled = 0, updated_at = MAX(?1, updated_at + 1) WHERE id = ?2")?
-                .execute(params![Timestamp::now().unix_millis(), room_id])?;
-        }
-        // No other process serves the database's rooms: there is nobody to tell.
-        LiveStep::AnnounceRoom(_) => {}
-        LiveStep::Deliver(PeerDelivery {
-            room_id,
-            peer_id,
-            delivery: Delivery { kind, at, fields },
-        }) => {
-            db.prepare_cached(
-                "INSERT INTO peer_deliveries (room_id, peer_id, kind, fields, at_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![room_id, peer_id, kind, to_json(fields), nanos(*at)])?;
-        }
-        // The one writer commits events in seq order already.
-        LiveStep::LockEventLogs(_) => {}
-        LiveStep::LogEvent(EventRecord {
-            id,
-            workspace_id,
-            room_id,
-            kind,
-            payload,
-            created_at,
-        }) => {
-            db.prepare_cached(
-                "INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![id, workspace_id, room_id, kind, payload, nanos(*created_at)])?;
-        }
     }
     Ok(())
 }
 
-fn open_session(db: &Connection, session: &SessionRecord) -> StoreResult<()> {
-    let SessionRecord {
-        id,
-        workspace_id,
-        room_id,
-        started_at,
-        updated_at,
-        // A session opens active, at revision 0, without peers (they join as steps).
-        active: _,
-        revision: _,
-        peers: _,
-    } = session;
-    db.prepare_cached(
-        "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, 0)",
-    )?
-    .execute(params![
-        id,
-        workspace_id,
-        room_id,
-        nanos(*started_at),
-        nanos(*updated_at)
-    ])
-    // The room's session was opened by a change computed from the same read.
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            StoreError::Stale
-        } else {
-            error.into()
-        }
-    })?;
-    Ok(())
-}
-
-fn insert_peer(db: &Connection, peer: &SessionPeerRecord) -> StoreResult<()> {
-    let SessionPeerRecord {
-        id,
-        session_id,
-        name,
-        role,
-        user_id,
-        metadata,
-        joined_at,
-        // A peer joins present.
-        left_at: _,
-        current,
-        node_id,
-        tracks,
-    } = peer;
-    db.prepare_cached(
-        "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
-         current_role, current_metadata, joined_ns, left_ns, node_id, tracks) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12)",
-    )?
-    .execute(params![
-        id,
-        session_id,
-        name,
-        role,
-        user_id,
-        metadata,
-        current.name,
-        current.role,
-        current.metadata,
-        nanos(*joined_at),
-        node_id,
-        to_json(tracks)
-    ])?;
+fn run(db: &Connection, statement: LiveStatement) -> StoreResult<()> {
+    let LiveStatement {
+        sql,
+        params,
+        stale_unless_changed,
+        stale_if_duplicate,
+    } = statement;
+    let changed = db
+        .prepare_cached(sql)?
+        .execute(params_from_iter(params))
+        .map_err(|error| {
+            if stale_if_duplicate && is_unique_violation(&error) {
+                StoreError::Stale
+            } else {
+                error.into()
+            }
+        })?;
+    if stale_unless_changed && changed == 0 {
+        return Err(StoreError::Stale);
+    }
     Ok(())
 }
 
@@ -326,7 +202,7 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use hms_auth::AppSecret;
-    use hms_types::PreciseTime;
+    use hms_types::{PreciseTime, Timestamp};
 
     use super::*;
     use crate::{
