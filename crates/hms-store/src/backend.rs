@@ -22,58 +22,26 @@ pub(crate) enum Param {
     Bytes(Vec<u8>),
 }
 
-impl From<&str> for Param {
-    fn from(value: &str) -> Self {
-        Param::Text(value.to_owned())
-    }
+macro_rules! param_from {
+    ($($from:ty => $variant:ident($value:ident) $convert:expr),* $(,)?) => {$(
+        impl From<$from> for Param {
+            fn from($value: $from) -> Self {
+                Param::$variant($convert)
+            }
+        }
+    )*};
 }
 
-impl From<&String> for Param {
-    fn from(value: &String) -> Self {
-        Param::Text(value.clone())
-    }
-}
-
-impl From<String> for Param {
-    fn from(value: String) -> Self {
-        Param::Text(value)
-    }
-}
-
-impl From<&Option<String>> for Param {
-    fn from(value: &Option<String>) -> Self {
-        Param::OptionalText(value.clone())
-    }
-}
-
-impl From<Option<&str>> for Param {
-    fn from(value: Option<&str>) -> Self {
-        Param::OptionalText(value.map(str::to_owned))
-    }
-}
-
-impl From<i64> for Param {
-    fn from(value: i64) -> Self {
-        Param::Int(value)
-    }
-}
-
-impl From<Option<i64>> for Param {
-    fn from(value: Option<i64>) -> Self {
-        Param::OptionalInt(value)
-    }
-}
-
-impl From<bool> for Param {
-    fn from(value: bool) -> Self {
-        Param::Bool(value)
-    }
-}
-
-impl From<&Vec<u8>> for Param {
-    fn from(value: &Vec<u8>) -> Self {
-        Param::Bytes(value.clone())
-    }
+param_from! {
+    &str => Text(value) value.to_owned(),
+    &String => Text(value) value.clone(),
+    String => Text(value) value,
+    &Option<String> => OptionalText(value) value.clone(),
+    Option<&str> => OptionalText(value) value.map(str::to_owned),
+    i64 => Int(value) value,
+    Option<i64> => OptionalInt(value) value,
+    bool => Bool(value) value,
+    &Vec<u8> => Bytes(value) value.clone(),
 }
 
 impl<'q, DB: Database> Encode<'q, DB> for Param

@@ -148,6 +148,34 @@ pub(crate) fn attempt_update(outcome: &AttemptOutcome, now: PreciseTime) -> Atte
     }
 }
 
+/// When a statement of a live write refuses the whole write as `Stale`: its session moved
+/// since the change was computed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Never,
+    /// A conditional update that matched no row: the revision it expected has moved.
+    UnlessChanged,
+    /// An insert that broke a unique index: the room's session was opened meanwhile.
+    IfDuplicate,
+}
+
+impl Refusal {
+    /// The outcome of a statement that changed `executed` rows or failed, where
+    /// `duplicate` tells a broken unique index from other failures.
+    pub(crate) fn outcome<E: Into<StoreError>>(
+        self,
+        executed: Result<u64, E>,
+        duplicate: impl FnOnce(&E) -> bool,
+    ) -> StoreResult<()> {
+        match (self, executed) {
+            (Refusal::IfDuplicate, Err(error)) if duplicate(&error) => Err(StoreError::Stale),
+            (_, Err(error)) => Err(error.into()),
+            (Refusal::UnlessChanged, Ok(0)) => Err(StoreError::Stale),
+            (_, Ok(_)) => Ok(()),
+        }
+    }
+}
+
 /// One step of a live write; [`live_steps`] puts them in the order both backends follow.
 #[derive(Debug, PartialEq)]
 pub(crate) enum LiveStep<'a> {

@@ -18,7 +18,7 @@ use crate::codec::*;
 use crate::records::*;
 use crate::rules;
 use crate::shared::live::{LiveStatement, OwnStep, event_params, live_statement};
-use crate::{StoreError, StoreResult, shared};
+use crate::{StoreResult, shared};
 
 pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
@@ -39,29 +39,15 @@ pub(super) async fn record(pool: &PgPool, write: &LiveWrite) -> StoreResult<()> 
 /// and matches nothing. A session opened meanwhile by another node breaks the unique
 /// index of open sessions.
 async fn run(tx: &mut Transaction<'static, Postgres>, statement: LiveStatement) -> StoreResult<()> {
-    let LiveStatement {
-        sql,
-        params,
-        stale_unless_changed,
-        stale_if_duplicate,
-    } = statement;
-    let changed = params
+    let LiveStatement { sql, params, refusal } = statement;
+    let executed = params
         .into_iter()
         .fold(sqlx::query(sql), BindParam::param)
         .execute(&mut **tx)
-        .await
-        .map_err(|error| {
-            let duplicate = error.as_database_error().is_some_and(|db| db.is_unique_violation());
-            if stale_if_duplicate && duplicate {
-                StoreError::Stale
-            } else {
-                error.into()
-            }
-        })?;
-    if stale_unless_changed && changed.rows_affected() == 0 {
-        return Err(StoreError::Stale);
-    }
-    Ok(())
+        .await;
+    refusal.outcome(executed.map(|done| done.rows_affected()), |error| {
+        error.as_database_error().is_some_and(|db| db.is_unique_violation())
+    })
 }
 
 /// First key of the transaction-level advisory locks on workspaces' event logs ("ohms");

@@ -9,7 +9,7 @@ use crate::StoreResult;
 use crate::backend::{Backend, BindParam, Param};
 use crate::codec::*;
 use crate::records::*;
-use crate::rules::LiveStep;
+use crate::rules::{LiveStep, Refusal};
 
 /// A statement of a live write, the same on both stores (run by sqlx on PostgreSQL and by
 /// rusqlite in SQLite's group commit, which both bind `$N` by number).
@@ -17,10 +17,7 @@ use crate::rules::LiveStep;
 pub(crate) struct LiveStatement {
     pub sql: &'static str,
     pub params: Vec<Param>,
-    /// The write is refused as `Stale` when this statement changes no row...
-    pub stale_unless_changed: bool,
-    /// ...or breaks a unique index: its session moved since the change was computed.
-    pub stale_if_duplicate: bool,
+    pub refusal: Refusal,
 }
 
 /// The steps of a live write each store takes its own way.
@@ -167,21 +164,20 @@ impl LiveStatement {
         Self {
             sql,
             params,
-            stale_unless_changed: false,
-            stale_if_duplicate: false,
+            refusal: Refusal::Never,
         }
     }
 
     fn refused_unless_changed(sql: &'static str, params: Vec<Param>) -> Self {
         Self {
-            stale_unless_changed: true,
+            refusal: Refusal::UnlessChanged,
             ..Self::plain(sql, params)
         }
     }
 
     fn refused_if_duplicate(sql: &'static str, params: Vec<Param>) -> Self {
         Self {
-            stale_if_duplicate: true,
+            refusal: Refusal::IfDuplicate,
             ..Self::plain(sql, params)
         }
     }

@@ -171,26 +171,9 @@ fn apply(db: &Connection, write: &LiveWrite) -> StoreResult<()> {
 }
 
 fn run(db: &Connection, statement: LiveStatement) -> StoreResult<()> {
-    let LiveStatement {
-        sql,
-        params,
-        stale_unless_changed,
-        stale_if_duplicate,
-    } = statement;
-    let changed = db
-        .prepare_cached(sql)?
-        .execute(params_from_iter(params))
-        .map_err(|error| {
-            if stale_if_duplicate && is_unique_violation(&error) {
-                StoreError::Stale
-            } else {
-                error.into()
-            }
-        })?;
-    if stale_unless_changed && changed == 0 {
-        return Err(StoreError::Stale);
-    }
-    Ok(())
+    let LiveStatement { sql, params, refusal } = statement;
+    let executed = db.prepare_cached(sql)?.execute(params_from_iter(params));
+    refusal.outcome(executed.map(|changed| changed as u64), is_unique_violation)
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
