@@ -13,3 +13,24 @@ pub(crate) mod placements;
 pub(crate) mod rooms;
 pub(crate) mod templates;
 pub(crate) mod workspaces;
+
+use sqlx::Transaction;
+
+use crate::backend::{Backend, BindParam};
+use crate::{StoreError, StoreResult, rules};
+
+/// Why a conditional update of row `id` of `workspace_id` matched nothing, when `select`
+/// reads that row by those two (see `rules::missed_update`).
+async fn missed_update<DB: Backend>(
+    tx: &mut Transaction<'_, DB>,
+    select: &'static str,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<StoreError> {
+    let row = sqlx::query(select)
+        .param(workspace_id)
+        .param(id)
+        .fetch_optional(DB::on(tx))
+        .await?;
+    Ok(rules::missed_update(row.is_some()))
+}

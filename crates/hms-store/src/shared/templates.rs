@@ -79,12 +79,8 @@ pub(crate) async fn replace<DB: Backend>(
     .await
     .map_err(|e| unique_violation(e, rules::TEMPLATE_NAME_TAKEN))?;
     if DB::rows_affected(&updated) == 0 {
-        let exists = sqlx::query("SELECT id FROM templates WHERE workspace_id = $1 AND id = $2")
-            .param(workspace_id)
-            .param(id)
-            .fetch_optional(DB::on(tx))
-            .await?;
-        return Err(rules::missed_update(exists.is_some()));
+        let select = "SELECT id FROM templates WHERE workspace_id = $1 AND id = $2";
+        return Err(super::missed_update(tx, select, workspace_id, id).await?);
     }
     Ok(())
 }
