@@ -60,7 +60,7 @@ macro_rules! values {
     )*};
 }
 
-values!(String, Option<String>, i64, Option<i64>, bool);
+values!(String, Option<String>, i64, Option<i64>, bool, Option<Vec<u8>>);
 
 impl Columns for SqliteRow {
     fn get<T: Value>(&self, column: &str) -> StoreResult<T> {
@@ -77,6 +77,28 @@ impl Columns for PgRow {
 impl Columns for rusqlite::Row<'_> {
     fn get<T: Value>(&self, column: &str) -> StoreResult<T> {
         T::from_direct(self, column)
+    }
+}
+
+/// Rows decoded one by one: every row of a `Vec`, the row of an `Option` if there is one.
+pub(crate) trait Decoded<R> {
+    type Out<T>;
+    fn decoded<T>(self, decode: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Self::Out<T>>;
+}
+
+impl<R> Decoded<R> for Vec<R> {
+    type Out<T> = Vec<T>;
+
+    fn decoded<T>(self, decode: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        self.iter().map(decode).collect()
+    }
+}
+
+impl<R> Decoded<R> for Option<R> {
+    type Out<T> = Option<T>;
+
+    fn decoded<T>(self, decode: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Option<T>> {
+        self.as_ref().map(decode).transpose()
     }
 }
 
@@ -130,6 +152,30 @@ pub(crate) fn workspace_from(row: &impl Columns) -> StoreResult<Workspace> {
     })
 }
 
+/// Every workspace (rows of `workspaces`) with its live secrets (rows of `workspace_id`
+/// and `secret`), in their order.
+pub(crate) fn credentials_from(
+    workspaces: &[impl Columns],
+    live_secrets: &[impl Columns],
+) -> StoreResult<Vec<WorkspaceCredentials>> {
+    let mut all = workspaces
+        .iter()
+        .map(|row| {
+            Ok(WorkspaceCredentials {
+                workspace: workspace_from(row)?,
+                secrets: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    for row in live_secrets {
+        let workspace_id: String = row.get("workspace_id")?;
+        if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
+            entry.secrets.push(AppSecret::new(row.get::<String>("secret")?));
+        }
+    }
+    Ok(all)
+}
+
 pub(crate) fn secret_from(row: &impl Columns) -> StoreResult<SecretRecord> {
     Ok(SecretRecord {
         id: row.get("id")?,
@@ -178,6 +224,9 @@ pub(crate) fn room_view_from(row: &impl Columns) -> StoreResult<RoomView> {
         },
     })
 }
+
+/// The columns `room_code_from` reads from `room_codes`.
+pub(crate) const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
 
 pub(crate) fn room_code_from(row: &impl Columns) -> StoreResult<hms_types::room_code::RoomCode> {
     Ok(hms_types::room_code::RoomCode {
@@ -235,6 +284,13 @@ pub(crate) fn session_peer_from(row: &impl Columns) -> StoreResult<SessionPeerRe
         },
         node_id: row.get("node_id")?,
         tracks: row.json("tracks")?,
+    })
+}
+
+pub(crate) fn session_revision_from(row: &impl Columns) -> StoreResult<SessionRevision> {
+    Ok(SessionRevision {
+        session_id: row.get("id")?,
+        revision: row.get("revision")?,
     })
 }
 
@@ -309,6 +365,10 @@ pub(crate) fn delivery_from(row: &impl Columns) -> StoreResult<DeliveryRecord> {
         finished_at: row.nanos_opt("finished_ns")?,
     })
 }
+
+/// How many deliveries match a filter, with the joins `DELIVERY_SELECT` makes.
+pub(crate) const DELIVERY_COUNT: &str =
+    "SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
 
 pub(crate) fn replay_from(row: &impl Columns) -> StoreResult<ReplayRecord> {
     Ok(ReplayRecord {

@@ -2,6 +2,9 @@
 
 use hms_types::PreciseTime;
 
+use crate::StoreResult;
+use crate::codec::{Columns, from_nanos};
+
 /// Use of one connection pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolUse {
@@ -47,11 +50,48 @@ pub const GAUGED_ENDPOINTS: u32 = 10;
 pub(crate) const OLDEST_PENDING_BY_ENDPOINT: &str = "SELECT url, MIN(created_ns) AS oldest FROM webhook_deliveries \
      WHERE state = 'pending' GROUP BY url ORDER BY oldest, url LIMIT 10";
 
-/// The rows of [`OLDEST_PENDING_BY_ENDPOINT`], as the gauges hold them.
-pub(crate) fn endpoint_ages(rows: Vec<(String, i64)>) -> Vec<(String, PreciseTime)> {
-    rows.into_iter()
-        .map(|(url, oldest)| (url, PreciseTime::from_unix_nanos(i128::from(oldest))))
-        .collect()
+/// The pending deliveries: how many, and when the oldest was queued.
+pub(crate) const PENDING_DELIVERIES: &str =
+    "SELECT COUNT(*) AS pending, MIN(created_ns) AS oldest FROM webhook_deliveries WHERE state = 'pending'";
+
+/// What the queries read, as the gauges hold it: `live`, a row of a node's `rooms`,
+/// `sessions` and `peers`; `pending`, the row of [`PENDING_DELIVERIES`]; `by_endpoint`, the
+/// rows of [`OLDEST_PENDING_BY_ENDPOINT`]; `unplanned`, when the oldest unplanned event was
+/// logged. The pools are each backend's own.
+pub(crate) fn gauges_from(
+    live: &impl Columns,
+    pending: &impl Columns,
+    by_endpoint: &[impl Columns],
+    unplanned: Option<i64>,
+) -> StoreResult<StoreGauges> {
+    Ok(StoreGauges {
+        live_rooms: count(live, "rooms")?,
+        live_sessions: count(live, "sessions")?,
+        live_peers: count(live, "peers")?,
+        pending_deliveries: count(pending, "pending")?,
+        oldest_pending_delivery: pending.nanos_opt("oldest")?,
+        oldest_pending_by_endpoint: by_endpoint
+            .iter()
+            .map(|row| Ok((row.get("url")?, row.nanos("oldest")?)))
+            .collect::<StoreResult<_>>()?,
+        oldest_unplanned_event: unplanned.map(from_nanos),
+        pools: Vec::new(),
+        writer_queue: None,
+    })
+}
+
+fn count(row: &impl Columns, column: &str) -> StoreResult<u64> {
+    Ok(u64::try_from(row.get::<i64>(column)?).unwrap_or(0))
+}
+
+/// Use of `pool`, named `name` in the metrics.
+pub(crate) fn pool_use<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolUse {
+    PoolUse {
+        pool: name,
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
 }
 
 #[cfg(test)]

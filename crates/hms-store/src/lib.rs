@@ -6,6 +6,7 @@
 //! sharing one database, and [`copy`] moves the first into the second. No SQL lives
 //! outside this crate.
 
+mod backend;
 mod codec;
 pub mod copy;
 mod gauges;
@@ -14,6 +15,8 @@ mod location;
 mod outage;
 mod postgres;
 mod records;
+mod rules;
+mod shared;
 mod sqlite;
 
 pub use gauges::{GAUGED_ENDPOINTS, PoolUse, StoreGauges};

@@ -8,17 +8,15 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use hms_auth::AppSecret;
 use hms_store::copy::{self, CopyError, SourceValue};
-use hms_store::{Durability, NewWorkspace, PgStore, SecretRecord, SqliteStore, Store, TemplateRecord, Workspace};
-use hms_types::Timestamp;
+use hms_store::{Durability, PgStore, SqliteStore, Store};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 
-const ADMIN_URL_VAR: &str = "HMS_TEST_POSTGRES_URL";
+mod common;
+
+use common::new_workspace;
 
 /// A data dir with a database holding one workspace, and an empty PostgreSQL database.
 struct Databases {
@@ -37,16 +35,14 @@ impl Databases {
     /// Panics when no PostgreSQL was given (the tests that call this are ignored unless
     /// asked for).
     async fn create() -> Self {
-        let admin_url = std::env::var(ADMIN_URL_VAR)
-            .unwrap_or_else(|_| panic!("set {ADMIN_URL_VAR} to a PostgreSQL admin URL (scripts/postgres.sh)"));
+        let admin_url = common::admin_url();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let source = SqliteStore::open(data_dir.path(), Durability::Process)
             .await
             .expect("open the source");
         let workspace = source.create_workspace(&new_workspace()).await.expect("a workspace");
         let source_sql = connect_sqlite(data_dir.path()).await;
-        let target_name = fresh_database(&admin_url).await;
-        let target_url = with_database(&admin_url, &target_name);
+        let (target_name, target_url) = common::create_database(&admin_url, "hms_test_copy").await;
         let target = PgStore::connect(&target_url).await.expect("open the target");
         Self {
             _data_dir: data_dir,
@@ -91,42 +87,7 @@ impl Databases {
     async fn close(self) {
         self.source.close().await;
         self.target.close().await;
-        let mut admin = PgConnection::connect(&self.admin_url).await.expect("connect as admin");
-        let drop = format!("DROP DATABASE {} WITH (FORCE)", self.target_name);
-        admin
-            .execute(AssertSqlSafe(drop))
-            .await
-            .expect("drop the test database");
-    }
-}
-
-fn new_workspace() -> NewWorkspace {
-    let now = Timestamp::now();
-    NewWorkspace {
-        workspace: Workspace {
-            id: "ws-copy".into(),
-            name: "default".into(),
-            access_key: "copy-access-key".into(),
-            customer_id: "customer-copy".into(),
-            app_id: "app-copy".into(),
-            created_at: now,
-        },
-        secret: SecretRecord {
-            id: "secret-1".into(),
-            secret: AppSecret::new("copy-secret-0123456789abcdef"),
-            created_at: now,
-            retired_at: None,
-        },
-        default_template: TemplateRecord {
-            id: "tpl-copy".into(),
-            workspace_id: "ws-copy".into(),
-            is_default: true,
-            body: serde_json::from_value(serde_json::json!({"name": "conferencing", "roles": {}}))
-                .expect("a template body"),
-            revision: 0,
-            created_at: now,
-            updated_at: now,
-        },
+        common::drop_database(&self.admin_url, &self.target_name).await;
     }
 }
 
@@ -138,25 +99,6 @@ async fn connect_sqlite(data_dir: &Path) -> SqliteConnection {
     SqliteConnection::connect_with(&options)
         .await
         .expect("connect to the source")
-}
-
-/// Creates an empty database; answers its name.
-async fn fresh_database(admin_url: &str) -> String {
-    static CREATED: AtomicU64 = AtomicU64::new(0);
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("hms_test_copy_{stamp}_{}", CREATED.fetch_add(1, Ordering::Relaxed));
-    let mut admin = PgConnection::connect(admin_url).await.expect("connect as admin");
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create the test database");
-    name
-}
-
-/// The admin URL with its database replaced by `name`.
-fn with_database(admin_url: &str, name: &str) -> String {
-    let server = admin_url.rsplit_once('/').expect("the admin URL names a database").0;
-    format!("{server}/{name}")
 }
 
 fn rows_of(report: &copy::CopyReport, table: &str) -> u64 {

@@ -9,13 +9,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use hms_auth::AppSecret;
 use hms_store::{
     AttemptOutcome, DeliveryFilter, DeliveryState, EventRecord, LiveWrite, NewDelivery, NewWorkspace, PgStore,
-    ReplayRecord, ReplayStart, RoomOptions, RoomRecord, SecretRecord, SessionRecord, SessionRevision, Store,
-    StoreError, TemplateRecord, Topic, Workspace,
+    ReplayRecord, ReplayStart, RoomRecord, SessionRecord, SessionRevision, Store, StoreError, Topic,
 };
 use hms_types::{PreciseTime, Timestamp};
 use sqlx::{Connection, Executor, PgConnection};
@@ -23,9 +21,10 @@ use sqlx::{Connection, Executor, PgConnection};
 #[path = "postgres/parity.rs"]
 mod parity;
 
-const ADMIN_URL_VAR: &str = "HMS_TEST_POSTGRES_URL";
-const WORKSPACE: &str = "ws-1";
-const TEMPLATE: &str = "tpl-1";
+mod common;
+
+use common::{TEMPLATE, WORKSPACE, new_workspace, secret};
+
 const OTHER_WORKSPACE: &str = "ws-2";
 
 /// A database of its own for one test, dropped at the end.
@@ -39,22 +38,8 @@ impl TestDatabase {
     /// Panics when no PostgreSQL was given (the tests that call this are ignored unless
     /// asked for).
     async fn create() -> Self {
-        let admin_url = std::env::var(ADMIN_URL_VAR)
-            .unwrap_or_else(|_| panic!("set {ADMIN_URL_VAR} to a PostgreSQL admin URL (scripts/postgres.sh)"));
-        static CREATED: AtomicU64 = AtomicU64::new(0);
-        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let name = format!("hms_test_{stamp}_{}", CREATED.fetch_add(1, Ordering::Relaxed));
-        let mut admin = PgConnection::connect(&admin_url).await.expect("connect as admin");
-        // A collation that does not sort byte by byte, so that any ordering that forgot
-        // SQLite's byte order shows (a plain database where ICU is missing).
-        let icu = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
-        if admin.execute(sqlx::AssertSqlSafe(icu)).await.is_err() {
-            admin
-                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create the test database");
-        }
-        let url = with_database(&admin_url, &name);
+        let admin_url = common::admin_url();
+        let (name, url) = common::create_database(&admin_url, "hms_test").await;
         Self { admin_url, name, url }
     }
 
@@ -82,23 +67,7 @@ impl TestDatabase {
         for store in stores {
             store.close().await;
         }
-        let mut admin = PgConnection::connect(&self.admin_url).await.expect("connect as admin");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name)))
-            .await
-            .expect("drop the test database");
-    }
-}
-
-/// The admin URL with its database replaced by `name`.
-fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, query) = admin_url
-        .split_once('?')
-        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
-    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
+        common::drop_database(&self.admin_url, &self.name).await;
     }
 }
 
@@ -116,30 +85,6 @@ where
     results
 }
 
-fn new_workspace() -> NewWorkspace {
-    let now = Timestamp::now();
-    NewWorkspace {
-        workspace: Workspace {
-            id: WORKSPACE.into(),
-            name: "default".into(),
-            access_key: "access-key-1".into(),
-            customer_id: "customer-1".into(),
-            app_id: "app-1".into(),
-            created_at: now,
-        },
-        secret: secret("secret-1"),
-        default_template: TemplateRecord {
-            id: TEMPLATE.into(),
-            workspace_id: WORKSPACE.into(),
-            is_default: true,
-            body: serde_json::from_value(serde_json::json!({"name": "default", "roles": {}})).unwrap(),
-            revision: 0,
-            created_at: now,
-            updated_at: now,
-        },
-    }
-}
-
 /// A second workspace, with ids and keys of its own.
 fn other_workspace() -> NewWorkspace {
     let mut new = new_workspace();
@@ -152,30 +97,8 @@ fn other_workspace() -> NewWorkspace {
     new
 }
 
-fn secret(id: &str) -> SecretRecord {
-    SecretRecord {
-        id: id.into(),
-        secret: AppSecret::new(format!("{id}-value")),
-        created_at: Timestamp::now(),
-        retired_at: None,
-    }
-}
-
 fn room(id: &str, name: &str) -> RoomRecord {
-    let now = Timestamp::now();
-    RoomRecord {
-        id: id.into(),
-        workspace_id: WORKSPACE.into(),
-        name: name.into(),
-        enabled: true,
-        description: String::new(),
-        template_id: TEMPLATE.into(),
-        region: "in".into(),
-        large_room: false,
-        options: RoomOptions::default(),
-        created_at: now,
-        updated_at: now,
-    }
+    common::room_on(id, name, TEMPLATE)
 }
 
 fn event(id: &str, room_id: &str) -> EventRecord {

@@ -4,65 +4,22 @@
 
 use std::sync::Arc;
 
-use hms_auth::AppSecret;
-use hms_store::{
-    NewWorkspace, RoomOptions, RoomRecord, SecretRecord, SqliteStore, Store, StoreError, TemplateRecord, Workspace,
-};
+use hms_store::{RoomRecord, SqliteStore, Store, StoreError};
 use hms_types::Timestamp;
 use hms_types::room::RoomFilter;
 
-const WORKSPACE: &str = "ws-1";
-const TEMPLATE: &str = "tpl-1";
+mod common;
+
+use common::{TEMPLATE, WORKSPACE, new_workspace};
 
 async fn store_with_workspace(dir: &std::path::Path) -> Arc<SqliteStore> {
     let store = Arc::new(SqliteStore::open(dir, hms_store::Durability::Process).await.unwrap());
-    let now = Timestamp::now();
-    store
-        .create_workspace(&NewWorkspace {
-            workspace: Workspace {
-                id: WORKSPACE.into(),
-                name: "default".into(),
-                access_key: "access-key-1".into(),
-                customer_id: "customer-1".into(),
-                app_id: "app-1".into(),
-                created_at: now,
-            },
-            secret: SecretRecord {
-                id: "secret-1".into(),
-                secret: AppSecret::new("secret-1-value"),
-                created_at: now,
-                retired_at: None,
-            },
-            default_template: TemplateRecord {
-                id: TEMPLATE.into(),
-                workspace_id: WORKSPACE.into(),
-                is_default: true,
-                body: serde_json::from_value(serde_json::json!({"name": "default", "roles": {}})).unwrap(),
-                revision: 0,
-                created_at: now,
-                updated_at: now,
-            },
-        })
-        .await
-        .unwrap();
+    store.create_workspace(&new_workspace()).await.unwrap();
     store
 }
 
 fn room(id: String, name: &str, template_id: &str) -> RoomRecord {
-    let now = Timestamp::now();
-    RoomRecord {
-        id,
-        workspace_id: WORKSPACE.into(),
-        name: name.into(),
-        enabled: true,
-        description: String::new(),
-        template_id: template_id.into(),
-        region: "in".into(),
-        large_room: false,
-        options: RoomOptions::default(),
-        created_at: now,
-        updated_at: now,
-    }
+    common::room_on(&id, name, template_id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,7 +23,7 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use super::read_snapshot;
 use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, shared};
 
 /// Keys of the transaction-level advisory locks (`pg_advisory_xact_lock`), which are
 /// released by commit or rollback and cannot leak. They only need to differ from other
@@ -53,9 +53,7 @@ pub(super) async fn unplanned_events(pool: &PgPool, limit: u32) -> StoreResult<V
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(logged_event_from)
-        .collect()
+        .decoded(logged_event_from)
 }
 
 pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()> {
@@ -72,39 +70,8 @@ pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelive
     if taken != planned.len() as u64 {
         return Err(StoreError::Stale);
     }
-    insert_deliveries_in(&mut tx, deliveries).await?;
+    shared::deliveries::insert(&mut tx, deliveries).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Inserts deliveries in the order given, which is the order of their lanes: ids come
-/// from an identity column, so they grow in insertion order.
-async fn insert_deliveries_in(tx: &mut Transaction<'static, Postgres>, deliveries: &[NewDelivery]) -> StoreResult<()> {
-    for delivery in deliveries {
-        let lane = format!(
-            "{} {} {}",
-            delivery.url,
-            delivery.room_id,
-            delivery.replay_id.as_deref().unwrap_or("")
-        );
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (event_seq, workspace_id, room_id, url, headers, replay_id, lane, state, \
-             attempts, next_attempt_ns, lease_until_ns, deadline_ns, created_ns) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $9, $10)",
-        )
-        .bind(delivery.event_seq)
-        .bind(&delivery.workspace_id)
-        .bind(&delivery.room_id)
-        .bind(&delivery.url)
-        .bind(to_json(&delivery.headers))
-        .bind(&delivery.replay_id)
-        .bind(lane)
-        .bind(nanos(delivery.next_attempt_at))
-        .bind(nanos(delivery.deadline))
-        .bind(nanos(delivery.created_at))
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(())
 }
 
@@ -140,48 +107,9 @@ pub(super) async fn claim(
     .bind(nanos(lease_until))
     .fetch_all(&mut *tx)
     .await?
-    .iter()
-    .map(delivery_from)
-    .collect::<StoreResult<Vec<_>>>()?;
+    .decoded(delivery_from)?;
     tx.commit().await?;
     Ok(claimed)
-}
-
-pub(super) async fn finish_attempt(
-    pool: &PgPool,
-    delivery_id: i64,
-    outcome: &AttemptOutcome,
-    now: PreciseTime,
-) -> StoreResult<()> {
-    let (state, status, error, next_attempt) = match outcome {
-        AttemptOutcome::Delivered { status } => (DeliveryState::Delivered, Some(*status), None, None),
-        AttemptOutcome::Retry {
-            status,
-            error,
-            next_attempt_at,
-        } => (
-            DeliveryState::Pending,
-            *status,
-            Some(error.as_str()),
-            Some(*next_attempt_at),
-        ),
-        AttemptOutcome::GiveUp { status, error } => (DeliveryState::Failed, *status, Some(error.as_str()), None),
-    };
-    let finished = (state != DeliveryState::Pending).then(|| nanos(now));
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3, \
-         next_attempt_ns = COALESCE($4, next_attempt_ns), lease_until_ns = 0, finished_ns = $5 \
-         WHERE id = $6 AND state = 'pending'",
-    )
-    .bind(state.as_str())
-    .bind(status.map(i64::from))
-    .bind(error)
-    .bind(next_attempt.map(nanos))
-    .bind(finished)
-    .bind(delivery_id)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 pub(super) async fn release(pool: &PgPool, delivery_ids: &[i64]) -> StoreResult<()> {
@@ -230,8 +158,7 @@ pub(super) async fn history(
     offset: u64,
     limit: u32,
 ) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
-    let mut count =
-        QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq");
+    let mut count = QueryBuilder::<Postgres>::new(DELIVERY_COUNT);
     push_delivery_filter(&mut count, workspace_id, filter);
     let mut page = QueryBuilder::<Postgres>::new(DELIVERY_SELECT);
     push_delivery_filter(&mut page, workspace_id, filter);
@@ -242,13 +169,7 @@ pub(super) async fn history(
     // The page and its total from one snapshot, so that they agree.
     let mut tx = read_snapshot(pool).await?;
     let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
-    let records = page
-        .build()
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(delivery_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let records = page.build().fetch_all(&mut *tx).await?.decoded(delivery_from)?;
     tx.commit().await?;
     Ok((records, u64::try_from(total).unwrap_or(0)))
 }
@@ -268,31 +189,9 @@ pub(super) async fn create_replay(
         .bind(&replay.request_key)
         .execute(&mut *tx)
         .await?;
-    let running = sqlx::query(
-        "SELECT r.* FROM webhook_replays r WHERE r.workspace_id = $1 AND r.request_key = $2 AND EXISTS \
-         (SELECT 1 FROM webhook_deliveries d WHERE d.replay_id = r.id AND d.state = 'pending') LIMIT 1",
-    )
-    .bind(&replay.workspace_id)
-    .bind(&replay.request_key)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(running) = running {
-        return Ok(ReplayStart::AlreadyRunning(replay_from(&running)?));
-    }
-    sqlx::query(
-        "INSERT INTO webhook_replays (id, workspace_id, request_key, filters, started_ns) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&replay.id)
-    .bind(&replay.workspace_id)
-    .bind(&replay.request_key)
-    .bind(&replay.filters)
-    .bind(nanos(replay.started_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| unique_violation(e, "a replay with this id"))?;
-    insert_deliveries_in(&mut tx, deliveries).await?;
+    let start = shared::deliveries::create_replay(&mut tx, replay, deliveries).await?;
     tx.commit().await?;
-    Ok(ReplayStart::Started)
+    Ok(start)
 }
 
 pub(super) async fn replay(
@@ -300,34 +199,8 @@ pub(super) async fn replay(
     workspace_id: &str,
     id: &str,
 ) -> StoreResult<Option<(ReplayRecord, ReplayProgress)>> {
-    let row = sqlx::query("SELECT * FROM webhook_replays WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let replay = replay_from(&row)?;
-    let progress = replay_progress(pool, &replay).await?;
-    Ok(Some((replay, progress)))
-}
-
-async fn replay_progress(pool: &PgPool, replay: &ReplayRecord) -> StoreResult<ReplayProgress> {
-    let mut tx = read_snapshot(pool).await?;
-    let counts = sqlx::query(
-        "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE state = 'delivered') AS delivered, \
-         COUNT(*) FILTER (WHERE state = 'failed') AS failed, MAX(finished_ns) AS finished \
-         FROM webhook_deliveries WHERE replay_id = $1",
-    )
-    .bind(&replay.id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let failed_event_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT e.id FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq \
-         WHERE d.replay_id = $1 AND d.state = 'failed' ORDER BY d.id",
-    )
-    .bind(&replay.id)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    replay_progress_from(&counts, replay, failed_event_ids)
+    let mut snapshot = read_snapshot(pool).await?;
+    let replay = shared::deliveries::replay(&mut snapshot, workspace_id, id).await?;
+    snapshot.commit().await?;
+    Ok(replay)
 }

@@ -14,9 +14,7 @@
 mod changes;
 mod deliveries;
 mod gauges;
-mod idempotency;
 mod live;
-mod placements;
 mod rooms;
 mod templates;
 mod workspaces;
@@ -36,7 +34,7 @@ use tokio::sync::broadcast;
 
 use crate::records::*;
 use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
-use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic};
+use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic, shared};
 
 /// Query connections of one process. With the listener's own, five servers stay below
 /// PostgreSQL's default limit of 100 connections.
@@ -93,11 +91,11 @@ impl Store for PgStore {
     }
 
     async fn workspaces(&self) -> StoreResult<Vec<Workspace>> {
-        workspaces::all(&self.pool).await
+        shared::workspaces::all(&self.pool).await
     }
 
     async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
-        workspaces::by_name(&self.pool, name).await
+        shared::workspaces::by_name(&self.pool, name).await
     }
 
     async fn credentials(&self) -> StoreResult<Vec<WorkspaceCredentials>> {
@@ -105,7 +103,7 @@ impl Store for PgStore {
     }
 
     async fn credentials_version(&self) -> StoreResult<i64> {
-        workspaces::credentials_version(&self.pool).await
+        shared::workspaces::credentials_version(&self.pool).await
     }
 
     async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
@@ -113,7 +111,7 @@ impl Store for PgStore {
     }
 
     async fn secrets(&self, workspace_id: &str) -> StoreResult<Vec<SecretRecord>> {
-        workspaces::secrets(&self.pool, workspace_id).await
+        shared::workspaces::secrets(&self.pool, workspace_id).await
     }
 
     async fn retire_secret(&self, workspace_id: &str, secret_id: &str, at: Timestamp) -> StoreResult<()> {
@@ -121,7 +119,7 @@ impl Store for PgStore {
     }
 
     async fn insert_template(&self, template: &TemplateRecord) -> StoreResult<()> {
-        templates::insert(&self.pool, template).await
+        shared::templates::insert(&self.pool, template).await
     }
 
     async fn replace_template(&self, template: &TemplateRecord, expected_revision: i64) -> StoreResult<()> {
@@ -133,11 +131,11 @@ impl Store for PgStore {
     }
 
     async fn template_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<TemplateRecord>> {
-        templates::by_name(&self.pool, workspace_id, name).await
+        shared::templates::by_name(&self.pool, workspace_id, name).await
     }
 
     async fn default_template(&self, workspace_id: &str) -> StoreResult<Option<TemplateRecord>> {
-        templates::default_of(&self.pool, workspace_id).await
+        shared::templates::default_of(&self.pool, workspace_id).await
     }
 
     async fn templates(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>> {
@@ -231,27 +229,27 @@ impl Store for PgStore {
     }
 
     async fn events(&self, workspace_id: &str, query: &EventQuery) -> StoreResult<Vec<LoggedEvent>> {
-        live::events(&self.pool, workspace_id, query).await
+        shared::live::events(&self.pool, workspace_id, query).await
     }
 
     async fn heartbeat(&self, node_id: &str, now: PreciseTime) -> StoreResult<()> {
-        live::heartbeat(&self.pool, node_id, now).await
+        shared::live::heartbeat(&self.pool, node_id, now).await
     }
 
     async fn forget_node(&self, node_id: &str) -> StoreResult<()> {
-        live::forget_node(&self.pool, node_id).await
+        shared::live::forget_node(&self.pool, node_id).await
     }
 
     async fn place_room(&self, room_id: &str, node: &Placement, alive_since: PreciseTime) -> StoreResult<Placement> {
-        placements::place_room(&self.pool, room_id, node, alive_since).await
+        shared::placements::place_room(&self.pool, room_id, node, alive_since).await
     }
 
     async fn room_deliveries(&self, room_id: &str, after: i64, limit: u32) -> StoreResult<Vec<NumberedDelivery>> {
-        placements::room_deliveries(&self.pool, room_id, after, limit).await
+        shared::placements::room_deliveries(&self.pool, room_id, after, limit).await
     }
 
     async fn latest_room_delivery(&self, room_id: &str) -> StoreResult<i64> {
-        placements::latest_room_delivery(&self.pool, room_id).await
+        shared::placements::latest_room_delivery(&self.pool, room_id).await
     }
 
     fn subscribe_rooms(&self) -> broadcast::Receiver<String> {
@@ -259,7 +257,7 @@ impl Store for PgStore {
     }
 
     async fn stranded_peers(&self, alive_since: PreciseTime) -> StoreResult<Vec<StrandedPeer>> {
-        live::stranded_peers(&self.pool, alive_since).await
+        shared::live::stranded_peers(&self.pool, alive_since).await
     }
 
     async fn set_workspace_webhook(&self, webhook: &WorkspaceWebhook) -> StoreResult<()> {
@@ -271,7 +269,7 @@ impl Store for PgStore {
     }
 
     async fn workspace_webhooks(&self) -> StoreResult<Vec<WorkspaceWebhook>> {
-        workspaces::webhooks(&self.pool).await
+        shared::workspaces::webhooks(&self.pool).await
     }
 
     async fn unplanned_events(&self, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
@@ -294,7 +292,7 @@ impl Store for PgStore {
     }
 
     async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()> {
-        deliveries::finish_attempt(&self.pool, delivery_id, outcome, now).await
+        shared::deliveries::finish_attempt(&self.pool, delivery_id, outcome, now).await
     }
 
     async fn release_deliveries(&self, delivery_ids: &[i64]) -> StoreResult<()> {
@@ -320,7 +318,7 @@ impl Store for PgStore {
     }
 
     async fn claim_idempotency_key(&self, claim: &IdempotencyClaim) -> StoreResult<ClaimOutcome> {
-        idempotency::claim(&self.pool, claim).await
+        crate::idempotency::claim(&self.pool, claim).await
     }
 
     async fn finish_idempotency_key(
@@ -330,15 +328,15 @@ impl Store for PgStore {
         claim: &str,
         response: &StoredResponse,
     ) -> StoreResult<bool> {
-        idempotency::finish(&self.pool, workspace_id, key, claim, response).await
+        crate::idempotency::finish(&self.pool, workspace_id, key, claim, response).await
     }
 
     async fn release_idempotency_key(&self, workspace_id: &str, key: &str, claim: &str) -> StoreResult<()> {
-        idempotency::release(&self.pool, workspace_id, key, claim).await
+        crate::idempotency::release(&self.pool, workspace_id, key, claim).await
     }
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
-        idempotency::purge(&self.pool, now, limit).await
+        crate::idempotency::purge(&self.pool, now, limit).await
     }
 
     async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {

@@ -1,4 +1,4 @@
-//! Rooms and their codes.
+//! Rooms and their codes; the statements both stores run are in `shared::rooms`.
 //!
 //! Two processes upserting one room name both try to insert it; the unique index on the
 //! name key lets one win and the other gets `Conflict`, as on SQLite. Every write to a
@@ -13,64 +13,20 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use crate::codec::*;
 use crate::records::*;
-use crate::{CodeGenerator, MAX_CODES_PER_ROOM, StoreError, StoreResult};
+use crate::{CodeGenerator, StoreResult, shared};
 
-const NAME_TAKEN: &str = "a room with this name";
-
-const CODE_COLUMNS: &str = "code, room_id, role, enabled, created_at, updated_at";
-
+/// Two processes inserting one room name both try; the unique index lets one win.
 pub(super) async fn insert(pool: &PgPool, room: &RoomRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
-         large_room, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(&room.id)
-    .bind(&room.workspace_id)
-    .bind(&room.name)
-    .bind(name_key(&room.name))
-    .bind(room.enabled)
-    .bind(&room.description)
-    .bind(&room.template_id)
-    .bind(&room.region)
-    .bind(room.large_room)
-    .bind(to_json(&room.options))
-    .bind(room.created_at.unix_millis())
-    .bind(room.updated_at.unix_millis())
-    .execute(pool)
-    .await
-    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
-    Ok(())
+    let inserted = shared::rooms::insert_all(pool, &[room]).await?;
+    shared::rooms::inserted(&inserted, room)
 }
 
 /// A write that read the room before another one committed matches no row: the row it
 /// waited for has moved `updated_at`.
 pub(super) async fn update(pool: &PgPool, room: &RoomRecord, read_updated_at: Timestamp) -> StoreResult<()> {
-    let updated = sqlx::query(
-        "UPDATE rooms SET name = $1, name_key = $2, enabled = $3, description = $4, template_id = $5, \
-         region = $6, large_room = $7, options = $8, updated_at = $9 \
-         WHERE workspace_id = $10 AND id = $11 AND updated_at = $12",
-    )
-    .bind(&room.name)
-    .bind(name_key(&room.name))
-    .bind(room.enabled)
-    .bind(&room.description)
-    .bind(&room.template_id)
-    .bind(&room.region)
-    .bind(room.large_room)
-    .bind(to_json(&room.options))
-    .bind(room.updated_at.unix_millis())
-    .bind(&room.workspace_id)
-    .bind(&room.id)
-    .bind(read_updated_at.unix_millis())
-    .execute(pool)
-    .await
-    .map_err(|e| unique_violation(e, NAME_TAKEN))?;
-    if updated.rows_affected() == 0 {
-        return match by_id(pool, &room.workspace_id, &room.id).await? {
-            Some(_) => Err(StoreError::Stale),
-            None => Err(StoreError::NotFound),
-        };
-    }
+    let mut tx = pool.begin().await?;
+    shared::rooms::update(&mut tx, room, read_updated_at).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -82,9 +38,7 @@ pub(super) async fn by_id(pool: &PgPool, workspace_id: &str, id: &str) -> StoreR
     .bind(id)
     .fetch_optional(pool)
     .await?
-    .as_ref()
-    .map(room_view_from)
-    .transpose()
+    .decoded(room_view_from)
 }
 
 pub(super) async fn by_name(pool: &PgPool, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
@@ -95,9 +49,7 @@ pub(super) async fn by_name(pool: &PgPool, workspace_id: &str, name: &str) -> St
     .bind(name_key(name))
     .fetch_optional(pool)
     .await?
-    .as_ref()
-    .map(room_view_from)
-    .transpose()
+    .decoded(room_view_from)
 }
 
 pub(super) async fn page(
@@ -129,13 +81,7 @@ pub(super) async fn page(
     query
         .push(" ORDER BY r.id DESC LIMIT ")
         .push_bind(i64::from(page.limit));
-    query
-        .build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(room_view_from)
-        .collect()
+    query.build().fetch_all(pool).await?.decoded(room_view_from)
 }
 
 /// Makes the calling transaction the only writer of the room's codes until it ends. A
@@ -149,62 +95,6 @@ async fn lock_room(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> St
     Ok(())
 }
 
-async fn codes_of(tx: &mut Transaction<'static, Postgres>, room_id: &str) -> StoreResult<Vec<RoomCode>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CODE_COLUMNS} FROM room_codes WHERE room_id = $1 ORDER BY seq"
-    )))
-    .bind(room_id)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(room_code_from)
-    .collect()
-}
-
-/// Inserts a code for `role`; the caller holds the room's lock.
-async fn insert_code_in(
-    tx: &mut Transaction<'static, Postgres>,
-    room_id: &str,
-    role: &str,
-    generate: CodeGenerator<'_>,
-    now: Timestamp,
-) -> StoreResult<RoomCode> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM room_codes WHERE room_id = $1")
-        .bind(room_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    if count as usize >= MAX_CODES_PER_ROOM {
-        return Err(StoreError::TooManyCodes);
-    }
-    // Codes are random; a clash with an existing one is rare but possible, so try again.
-    const ATTEMPTS: usize = 8;
-    for _ in 0..ATTEMPTS {
-        let code = generate();
-        let inserted = sqlx::query(
-            "INSERT INTO room_codes (code, room_id, role, enabled, seq, created_at, updated_at) \
-             SELECT $1, $2, $3, TRUE, COALESCE(MAX(seq), 0) + 1, $4, $4 FROM room_codes WHERE room_id = $2 \
-             ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(&code)
-        .bind(room_id)
-        .bind(role)
-        .bind(now.unix_millis())
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(RoomCode {
-                code,
-                room_id: room_id.to_owned(),
-                role: role.to_owned(),
-                enabled: true,
-                created_at: now,
-                updated_at: now,
-            });
-        }
-    }
-    Err(StoreError::Conflict("a room code"))
-}
-
 pub(super) async fn reconcile_codes(
     pool: &PgPool,
     room_id: &str,
@@ -214,20 +104,7 @@ pub(super) async fn reconcile_codes(
 ) -> StoreResult<Vec<RoomCode>> {
     let mut tx = pool.begin().await?;
     lock_room(&mut tx, room_id).await?;
-    let existing = codes_of(&mut tx, room_id).await?;
-    for orphan in existing.iter().filter(|c| c.enabled && !roles.contains(&c.role)) {
-        sqlx::query("UPDATE room_codes SET enabled = FALSE, updated_at = $1 WHERE code = $2")
-            .bind(now.unix_millis())
-            .bind(&orphan.code)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for role in roles {
-        if !existing.iter().any(|c| c.enabled && &c.role == role) {
-            insert_code_in(&mut tx, room_id, role, generate, now).await?;
-        }
-    }
-    let all = codes_of(&mut tx, room_id).await?;
+    let all = shared::rooms::reconcile_codes(&mut tx, room_id, roles, generate, now).await?;
     tx.commit().await?;
     Ok(all)
 }
@@ -241,7 +118,7 @@ pub(super) async fn create_code(
 ) -> StoreResult<RoomCode> {
     let mut tx = pool.begin().await?;
     lock_room(&mut tx, room_id).await?;
-    let code = insert_code_in(&mut tx, room_id, role, generate, now).await?;
+    let code = shared::rooms::issue_code(&mut tx, room_id, role, generate, now).await?;
     tx.commit().await?;
     Ok(code)
 }
@@ -267,13 +144,7 @@ pub(super) async fn codes_page(
             .push(")");
     }
     query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(page.limit));
-    query
-        .build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(room_code_from)
-        .collect()
+    query.build().fetch_all(pool).await?.decoded(room_code_from)
 }
 
 pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Option<CodeBinding>> {
@@ -281,9 +152,7 @@ pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Optio
         .bind(code)
         .fetch_optional(pool)
         .await?
-        .as_ref()
-        .map(code_binding_from)
-        .transpose()
+        .decoded(code_binding_from)
 }
 
 pub(super) async fn set_code_enabled(
@@ -300,16 +169,7 @@ pub(super) async fn set_code_enabled(
     .bind(code)
     .fetch_optional(&mut *tx)
     .await?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE room_codes SET enabled = $1, updated_at = $2 WHERE code = $3 RETURNING {CODE_COLUMNS}"
-    )))
-    .bind(enabled)
-    .bind(now.unix_millis())
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let updated = room_code_from(&row)?;
+    let updated = shared::rooms::set_code_enabled(&mut *tx, code, enabled, now).await?;
     tx.commit().await?;
     Ok(updated)
 }

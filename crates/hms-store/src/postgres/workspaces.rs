@@ -1,16 +1,14 @@
-//! Workspaces, their secrets and webhooks: the credentials every process caches.
+//! Workspaces, their secrets and webhooks: the credentials every process caches. The
+//! statements both stores run are in `shared::workspaces`.
 
-use hms_auth::AppSecret;
 use hms_types::Timestamp;
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::changes::announce;
 use super::read_snapshot;
-use super::templates::insert_in as insert_template_in;
-use crate::codec::*;
 use crate::records::*;
-use crate::{StoreError, StoreResult, Topic};
+use crate::{StoreResult, Topic, shared};
 
 /// Commits a change of credentials: the version moves (its row lock orders concurrent
 /// changes) and every process hears of it once the change is visible.
@@ -25,97 +23,22 @@ async fn commit_credentials(mut tx: Transaction<'static, Postgres>) -> StoreResu
 
 pub(super) async fn create(pool: &PgPool, new: &NewWorkspace) -> StoreResult<Workspace> {
     let mut tx = pool.begin().await?;
-    let w = &new.workspace;
-    sqlx::query(
-        "INSERT INTO workspaces (id, name, access_key, customer_id, app_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&w.id)
-    .bind(&w.name)
-    .bind(&w.access_key)
-    .bind(&w.customer_id)
-    .bind(&w.app_id)
-    .bind(w.created_at.unix_millis())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| unique_violation(e, "a workspace with this name or access key"))?;
-    insert_secret_in(&mut tx, &w.id, &new.secret).await?;
-    insert_template_in(&mut tx, &new.default_template).await?;
+    shared::workspaces::create(&mut tx, new).await?;
     commit_credentials(tx).await?;
-    Ok(w.clone())
-}
-
-pub(super) async fn all(pool: &PgPool) -> StoreResult<Vec<Workspace>> {
-    sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(workspace_from)
-        .collect()
-}
-
-pub(super) async fn by_name(pool: &PgPool, name: &str) -> StoreResult<Option<Workspace>> {
-    sqlx::query("SELECT * FROM workspaces WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(workspace_from)
-        .transpose()
+    Ok(new.workspace.clone())
 }
 
 pub(super) async fn credentials(pool: &PgPool) -> StoreResult<Vec<WorkspaceCredentials>> {
-    // One snapshot for both reads, so that a workspace created in between cannot show up
-    // without its secrets.
-    let mut tx = read_snapshot(pool).await?;
-    let mut all: Vec<WorkspaceCredentials> = sqlx::query("SELECT * FROM workspaces ORDER BY created_at, id")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(WorkspaceCredentials {
-                workspace: workspace_from(row)?,
-                secrets: Vec::new(),
-            })
-        })
-        .collect::<StoreResult<_>>()?;
-    let rows = sqlx::query(
-        "SELECT workspace_id, secret FROM app_secrets WHERE retired_at IS NULL ORDER BY created_at DESC, id",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    for row in rows {
-        let workspace_id: String = row.try_get("workspace_id")?;
-        if let Some(entry) = all.iter_mut().find(|c| c.workspace.id == workspace_id) {
-            entry.secrets.push(AppSecret::new(row.try_get::<String, _>("secret")?));
-        }
-    }
-    Ok(all)
-}
-
-pub(super) async fn credentials_version(pool: &PgPool) -> StoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT version FROM credentials_version WHERE id = 1")
-            .fetch_one(pool)
-            .await?,
-    )
+    let mut snapshot = read_snapshot(pool).await?;
+    let credentials = shared::workspaces::credentials(&mut snapshot).await?;
+    snapshot.commit().await?;
+    Ok(credentials)
 }
 
 pub(super) async fn add_secret(pool: &PgPool, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
-    insert_secret_in(&mut tx, workspace_id, secret).await?;
+    shared::workspaces::insert_secret(&mut *tx, workspace_id, secret).await?;
     commit_credentials(tx).await
-}
-
-pub(super) async fn secrets(pool: &PgPool, workspace_id: &str) -> StoreResult<Vec<SecretRecord>> {
-    sqlx::query("SELECT * FROM app_secrets WHERE workspace_id = $1 ORDER BY created_at, id")
-        .bind(workspace_id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(secret_from)
-        .collect()
 }
 
 pub(super) async fn retire_secret(
@@ -131,79 +54,19 @@ pub(super) async fn retire_secret(
         .bind(workspace_id)
         .fetch_optional(&mut *tx)
         .await?;
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_secrets WHERE workspace_id = $1 AND retired_at IS NULL")
-            .bind(workspace_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let retired = sqlx::query(
-        "UPDATE app_secrets SET retired_at = $1 WHERE workspace_id = $2 AND id = $3 AND retired_at IS NULL",
-    )
-    .bind(at.unix_millis())
-    .bind(workspace_id)
-    .bind(secret_id)
-    .execute(&mut *tx)
-    .await?;
-    if retired.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    if live <= 1 {
-        return Err(StoreError::LastLiveSecret);
-    }
+    shared::workspaces::retire_secret(&mut tx, workspace_id, secret_id, at).await?;
     commit_credentials(tx).await
-}
-
-async fn insert_secret_in(
-    tx: &mut Transaction<'static, Postgres>,
-    workspace_id: &str,
-    secret: &SecretRecord,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO app_secrets (id, workspace_id, secret, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&secret.id)
-    .bind(workspace_id)
-    .bind(secret.secret.expose())
-    .bind(secret.created_at.unix_millis())
-    .bind(secret.retired_at.map(Timestamp::unix_millis))
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| unique_violation(e, "a secret with this id"))?;
-    Ok(())
 }
 
 pub(super) async fn set_webhook(pool: &PgPool, webhook: &WorkspaceWebhook) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO workspace_webhooks (workspace_id, url, headers, signing_secret) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (workspace_id) DO UPDATE SET url = excluded.url, headers = excluded.headers, \
-         signing_secret = excluded.signing_secret",
-    )
-    .bind(&webhook.workspace_id)
-    .bind(&webhook.url)
-    .bind(to_json(&webhook.headers))
-    .bind(webhook.signing_secret.as_ref().map(AppSecret::expose))
-    .execute(&mut *tx)
-    .await?;
+    shared::workspaces::set_webhook(&mut *tx, webhook).await?;
     commit_credentials(tx).await
 }
 
 pub(super) async fn clear_webhook(pool: &PgPool, workspace_id: &str) -> StoreResult<bool> {
     let mut tx = pool.begin().await?;
-    let removed = sqlx::query("DELETE FROM workspace_webhooks WHERE workspace_id = $1")
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let removed = shared::workspaces::clear_webhook(&mut *tx, workspace_id).await?;
     commit_credentials(tx).await?;
-    Ok(removed > 0)
-}
-
-pub(super) async fn webhooks(pool: &PgPool) -> StoreResult<Vec<WorkspaceWebhook>> {
-    sqlx::query("SELECT * FROM workspace_webhooks ORDER BY workspace_id")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(workspace_webhook_from)
-        .collect()
+    Ok(removed)
 }

@@ -17,13 +17,14 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hms_types::Timestamp;
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Durability;
-use crate::codec::{nanos, to_json};
-use crate::{LiveWrite, StoreError, StoreResult};
+use crate::records::*;
+use crate::rules;
+use crate::shared::live::{LiveStatement, OwnStep, event_params, live_statement};
+use crate::{StoreError, StoreResult};
 
 /// Changes written by one transaction at most.
 const MAX_BATCH: usize = 128;
@@ -147,130 +148,32 @@ fn copy_of(error: &rusqlite::Error) -> StoreError {
     }
 }
 
-/// One change, as `Store::record_live` describes it.
+/// One change, as `Store::record_live` describes it, in the steps `rules::live_steps`
+/// orders.
 fn apply(db: &Connection, write: &LiveWrite) -> StoreResult<()> {
-    if let Some(read) = &write.read {
-        let moved = db
-            .prepare_cached(
-                "UPDATE sessions SET revision = revision + 1 WHERE id = ?1 AND revision = ?2 AND active = 1",
-            )?
-            .execute(params![read.session_id, read.revision])?;
-        if moved == 0 {
-            return Err(StoreError::Stale);
-        }
-    }
-    if let Some(session) = &write.opened {
-        db.prepare_cached(
-            "INSERT INTO sessions (id, workspace_id, room_id, active, started_ns, updated_ns, revision) \
-             VALUES (?1, ?2, ?3, 1, ?4, ?5, 0)",
-        )?
-        .execute(params![
-            session.id,
-            session.workspace_id,
-            session.room_id,
-            nanos(session.started_at),
-            nanos(session.updated_at)
-        ])
-        // The room's session was opened by a change computed from the same read.
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                StoreError::Stale
-            } else {
-                error.into()
+    for step in rules::live_steps(write) {
+        match live_statement(step) {
+            Ok(statement) => run(db, statement)?,
+            // No other process serves the database's rooms: there is nobody to tell.
+            Err(OwnStep::AnnounceRoom(_)) => {}
+            // The one writer commits events in seq order already.
+            Err(OwnStep::LockEventLogs(_)) => {}
+            Err(OwnStep::LogEvent(event)) => {
+                db.prepare_cached(
+                    "INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )?
+                .execute(params_from_iter(event_params(event)))?;
             }
-        })?;
-    }
-    for peer in &write.joined {
-        db.prepare_cached(
-            "INSERT INTO session_peers (id, session_id, name, role, user_id, metadata, current_name, \
-             current_role, current_metadata, joined_ns, left_ns, node_id, tracks) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12)",
-        )?
-        .execute(params![
-            peer.id,
-            peer.session_id,
-            peer.name,
-            peer.role,
-            peer.user_id,
-            peer.metadata,
-            peer.current.name,
-            peer.current.role,
-            peer.current.metadata,
-            nanos(peer.joined_at),
-            peer.node_id,
-            to_json(&peer.tracks)
-        ])?;
-        touch_session(db, &peer.session_id, nanos(peer.joined_at))?;
-    }
-    for changed in &write.changed {
-        db.prepare_cached(
-            "UPDATE session_peers SET current_name = ?1, current_role = ?2, current_metadata = ?3 \
-             WHERE id = ?4 AND session_id = ?5",
-        )?
-        .execute(params![
-            changed.profile.name,
-            changed.profile.role,
-            changed.profile.metadata,
-            changed.peer_id,
-            changed.session_id
-        ])?;
-    }
-    for published in &write.published {
-        db.prepare_cached("UPDATE session_peers SET tracks = ?1 WHERE id = ?2 AND session_id = ?3")?
-            .execute(params![
-                to_json(&published.tracks),
-                published.peer_id,
-                published.session_id
-            ])?;
-    }
-    for left in &write.left {
-        db.prepare_cached(
-            "UPDATE session_peers SET left_ns = ?1 WHERE id = ?2 AND session_id = ?3 AND left_ns IS NULL",
-        )?
-        .execute(params![nanos(left.at), left.peer_id, left.session_id])?;
-        touch_session(db, &left.session_id, nanos(left.at))?;
-    }
-    if let Some(closed) = &write.closed {
-        db.prepare_cached("UPDATE sessions SET active = 0, updated_ns = ?1 WHERE id = ?2")?
-            .execute(params![nanos(closed.at), closed.session_id])?;
-    }
-    if let Some(room_id) = &write.disabled_room {
-        // Later than the last write, as every write of a room (see `Store::update_room`).
-        db.prepare_cached("UPDATE rooms SET enabled = 0, updated_at = MAX(?1, updated_at + 1) WHERE id = ?2")?
-            .execute(params![Timestamp::now().unix_millis(), room_id])?;
-    }
-    for sent in &write.deliveries {
-        db.prepare_cached(
-            "INSERT INTO peer_deliveries (room_id, peer_id, kind, fields, at_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            sent.room_id,
-            sent.peer_id,
-            sent.delivery.kind,
-            to_json(&sent.delivery.fields),
-            nanos(sent.delivery.at)
-        ])?;
-    }
-    for event in &write.events {
-        db.prepare_cached(
-            "INSERT INTO events (id, workspace_id, room_id, kind, payload, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            event.id,
-            event.workspace_id,
-            event.room_id,
-            event.kind,
-            event.payload,
-            nanos(event.created_at)
-        ])?;
+        }
     }
     Ok(())
 }
 
-fn touch_session(db: &Connection, session_id: &str, at_ns: i64) -> StoreResult<()> {
-    db.prepare_cached("UPDATE sessions SET updated_ns = MAX(updated_ns, ?1) WHERE id = ?2")?
-        .execute(params![at_ns, session_id])?;
-    Ok(())
+fn run(db: &Connection, statement: LiveStatement) -> StoreResult<()> {
+    let LiveStatement { sql, params, refusal } = statement;
+    let executed = db.prepare_cached(sql)?.execute(params_from_iter(params));
+    refusal.outcome(executed.map(|changed| changed as u64), is_unique_violation)
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -282,7 +185,7 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use hms_auth::AppSecret;
-    use hms_types::PreciseTime;
+    use hms_types::{PreciseTime, Timestamp};
 
     use super::*;
     use crate::{

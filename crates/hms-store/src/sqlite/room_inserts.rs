@@ -3,17 +3,15 @@
 //! that comes in bursts, so the rooms waiting at one moment are inserted by one statement,
 //! committed together, and each caller is answered after that commit.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{name_key, to_json, unique_violation};
-use crate::{RoomRecord, StoreError, StoreResult};
+use crate::{RoomRecord, StoreError, StoreResult, shared};
 
 /// Rooms inserted by one statement at most (12 parameters each, well within SQLite's limit).
 const MAX_BATCH: usize = 64;
 /// Rooms that may wait for the writer; callers beyond wait for room in the queue.
 const QUEUE: usize = 1024;
-const ROOM_EXISTS: &str = "a room with this name";
 
 struct Pending {
     room: RoomRecord,
@@ -57,8 +55,11 @@ async fn insert_batches(writer: SqlitePool, mut waiting: mpsc::Receiver<Pending>
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let rooms: Vec<&RoomRecord> = batch.iter().map(|pending| &pending.room).collect();
-        let outcomes = match insert_all(&writer, &rooms).await {
-            Ok(inserted) => rooms.iter().map(|room| inserted_or_taken(&inserted, room)).collect(),
+        let outcomes = match shared::rooms::insert_all(&writer, &rooms).await {
+            Ok(inserted) => rooms
+                .iter()
+                .map(|room| shared::rooms::inserted(&inserted, room))
+                .collect(),
             // One bad room (say, its template was just deleted) must not fail the others.
             Err(_) => insert_each(&writer, &rooms).await,
         };
@@ -68,47 +69,11 @@ async fn insert_batches(writer: SqlitePool, mut waiting: mpsc::Receiver<Pending>
     }
 }
 
-fn inserted_or_taken(inserted: &[String], room: &RoomRecord) -> StoreResult<()> {
-    if inserted.contains(&room.id) {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict(ROOM_EXISTS))
-    }
-}
-
-/// One statement for the whole batch; a room whose name is taken (also by an earlier room
-/// of the same batch) is skipped, and answered by the ids that come back.
-async fn insert_all(writer: &SqlitePool, rooms: &[&RoomRecord]) -> Result<Vec<String>, sqlx::Error> {
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO rooms (id, workspace_id, name, name_key, enabled, description, template_id, region, \
-         large_room, options, created_at, updated_at) ",
-    );
-    query.push_values(rooms, |mut row, room| {
-        row.push_bind(&room.id)
-            .push_bind(&room.workspace_id)
-            .push_bind(&room.name)
-            .push_bind(name_key(&room.name))
-            .push_bind(room.enabled)
-            .push_bind(&room.description)
-            .push_bind(&room.template_id)
-            .push_bind(&room.region)
-            .push_bind(room.large_room)
-            .push_bind(to_json(&room.options))
-            .push_bind(room.created_at.unix_millis())
-            .push_bind(room.updated_at.unix_millis());
-    });
-    query.push(" ON CONFLICT DO NOTHING RETURNING id");
-    query.build_query_scalar().fetch_all(writer).await
-}
-
 async fn insert_each(writer: &SqlitePool, rooms: &[&RoomRecord]) -> Vec<StoreResult<()>> {
     let mut outcomes = Vec::with_capacity(rooms.len());
     for room in rooms {
-        let outcome = match insert_all(writer, &[room]).await {
-            Ok(inserted) => inserted_or_taken(&inserted, room),
-            Err(error) => Err(unique_violation(error, ROOM_EXISTS)),
-        };
-        outcomes.push(outcome);
+        let outcome = shared::rooms::insert_all(writer, &[room]).await;
+        outcomes.push(outcome.and_then(|inserted| shared::rooms::inserted(&inserted, room)));
     }
     outcomes
 }

@@ -65,7 +65,66 @@ async fn script(store: &dyn Store) -> Transcript {
     room_codes(store, &mut transcript).await;
     live(store, &mut transcript).await;
     webhooks(store, &mut transcript).await;
+    idempotency_keys(store, &mut transcript).await;
     transcript
+}
+
+async fn idempotency_keys(store: &dyn Store, t: &mut Transcript) {
+    let claim = |key: &str, claim: &str, fingerprint: &str, now_ms: i64| IdempotencyClaim {
+        workspace_id: WORKSPACE.into(),
+        key: key.into(),
+        fingerprint: fingerprint.into(),
+        claim: claim.into(),
+        now: at(now_ms),
+        locked_until: at(now_ms + 10),
+        expires_at: at(now_ms + 100),
+    };
+    let response = StoredResponse {
+        status: 201,
+        content_type: Some("application/json".into()),
+        body: b"{\"id\":\"room-1\"}".to_vec(),
+    };
+    t.note("claim", store.claim_idempotency_key(&claim("k1", "c1", "f1", 0)).await);
+    t.note(
+        "running",
+        store.claim_idempotency_key(&claim("k1", "c2", "f2", 1)).await,
+    );
+    t.note(
+        "finish by another claim",
+        store.finish_idempotency_key(WORKSPACE, "k1", "c2", &response).await,
+    );
+    t.note(
+        "finish",
+        store.finish_idempotency_key(WORKSPACE, "k1", "c1", &response).await,
+    );
+    t.note(
+        "finished",
+        store.claim_idempotency_key(&claim("k1", "c3", "f1", 20)).await,
+    );
+    t.note(
+        "claim another",
+        store.claim_idempotency_key(&claim("k2", "c4", "f1", 0)).await,
+    );
+    t.note(
+        "abandoned",
+        store.claim_idempotency_key(&claim("k2", "c5", "f1", 11)).await,
+    );
+    t.note(
+        "release by a lost claim",
+        store.release_idempotency_key(WORKSPACE, "k2", "c4").await,
+    );
+    t.note("release", store.release_idempotency_key(WORKSPACE, "k2", "c5").await);
+    t.note(
+        "released",
+        store.claim_idempotency_key(&claim("k2", "c6", "f1", 12)).await,
+    );
+    t.note("purge none", store.purge_idempotency_keys(at(50), 10).await);
+    t.note("purge", store.purge_idempotency_keys(at(200), 1).await);
+    t.note("purge the rest", store.purge_idempotency_keys(at(200), 10).await);
+    t.note(
+        "expired",
+        store.claim_idempotency_key(&claim("k1", "c7", "f2", 200)).await,
+    );
 }
 
 async fn workspaces(store: &dyn Store, t: &mut Transcript) {
