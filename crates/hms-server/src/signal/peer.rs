@@ -996,9 +996,12 @@ impl Socket {
 /// A client that does not take what is written for `SEND_LIMIT` is taken for gone, so
 /// that nothing piles up behind it.
 async fn within_send_limit(write: impl Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
-    tokio::time::timeout(SEND_LIMIT, write)
-        .await
-        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")))
+    tokio::time::timeout(SEND_LIMIT, write).await.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        ))
+    })
 }
 
 /// Counts a socket's messages per second.

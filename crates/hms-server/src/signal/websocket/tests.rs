@@ -90,7 +90,11 @@ async fn lengths_of_two_and_eight_bytes_are_read() {
             .write_all(&client_frame(true, OPCODE_TEXT, text.as_bytes()))
             .await
             .unwrap();
-        assert_eq!(recv(&mut socket).await, Ok(Incoming::Text(Bytes::from(text))), "{len} bytes");
+        assert_eq!(
+            recv(&mut socket).await,
+            Ok(Incoming::Text(Bytes::from(text))),
+            "{len} bytes"
+        );
     }
 }
 
@@ -186,8 +190,14 @@ async fn frames_against_the_protocol_are_refused() {
         ("continuation alone", continuation_alone),
         ("message inside a message", message_inside_message),
         ("close of one byte", client_frame(true, OPCODE_CLOSE, b"\x03")),
-        ("close code 1005", client_frame(true, OPCODE_CLOSE, &1005u16.to_be_bytes())),
-        ("close code 999", client_frame(true, OPCODE_CLOSE, &999u16.to_be_bytes())),
+        (
+            "close code 1005",
+            client_frame(true, OPCODE_CLOSE, &1005u16.to_be_bytes()),
+        ),
+        (
+            "close code 999",
+            client_frame(true, OPCODE_CLOSE, &999u16.to_be_bytes()),
+        ),
     ];
     for (case, bytes) in cases {
         let (mut socket, mut client) = pair();
@@ -221,7 +231,10 @@ async fn text_that_is_not_utf8_is_refused() {
 async fn the_end_of_the_stream_ends_the_socket() {
     let (mut socket, mut client) = pair();
     // Half a frame, then the end.
-    client.write_all(&client_frame(true, OPCODE_TEXT, b"hello")[..4]).await.unwrap();
+    client
+        .write_all(&client_frame(true, OPCODE_TEXT, b"hello")[..4])
+        .await
+        .unwrap();
     drop(client);
     assert_eq!(recv(&mut socket).await, Err(ReadError::Ended));
     assert_eq!(ReadError::Ended.close_code(), None);
@@ -275,7 +288,9 @@ async fn messages_are_sent_whole_in_one_unmasked_frame() {
 async fn a_large_message_gets_through_a_slow_stream() {
     // The stream takes 100 bytes at a time: the write resumes where each one stopped.
     let (mut socket, mut client) = pair_with_capacity(100);
-    let text: String = (0..200_000).map(|index| char::from(b'a' + (index % 26) as u8)).collect();
+    let text: String = (0..200_000)
+        .map(|index| char::from(b'a' + (index % 26) as u8))
+        .collect();
     let reader = tokio::spawn(async move { server_frame(&mut client).await });
     socket.send_text(&text).await.unwrap();
     let (first, payload) = reader.await.unwrap();
