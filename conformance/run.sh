@@ -33,10 +33,4 @@ else
   FILES=(test/*.test.js)
 fi
 
-set +e
-HMS_BASE_URL="$BASE" node --test --test-concurrency=1 "${FILES[@]}"
-STATUS=$?
-set -e
-
-[ "$STATUS" -eq 0 ] || hms_log_tail 30
-exit "$STATUS"
+hms_run_client 30 env HMS_BASE_URL="$BASE" node --test --test-concurrency=1 "${FILES[@]}"

@@ -34,10 +34,7 @@ if [ ! -d node_modules/@100mslive/hms-video-store ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-set +e
-HMS_BASE_URL="$BASE" node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TESTS:-test/*.test.js}
-STATUS=$?
-set -e
-
-[ "$STATUS" -eq 0 ] || hms_log_tail 60
-exit "$STATUS"
+# BROWSER_TESTS is a list of files: split on purpose.
+# shellcheck disable=SC2086
+hms_run_client 60 env HMS_BASE_URL="$BASE" node --test --test-concurrency=1 --test-timeout=120000 \
+  ${BROWSER_TESTS:-test/*.test.js}

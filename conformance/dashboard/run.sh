@@ -43,10 +43,4 @@ if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-set +e
-HMS_BASE_URL="$BASE" node --test --test-concurrency=1 test/*.test.js
-STATUS=$?
-set -e
-
-[ "$STATUS" -eq 0 ] || hms_log_tail 30
-exit "$STATUS"
+hms_run_client 30 env HMS_BASE_URL="$BASE" node --test --test-concurrency=1 test/*.test.js

@@ -5,6 +5,7 @@
 #   hms_find_binary LABEL                                   # sets HMS_BIN
 #   hms_serve LABEL [serve flags…]                          # sets WORK, LOG, SERVER_PID, BASE
 #   hms_log_tail [LINES]                                    # the end of the server's log, on stderr
+#   hms_run_client LINES COMMAND…                           # runs COMMAND, exits with its status
 #   hms_configuration [both|default|simulate-peers]         # sets MODE and SERVE_FLAGS
 #
 # The server takes HMS_ACCESS_KEY and HMS_SECRET from the environment. It listens on port
@@ -100,4 +101,20 @@ hms_serve() {
     exit 1
   fi
   echo "$HMS_LABEL: server ready at $BASE"
+}
+
+# Runs a client of the server and exits with its status; when it fails, the end of the
+# server's log (LINES lines) goes to stderr beside the client's own report.
+hms_run_client() {
+  local lines="$1"
+  shift
+  set +e
+  "$@"
+  local status=$?
+  set -e
+  if [ "$status" -ne 0 ]; then
+    echo "$(basename "$1"): failed (exit $status)" >&2
+    hms_log_tail "$lines"
+  fi
+  exit "$status"
 }

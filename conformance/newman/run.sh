@@ -40,18 +40,9 @@ const [base, out] = [process.argv[1], process.argv[2]];
   exit 1
 fi
 
-set +e
-"$HERE/node_modules/.bin/newman" run "$WORK/postman.json" \
+hms_run_client 40 "$HERE/node_modules/.bin/newman" run "$WORK/postman.json" \
   --env-var "APP_ACCESS_KEY=$ACCESS_KEY" \
   --env-var "APP_SECRET=$SECRET" \
   --env-var "BASE_URL=$BASE" \
   --timeout-request 30000 \
   --color off
-STATUS=$?
-set -e
-
-if [ "$STATUS" -ne 0 ]; then
-  echo "newman: the collection failed (exit $STATUS)" >&2
-  hms_log_tail 40
-fi
-exit "$STATUS"

@@ -57,22 +57,19 @@ impl Conn {
         auth: Option<&HeaderValue>,
         json: Option<Bytes>,
     ) -> Result<Answer, Transport> {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(method, path, auth, json))
+        let request = self.request(method, path, auth, json)?;
+        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request))
             .await
             .map_err(|_| Transport(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
     }
 
-    async fn exchange(
-        &mut self,
+    fn request(
+        &self,
         method: Method,
         path: &str,
         auth: Option<&HeaderValue>,
         json: Option<Bytes>,
-    ) -> Result<Answer, Transport> {
-        self.sender
-            .ready()
-            .await
-            .map_err(|e| Transport(format!("connection closed: {e}")))?;
+    ) -> Result<Request<Full<Bytes>>, Transport> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -87,7 +84,14 @@ impl Conn {
             }
             None => Full::new(Bytes::new()),
         };
-        let request = request.body(body).map_err(|e| Transport(format!("request: {e}")))?;
+        request.body(body).map_err(|e| Transport(format!("request: {e}")))
+    }
+
+    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<Answer, Transport> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| Transport(format!("connection closed: {e}")))?;
         let response = self
             .sender
             .send_request(request)

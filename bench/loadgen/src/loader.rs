@@ -10,7 +10,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 const ID_PREFIX: &str = "65000000be0c000000";
@@ -18,6 +17,13 @@ const CREATED_AT_MS: i64 = 0x6500_0000 * 1000;
 const ROWS_PER_TRANSACTION: u64 = 100_000;
 /// Six hex digits of index.
 pub const MAX_ROOMS: u64 = 1 << 24;
+
+/// The room the loaded rooms copy: the first one made through the API.
+const MODEL_ROOM: &str = "SELECT workspace_id, template_id, region, options FROM rooms \
+     WHERE id NOT LIKE '65000000be0c000000%' ORDER BY id LIMIT 1";
+const NO_MODEL_ROOM: &str = "create one room through the API first: loaded rooms copy its workspace and template";
+/// A model room's workspace, template, region and options.
+type ModelRoom = (String, String, String, String);
 
 /// The id of loaded room number `index`.
 pub fn room_id(index: u64) -> String {
@@ -47,18 +53,11 @@ pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
         .connect_with(options)
         .await
         .map_err(db)?;
-    let model = sqlx::query(
-        "SELECT workspace_id, template_id, region, options FROM rooms WHERE id NOT LIKE '65000000be0c000000%' \
-         ORDER BY id LIMIT 1",
-    )
-    .fetch_optional(&pool)
-    .await
-    .map_err(db)?
-    .ok_or("create one room through the API first: loaded rooms copy its workspace and template")?;
-    let workspace_id: String = model.try_get("workspace_id").map_err(db)?;
-    let template_id: String = model.try_get("template_id").map_err(db)?;
-    let region: String = model.try_get("region").map_err(db)?;
-    let room_options: String = model.try_get("options").map_err(db)?;
+    let (workspace_id, template_id, region, room_options): ModelRoom = sqlx::query_as(MODEL_ROOM)
+        .fetch_optional(&pool)
+        .await
+        .map_err(db)?
+        .ok_or(NO_MODEL_ROOM)?;
     let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE id >= ? AND id < ?")
         .bind(ID_PREFIX)
         .bind(room_id(MAX_ROOMS - 1) + "z")
@@ -119,18 +118,11 @@ pub async fn load_rooms_postgres(database_url: &str, count: u64) -> Result<Loade
         .connect(database_url)
         .await
         .map_err(db)?;
-    let model = sqlx::query(
-        "SELECT workspace_id, template_id, region, options FROM rooms WHERE id NOT LIKE '65000000be0c000000%' \
-         ORDER BY id LIMIT 1",
-    )
-    .fetch_optional(&pool)
-    .await
-    .map_err(db)?
-    .ok_or("create one room through the API first: loaded rooms copy its workspace and template")?;
-    let workspace_id: String = model.try_get("workspace_id").map_err(db)?;
-    let template_id: String = model.try_get("template_id").map_err(db)?;
-    let region: String = model.try_get("region").map_err(db)?;
-    let room_options: String = model.try_get("options").map_err(db)?;
+    let (workspace_id, template_id, region, room_options): ModelRoom = sqlx::query_as(MODEL_ROOM)
+        .fetch_optional(&pool)
+        .await
+        .map_err(db)?
+        .ok_or(NO_MODEL_ROOM)?;
     let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE id >= $1 AND id < $2")
         .bind(ID_PREFIX)
         .bind(room_id(MAX_ROOMS - 1) + "z")

@@ -15,7 +15,7 @@ const BASE = process.env.HMS_BASE_URL;
 const ACCESS_KEY = process.env.HMS_ACCESS_KEY;
 const SECRET = process.env.HMS_SECRET;
 const CERT = process.env.HMS_TLS_CERT;
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const { CHROMIUM, HEADLESS_ARGS } = require("../../lib/chromium");
 
 for (const [name, value] of Object.entries({ HMS_BASE_URL: BASE, HMS_ACCESS_KEY: ACCESS_KEY, HMS_SECRET: SECRET, HMS_TLS_CERT: CERT })) {
   if (!value) throw new Error(`${name} must be set (use conformance/browser/run.sh)`);
@@ -63,13 +63,7 @@ async function launchBrowser() {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...HEADLESS_ARGS,
       "--use-fake-ui-for-media-stream",
       "--use-fake-device-for-media-stream",
       "--allow-loopback-in-peer-connection",
@@ -173,6 +167,15 @@ function browserSession({ before, after }) {
     const page = await openPeer(session.browser, session.pageUrl);
     session.pages.push(page);
     return page;
+  };
+  // A new room with Alice (host) and Bob (guest) joined to it, each on a page of her own.
+  session.aliceAndBob = async (name) => {
+    const { room, codes } = await roomWithCodes(`${name}-${Date.now()}`);
+    const alice = await session.open();
+    const bob = await session.open();
+    await join(alice, codes.host, "Alice");
+    await join(bob, codes.guest, "Bob");
+    return { room, codes, alice, bob };
   };
   // Every page opened so far leaves its room (at once, not after the reconnect window)
   // and closes.

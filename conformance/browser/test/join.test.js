@@ -4,26 +4,14 @@
 
 const assert = require("node:assert/strict");
 const { after, before, test } = require("node:test");
-const {
-  BASE,
-  api,
-  browserSession,
-  join,
-  messagesOf,
-  notificationsOf,
-  peersOf,
-  roomWithCodes,
-  waitInPage,
-} = require("../lib/harness");
+const harness = require("../lib/harness");
+const { BASE, api, browserSession, waitInPage } = harness;
+const { messagesOf, notificationsOf, peersOf } = harness;
 
 const session = browserSession({ before, after });
 
 test("two browsers join by room code, see each other, chat exactly once, and leave", async () => {
-  const { room, codes } = await roomWithCodes(`browser-chat-${Date.now()}`);
-  const alice = await session.open();
-  const bob = await session.open();
-  await join(alice, codes.host, "Alice");
-  await join(bob, codes.guest, "Bob");
+  const { room, alice, bob } = await session.aliceAndBob("browser-chat");
 
   // Both peer connections of each peer are up, with the ion-sfu channel open on each:
   // the client's on the publish connection, the server's on the subscribe connection.
@@ -98,11 +86,7 @@ test("two browsers join by room code, see each other, chat exactly once, and lea
 });
 
 test("a peer removed by the API is told so, and ending the room with lock keeps everyone out", async () => {
-  const { room, codes } = await roomWithCodes(`browser-end-${Date.now()}`);
-  const alice = await session.open();
-  const bob = await session.open();
-  await join(alice, codes.host, "Alice");
-  await join(bob, codes.guest, "Bob");
+  const { room, codes, alice, bob } = await session.aliceAndBob("browser-end");
   const bobId = await bob.evaluate(() => window.app.localPeer().id);
   await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
 

@@ -23,11 +23,7 @@ async function listedIds(roomId) {
 }
 
 test("a page that goes offline and comes back within the window stays the same peer", async () => {
-  const { room, codes } = await roomWithCodes(`browser-resume-${Date.now()}`);
-  const alice = await session.open();
-  const bob = await session.open();
-  await join(alice, codes.host, "Alice");
-  await join(bob, codes.guest, "Bob");
+  const { room, alice, bob } = await session.aliceAndBob("browser-resume");
   await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
   const bobId = await bob.evaluate(() => window.app.localPeer().id);
   const listedBefore = await listedIds(room.id);
@@ -53,11 +49,7 @@ test("a page that goes offline and comes back within the window stays the same p
 });
 
 test("a page that vanishes is removed after the reconnect window", async () => {
-  const { room, codes } = await roomWithCodes(`browser-vanish-${Date.now()}`);
-  const alice = await session.open();
-  const bob = await session.open();
-  await join(alice, codes.host, "Alice");
-  await join(bob, codes.guest, "Bob");
+  const { room, alice, bob } = await session.aliceAndBob("browser-vanish");
   await waitInPage(alice, peersOf, (peers) => peers.length === 2, null, "Alice to see Bob");
 
   // The renderer crashes: no leave, no goodbye, the socket just goes.

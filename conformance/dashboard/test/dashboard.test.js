@@ -13,7 +13,7 @@ const { chromium } = require("playwright-core");
 const BASE = process.env.HMS_BASE_URL;
 const ACCESS_KEY = process.env.HMS_ACCESS_KEY;
 const SECRET = process.env.HMS_SECRET;
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const { CHROMIUM, HEADLESS_ARGS } = require("../../lib/chromium");
 const SCREENSHOTS = process.env.SCREENSHOTS_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "hms-dashboard-shots-"));
 
 assert.ok(BASE && ACCESS_KEY && SECRET, "HMS_BASE_URL, HMS_ACCESS_KEY and HMS_SECRET must be set (use run.sh)");
@@ -78,16 +78,7 @@ describe("the dashboard in Chromium", () => {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: ["--headless", ...HEADLESS_ARGS],
       viewport: { width: 1000, height: 680 },
     });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });

@@ -513,6 +513,14 @@ async fn secrets_rotate_while_the_server_runs() {
 async fn unknown_routes_are_404_and_wrong_methods_405() {
     let server = TestServer::start();
     let token = server.token();
+    let request = |method: Method, path: &str, authorized: bool| {
+        let request = server.request(method, path);
+        if authorized {
+            request.bearer_auth(&token)
+        } else {
+            request
+        }
+    };
     for authorized in [false, true] {
         for (method, path) in [
             (Method::GET, "/v2/nothing"),
@@ -520,11 +528,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
             (Method::POST, "/v2/rooms/a/b/c"),
             (Method::GET, "/v3/rooms"),
         ] {
-            let mut request = server.request(method.clone(), path);
-            if authorized {
-                request = request.bearer_auth(&token);
-            }
-            let reply = common::send(request).await;
+            let reply = common::send(request(method.clone(), path, authorized)).await;
             assert_eq!(
                 (reply.status, reply.body),
                 (
@@ -541,11 +545,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
             (Method::GET, "/v2/token", vec!["POST"]),
             (Method::DELETE, "/v2/templates", vec!["GET", "POST"]),
         ] {
-            let mut request = server.request(method.clone(), path);
-            if authorized {
-                request = request.bearer_auth(&token);
-            }
-            let reply = common::send(request).await;
+            let reply = common::send(request(method.clone(), path, authorized)).await;
             assert_eq!(
                 (reply.status, reply.body),
                 (

@@ -73,24 +73,48 @@ async fn assert_all_present(server: &TestServer, ids: &[String]) {
     }
 }
 
+/// A running `write_burst` against one server.
+struct Burst {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    acknowledged: Acknowledged,
+}
+
+impl Burst {
+    /// Starts `writers` writers and returns once `count` writes were acknowledged.
+    async fn start(server: &TestServer, writers: usize, count: usize) -> Self {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let acknowledged = Acknowledged::default();
+        let task = tokio::spawn(write_burst(
+            server.base.clone(),
+            server.token(),
+            writers,
+            stop_rx,
+            acknowledged.clone(),
+        ));
+        wait_for_writes(&acknowledged, count).await;
+        Self {
+            stop,
+            task,
+            acknowledged,
+        }
+    }
+
+    /// Stops the writers and returns every id that was acknowledged.
+    async fn stop(self) -> Vec<String> {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap();
+        self.acknowledged.lock().unwrap().clone()
+    }
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start_in(dir.path(), &[]);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let acknowledged = Acknowledged::default();
-    let burst = tokio::spawn(write_burst(
-        server.base.clone(),
-        server.token(),
-        8,
-        stop_rx,
-        acknowledged.clone(),
-    ));
-    wait_for_writes(&acknowledged, 40).await;
+    let burst = Burst::start(&server, 8, 40).await;
     server.kill();
-    let _ = stop_tx.send(true);
-    burst.await.unwrap();
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = burst.stop().await;
     assert!(
         acknowledged.len() >= 40,
         "the burst wrote too little to prove anything: {}",
@@ -105,24 +129,13 @@ async fn acknowledged_writes_survive_sigkill() {
 async fn sigterm_drains_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = TestServer::start_in(dir.path(), &[]);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let acknowledged = Acknowledged::default();
-    let burst = tokio::spawn(write_burst(
-        server.base.clone(),
-        server.token(),
-        4,
-        stop_rx,
-        acknowledged.clone(),
-    ));
-    wait_for_writes(&acknowledged, 10).await;
+    let burst = Burst::start(&server, 4, 10).await;
     let status = tokio::task::spawn_blocking(move || {
         let status = server.terminate();
         (server, status)
     });
     let (server, exit) = status.await.unwrap();
-    let _ = stop_tx.send(true);
-    burst.await.unwrap();
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = burst.stop().await;
     assert!(exit.success(), "server exited with {exit}");
     drop(server);
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{TestServer, envelope, send};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
 fn repo_root() -> PathBuf {
@@ -37,16 +37,12 @@ impl OwnPostgres {
             .prefix("openhms-faults-pg")
             .tempdir_in("/tmp")
             .unwrap();
-        let output = Command::new("bash")
-            .arg(repo_root().join("scripts/postgres.sh"))
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .expect("bash runs");
-        assert!(
-            output.status.success(),
-            "cannot start a PostgreSQL server for this test: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let output = run_or_fail(
+            Command::new("bash")
+                .arg(repo_root().join("scripts/postgres.sh"))
+                .arg("start")
+                .arg(dir.path()),
+            "cannot start a PostgreSQL server for this test",
         );
         let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
         let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap().to_owned();
@@ -235,18 +231,26 @@ struct SmallDisk {
     dir: tempfile::TempDir,
 }
 
+/// Runs a set-up command of a test, which fails with `why` and the command's stderr if it
+/// does not succeed.
+fn run_or_fail(command: &mut Command, why: &str) -> std::process::Output {
+    let output = command.output().unwrap_or_else(|error| panic!("{why}: {error}"));
+    assert!(
+        output.status.success(),
+        "{why}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 impl SmallDisk {
     fn mount(megabytes: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .expect("mount runs");
-        assert!(
-            output.status.success(),
-            "cannot mount a small filesystem for this test (it needs root): {}",
-            String::from_utf8_lossy(&output.stderr)
+        run_or_fail(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+                .arg(dir.path()),
+            "cannot mount a small filesystem for this test (it needs root)",
         );
         Self { dir }
     }
@@ -401,47 +405,14 @@ async fn black_hole() -> BlackHole {
 
 /// A receiver answering 200, recording the `type` of each event it gets.
 async fn good_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/good", listener.local_addr().unwrap());
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buffer = [0u8; 8192];
-                loop {
-                    let Ok(n) = stream.read(&mut buffer).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    data.extend_from_slice(&buffer[..n]);
-                    let text = String::from_utf8_lossy(&data).into_owned();
-                    let Some(end) = text.find("\r\n\r\n") else { continue };
-                    let length: usize = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if data.len() < end + 4 + length {
-                        continue;
-                    }
-                    let body: Value = serde_json::from_slice(&data[end + 4..end + 4 + length]).unwrap();
-                    seen.lock()
-                        .unwrap()
-                        .push(body["type"].as_str().unwrap_or_default().to_owned());
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                        .await;
-                    return;
-                }
-            });
-        }
-    });
+    let url = common::webhook_receiver("good", move |body| {
+        seen.lock()
+            .unwrap()
+            .push(body["type"].as_str().unwrap_or_default().to_owned());
+    })
+    .await;
     (url, events)
 }
 

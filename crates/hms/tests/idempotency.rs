@@ -205,15 +205,7 @@ async fn an_expired_key_runs_the_request_again() {
 async fn the_code_exchange_and_other_methods_ignore_the_header() {
     let server = TestServer::start();
     let token = server.token();
-    let room = server.post("/v2/rooms", json!({ "name": "exchange" })).await.1;
-    let codes = server
-        .post(
-            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await
-        .1;
-    let code = codes["data"][0]["code"].as_str().unwrap().to_owned();
+    let code = server.room_code("exchange").await;
     let exchange = || {
         server
             .request(Method::POST, "/v2/token")

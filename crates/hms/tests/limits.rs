@@ -87,19 +87,6 @@ fn client_limited_server(data_dir: &std::path::Path) -> TestServer {
     )
 }
 
-/// A room code of a new room named `name`.
-async fn room_code(server: &TestServer, name: &str) -> String {
-    let room = server.post("/v2/rooms", json!({ "name": name })).await.1;
-    let codes = server
-        .post(
-            &format!("/v2/room-codes/room/{}", room["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await
-        .1;
-    codes["data"][0]["code"].as_str().unwrap().to_owned()
-}
-
 /// The per-client refusal: 429, when to come back, readable by a browser, in the envelope.
 fn assert_client_refusal(refused: &Reply) {
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
@@ -125,7 +112,7 @@ fn assert_client_refusal(refused: &Reply) {
 async fn the_code_exchange_is_limited_per_client_address() {
     let dir = tempfile::tempdir().unwrap();
     let server = client_limited_server(dir.path());
-    let code = room_code(&server, "limited").await;
+    let code = server.room_code("limited").await;
     let exchange = |client: &str| {
         server
             .request(Method::POST, "/v2/token")
@@ -150,7 +137,7 @@ async fn the_code_exchange_is_limited_per_client_address() {
 async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange() {
     let dir = tempfile::tempdir().unwrap();
     let server = client_limited_server(dir.path());
-    let code = room_code(&server, "init-limited").await;
+    let code = server.room_code("init-limited").await;
     let exchange = |client: &str| {
         server
             .request(Method::POST, "/v2/token")

@@ -7,7 +7,10 @@ use std::collections::HashSet;
 use std::ops::Deref;
 use std::time::Duration;
 
-use common::{TestServer, envelope, format_unix_secs, is_object_id, is_uuid_v4, management_token, timestamp_millis};
+use common::{
+    TestServer, assert_reply, envelope, format_unix_secs, id_of, is_object_id, is_uuid_v4, management_token, page_ids,
+    timestamp_millis,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -37,16 +40,6 @@ fn start() -> Sim {
 
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_else(|| panic!("{value} is no string"))
-}
-
-fn assert_reply(reply: (StatusCode, Value), status: u16, body: &Value, what: &str) {
-    assert_eq!(
-        (reply.0.as_u16(), &reply.1),
-        (status, body),
-        "{what}: expected {status} {body}, got {} {}",
-        reply.0,
-        reply.1
-    );
 }
 
 fn assert_error(reply: (StatusCode, Value), code: u16, message: &str, details: &[&str], what: &str) {
@@ -231,10 +224,6 @@ fn listed(peer: &Value) -> Value {
     peer
 }
 
-fn id_of(value: &Value) -> String {
-    text(&value["id"]).to_owned()
-}
-
 async fn messages(server: &TestServer, room: &str, peer: &Value) -> Vec<Value> {
     let path = format!("{}/{}/messages", peers_path(room), text(&peer["id"]));
     let (status, body) = server.get(&path).await;
@@ -293,30 +282,17 @@ fn expected_session(
 }
 
 async fn session(server: &TestServer, id: &str) -> Value {
-    let (status, body) = server.get(&format!("/v2/sessions/{id}")).await;
-    assert_eq!(status, StatusCode::OK, "session {id}: {body}");
-    body
+    server.get_ok(&format!("/v2/sessions/{id}")).await
 }
 
 async fn list(server: &TestServer, query: &str) -> Value {
-    let (status, page) = server.get(&format!("/v2/sessions{query}")).await;
-    assert_eq!(status, StatusCode::OK, "sessions{query}: {page}");
-    page
-}
-
-fn ids(page: &Value) -> Vec<String> {
-    page["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no data in {page}"))
-        .iter()
-        .map(id_of)
-        .collect()
+    server.get_ok(&format!("/v2/sessions{query}")).await
 }
 
 /// The one active session of a room, by the Node SDK's `retrieveActiveByRoom`.
 async fn active_session_id(server: &TestServer, room: &Room) -> String {
     let page = list(server, &format!("?room_id={}&active=true", room.id)).await;
-    let found = ids(&page);
+    let found = page_ids(&page);
     assert_eq!(found.len(), 1, "one active session in {}: {page}", room.id);
     found[0].clone()
 }
@@ -847,7 +823,7 @@ async fn a_session_opens_with_the_first_peer_and_closes_with_the_last() {
     let second = active_session_id(&server, &room).await;
     assert_ne!(second, session_id);
     let page = list(&server, &format!("?room_id={}", room.id)).await;
-    assert_eq!(ids(&page), [second.clone(), session_id.clone()], "newest first");
+    assert_eq!(page_ids(&page), [second.clone(), session_id.clone()], "newest first");
     let joined = text(&again["joined_at"]).to_owned();
     assert_eq!(
         page["data"][0],
@@ -909,7 +885,7 @@ async fn sessions_are_listed_newest_first_with_filters_and_pages() {
         assert_eq!(session, &expected);
     }
     assert_eq!(all["last"], sessions[12]["id"]);
-    let all_ids = ids(&all);
+    let all_ids = page_ids(&all);
     assert_eq!(all_ids.iter().collect::<HashSet<_>>().len(), 13, "distinct ids");
 
     // Pages of 10, following `last` into `start`, until an empty page.
@@ -919,7 +895,7 @@ async fn sessions_are_listed_newest_first_with_filters_and_pages() {
     loop {
         let page = list(&server, &query).await;
         assert_eq!(page["limit"], json!(10));
-        let found = ids(&page);
+        let found = page_ids(&page);
         sizes.push(found.len());
         if found.is_empty() {
             assert_eq!(page, json!({"limit": 10, "data": [], "last": ""}));
@@ -934,19 +910,19 @@ async fn sessions_are_listed_newest_first_with_filters_and_pages() {
     assert_eq!(paged, all_ids, "pages have neither repeats nor gaps");
 
     // Without `active`, both states; with it, one state.
-    let other_ids = ids(&list(&server, &format!("?room_id={}", other.id)).await);
+    let other_ids = page_ids(&list(&server, &format!("?room_id={}", other.id)).await);
     assert_eq!(other_ids.len(), 2);
     let everything = list(&server, "?limit=100").await;
     let mut expected_all = other_ids.clone();
     expected_all.extend(all_ids.clone());
     assert_eq!(
-        ids(&everything),
+        page_ids(&everything),
         expected_all,
         "unfiltered: every session, newest first"
     );
     assert_eq!(list(&server, "/?limit=100").await, everything, "trailing slash");
     let first_page = list(&server, "").await;
-    assert_eq!(ids(&first_page), &expected_all[..10]);
+    assert_eq!(page_ids(&first_page), &expected_all[..10]);
     assert_eq!(list(&server, "/").await, first_page);
 
     let live_joined = text(&live_peer["joined_at"]);
@@ -970,7 +946,7 @@ async fn sessions_are_listed_newest_first_with_filters_and_pages() {
         json!({"limit": 10, "data": [], "last": ""})
     );
     let inactive = list(&server, "?active=false&limit=100").await;
-    assert_eq!(ids(&inactive), &expected_all[1..]);
+    assert_eq!(page_ids(&inactive), &expected_all[1..]);
     assert!(
         inactive["data"]
             .as_array()
@@ -979,7 +955,7 @@ async fn sessions_are_listed_newest_first_with_filters_and_pages() {
             .all(|s| s["active"] == json!(false))
     );
     let inactive_other = list(&server, &format!("?active=false&room_id={}", other.id)).await;
-    assert_eq!(ids(&inactive_other), [other_ids[1].clone()]);
+    assert_eq!(page_ids(&inactive_other), [other_ids[1].clone()]);
     assert_eq!(
         list(&server, "?room_id=64b0e1f0a1b2c3d4e5f60799").await,
         json!({"limit": 10, "data": [], "last": ""})
@@ -1001,18 +977,18 @@ async fn sessions_are_listed_newest_first_with_filters_and_pages() {
     };
     let room = format!("room_id={}&limit=100", many.id);
     let after = list(&server, &format!("?{room}&after={}", query_millis(pivot_low))).await;
-    assert_eq!(ids(&after), within(Some(pivot_low), None));
-    assert!(ids(&after).contains(&created[9].0), "after is inclusive");
+    assert_eq!(page_ids(&after), within(Some(pivot_low), None));
+    assert!(page_ids(&after).contains(&created[9].0), "after is inclusive");
     let before = list(&server, &format!("?{room}&before={}", query_millis(pivot_high))).await;
-    assert_eq!(ids(&before), within(None, Some(pivot_high)));
-    assert!(ids(&before).contains(&created[3].0), "before is inclusive");
+    assert_eq!(page_ids(&before), within(None, Some(pivot_high)));
+    assert!(page_ids(&before).contains(&created[3].0), "before is inclusive");
     let window = format!(
         "?{room}&after={}&before={}",
         query_millis(pivot_low),
         query_millis(pivot_high)
     );
     assert_eq!(
-        ids(&list(&server, &window).await),
+        page_ids(&list(&server, &window).await),
         within(Some(pivot_low), Some(pivot_high))
     );
     let future = list(&server, "?after=2999-01-01T00:00:00.000Z").await;
@@ -2063,10 +2039,14 @@ async fn sessions_stay_newest_first_across_restarts() {
     let server = TestServer::start_in(dir.path(), &["--simulate-peers"]);
     let page = list(&server, "").await;
     let newest_first: Vec<String> = made.iter().rev().cloned().collect();
-    assert_eq!(ids(&page), newest_first, "sessions made by successive server processes");
+    assert_eq!(
+        page_ids(&page),
+        newest_first,
+        "sessions made by successive server processes"
+    );
     // Following `start` from the first session must reach the others.
     let after_first = list(&server, &format!("?start={}", newest_first[0])).await;
-    assert_eq!(ids(&after_first), &newest_first[1..]);
+    assert_eq!(page_ids(&after_first), &newest_first[1..]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2175,5 +2155,5 @@ async fn another_workspace_sees_nothing_of_the_live_state() {
         "their room from mine",
     );
     assert_eq!(events(&server, "").await.len(), 2);
-    assert_eq!(ids(&list(&server, "").await), [session_id]);
+    assert_eq!(page_ids(&list(&server, "").await), [session_id]);
 }

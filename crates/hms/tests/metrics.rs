@@ -10,8 +10,6 @@ use common::{TestServer, send};
 use prometheus_parse::{Sample, Scrape, Value};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// A free loopback port, for a listener the server binds right after.
 fn free_port() -> u16 {
@@ -52,46 +50,6 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
     found.first().map_or(0.0, |s| number(&s.value))
 }
 
-/// A webhook endpoint answering 200 to everything, one connection per request.
-async fn receiver() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buffer = [0u8; 4096];
-                // Read the head and the announced body, then answer and close.
-                loop {
-                    let Ok(n) = stream.read(&mut buffer).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    seen.extend_from_slice(&buffer[..n]);
-                    let text = String::from_utf8_lossy(&seen).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if seen.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}/hook")
-}
-
 #[tokio::test]
 async fn metrics_are_off_unless_asked_for() {
     let server = TestServer::start();
@@ -103,7 +61,7 @@ async fn metrics_are_off_unless_asked_for() {
 #[tokio::test]
 async fn metrics_count_known_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let hook = receiver().await;
+    let hook = common::webhook_receiver("hook", |_| {}).await;
     let config = dir.path().join("hms.toml");
     std::fs::write(
         &config,
@@ -133,15 +91,7 @@ async fn metrics_count_known_traffic() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let unmatched = send(server.request(Method::GET, "/no/such/path")).await;
     assert_eq!(unmatched.status, StatusCode::NOT_FOUND);
-    let room = server.post("/v2/rooms", json!({ "name": "live" })).await.1;
-    let room_id = room["id"].as_str().unwrap();
-    let (status, peer) = server
-        .post(
-            &format!("/v2/simulate/rooms/{room_id}/peers"),
-            json!({ "role": "host" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{peer}");
+    let (room_id, peer) = simulated_host(&server, "live").await;
 
     // The join logged two events (session open, peer join): wait for both deliveries.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -221,7 +171,7 @@ async fn metrics_count_known_traffic() {
     for sample in &metrics.samples {
         for (name, label) in sample.labels.iter() {
             assert!(
-                !label.contains(room_id) && !label.contains("m-1"),
+                !label.contains(room_id.as_str()) && !label.contains("m-1"),
                 "{} has {name}={label}",
                 sample.metric
             );
@@ -306,15 +256,7 @@ async fn an_endpoint_that_is_behind_has_its_own_oldest_pending_age_labelled_by_o
             config.to_str().unwrap(),
         ],
     );
-    let room = server.post("/v2/rooms", json!({ "name": "behind" })).await.1;
-    let room_id = room["id"].as_str().unwrap();
-    let (status, peer) = server
-        .post(
-            &format!("/v2/simulate/rooms/{room_id}/peers"),
-            json!({ "role": "host" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{peer}");
+    simulated_host(&server, "behind").await;
 
     let endpoint = format!("http://{dead}");
     let name = "hms_webhook_endpoint_oldest_pending_delivery_age_seconds";
@@ -340,4 +282,18 @@ async fn an_endpoint_that_is_behind_has_its_own_oldest_pending_age_labelled_by_o
             assert!(!text.contains("SECRET"), "{} has {label}={text}", sample.metric);
         }
     }
+}
+
+/// Creates a room named `name` and joins a simulated host to it: the room's id and the peer.
+async fn simulated_host(server: &TestServer, name: &str) -> (String, serde_json::Value) {
+    let room = server.post("/v2/rooms", json!({ "name": name })).await.1;
+    let room_id = room["id"].as_str().unwrap().to_owned();
+    let (status, peer) = server
+        .post(
+            &format!("/v2/simulate/rooms/{room_id}/peers"),
+            json!({ "role": "host" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{peer}");
+    (room_id, peer)
 }

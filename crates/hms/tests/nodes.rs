@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ACCESS_KEY, SECRET, TestServer, envelope, management_token, now_secs, timestamp_millis};
+use common::{ACCESS_KEY, SECRET, TestServer, assert_reply, envelope, management_token, now_secs, timestamp_millis};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hms_auth::{AppSecret, TokenType, VerifyPolicy};
@@ -151,16 +151,6 @@ fn text(value: &Value) -> String {
 fn ok(reply: Reply, what: &str) -> Value {
     assert_eq!(reply.0, StatusCode::OK, "{what}: {}", reply.1);
     reply.1
-}
-
-fn assert_reply(reply: Reply, status: u16, body: &Value, what: &str) {
-    assert_eq!(
-        (reply.0.as_u16(), &reply.1),
-        (status, body),
-        "{what}: expected {status} {body}, got {} {}",
-        reply.0,
-        reply.1
-    );
 }
 
 fn ack(message: &str) -> Value {

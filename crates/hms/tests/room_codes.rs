@@ -509,12 +509,7 @@ async fn codes_of_a_role_deleted_from_the_template_cannot_be_enabled() {
     let guest_one = code_of(&created["data"][1]);
     let guest_two = code_of(&create_for_role(&server, &room_id, "guest").await);
 
-    let reply = common::send(
-        server
-            .request(Method::DELETE, &format!("/v2/templates/{template_id}/roles/guest"))
-            .bearer_auth(server.token()),
-    )
-    .await;
+    let reply = server.delete(&format!("/v2/templates/{template_id}/roles/guest")).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     assert_eq!(reply.body, Value::Null, "204 has no body");
 

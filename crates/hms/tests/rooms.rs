@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, envelope, is_object_id, is_uuid_v4, timestamp_millis};
+use common::{TestServer, envelope, id_of, is_object_id, is_uuid_v4, page_ids, timestamp_millis};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -27,23 +27,7 @@ async fn update(server: &TestServer, id: &str, body: Value) -> Value {
 }
 
 async fn list(server: &TestServer, query: &str) -> Value {
-    let (status, page) = server.get(&format!("/v2/rooms{query}")).await;
-    assert_eq!(status, StatusCode::OK, "list {query}: {page}");
-    page
-}
-
-/// Ids of a list page's rooms, in order.
-fn ids(page: &Value) -> Vec<String> {
-    page["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no data in {page}"))
-        .iter()
-        .map(|room| room["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn id_of(room: &Value) -> String {
-    room["id"].as_str().unwrap().to_owned()
+    server.get_ok(&format!("/v2/rooms{query}")).await
 }
 
 fn str_of<'a>(room: &'a Value, field: &str) -> &'a str {
@@ -240,9 +224,9 @@ async fn create_with_an_existing_name_in_any_case_updates_that_room() {
 
     // Still exactly one room.
     let page = list(&server, "?limit=100").await;
-    assert_eq!(ids(&page), vec![id.clone()]);
+    assert_eq!(page_ids(&page), vec![id.clone()]);
     let page = list(&server, "?enabled=false&limit=100").await;
-    assert_eq!(ids(&page), Vec::<String>::new());
+    assert_eq!(page_ids(&page), Vec::<String>::new());
 
     // An upsert that would make the room invalid is refused and changes nothing.
     let (status, body) = server
@@ -332,7 +316,7 @@ async fn list_filters_by_enabled_name_and_template() {
     for (query, expected) in cases {
         let page = list(&server, &query).await;
         let expected: Vec<String> = expected.into_iter().cloned().collect();
-        assert_eq!(ids(&page), expected, "GET /v2/rooms{query}");
+        assert_eq!(page_ids(&page), expected, "GET /v2/rooms{query}");
         assert_eq!(page["limit"], 10, "{query}");
         assert_eq!(
             page["last"],
@@ -372,10 +356,10 @@ async fn list_filters_by_creation_time() {
     let all: Vec<String> = newest_first.iter().map(|r| id_of(r)).collect();
     assert!(after.contains(&id_of(pivot)) && before.contains(&id_of(pivot)));
 
-    assert_eq!(ids(&list(&server, &format!("?after={pivot_at}")).await), after);
-    assert_eq!(ids(&list(&server, &format!("?before={pivot_at}")).await), before);
+    assert_eq!(page_ids(&list(&server, &format!("?after={pivot_at}")).await), after);
+    assert_eq!(page_ids(&list(&server, &format!("?before={pivot_at}")).await), before);
     assert_eq!(
-        ids(&list(&server, &format!("?after={pivot_at}&before={pivot_at}")).await),
+        page_ids(&list(&server, &format!("?after={pivot_at}&before={pivot_at}")).await),
         after
             .iter()
             .filter(|id| before.contains(id))
@@ -383,16 +367,16 @@ async fn list_filters_by_creation_time() {
             .collect::<Vec<_>>()
     );
     // The documented `YYYY-MM-DDTHH:mm:ss.sssZ` form.
-    assert_eq!(ids(&list(&server, "?after=2000-01-01T00:00:00.000Z").await), all);
+    assert_eq!(page_ids(&list(&server, "?after=2000-01-01T00:00:00.000Z").await), all);
     assert_eq!(
-        ids(&list(&server, "?before=2000-01-01T00:00:00.000Z").await),
+        page_ids(&list(&server, "?before=2000-01-01T00:00:00.000Z").await),
         Vec::<String>::new()
     );
     assert_eq!(
-        ids(&list(&server, "?after=2999-01-01T00:00:00.000Z").await),
+        page_ids(&list(&server, "?after=2999-01-01T00:00:00.000Z").await),
         Vec::<String>::new()
     );
-    assert_eq!(ids(&list(&server, "?before=2999-01-01T00:00:00.000Z").await), all);
+    assert_eq!(page_ids(&list(&server, "?before=2999-01-01T00:00:00.000Z").await), all);
 }
 
 #[tokio::test]
@@ -412,7 +396,7 @@ async fn list_clamps_the_limit_and_refuses_bad_query_values() {
     ] {
         let page = list(&server, query).await;
         assert_eq!(page["limit"], limit, "limit of GET /v2/rooms{query}");
-        assert_eq!(ids(&page).len(), count, "rooms of GET /v2/rooms{query}");
+        assert_eq!(page_ids(&page).len(), count, "rooms of GET /v2/rooms{query}");
     }
     for (query, parameter) in [
         ("?limit=abc", "limit"),
@@ -452,7 +436,7 @@ async fn walk(server: &TestServer, between_pages: &mut Vec<String>, make_more: b
             None => "?limit=10".to_owned(),
         };
         let page = list(server, &query).await;
-        let page_ids = ids(&page);
+        let page_ids = page_ids(&page);
         assert_eq!(page["limit"], 10, "{query}");
         assert_eq!(
             page["last"],
@@ -494,10 +478,10 @@ async fn pagination_walks_every_room_newest_first_without_repeats_or_gaps() {
 
     // A bigger page size gives the same order.
     let page = list(&server, "?limit=100").await;
-    assert_eq!(ids(&page), newest_first);
+    assert_eq!(page_ids(&page), newest_first);
     assert_eq!(page["last"], json!(created[0]));
     let page = list(&server, &format!("?limit=20&start={}", newest_first[4])).await;
-    assert_eq!(ids(&page), newest_first[5..25].to_vec());
+    assert_eq!(page_ids(&page), newest_first[5..25].to_vec());
 }
 
 #[tokio::test]
@@ -646,8 +630,8 @@ async fn enable_and_disable() {
     expected["enabled"] = json!(false);
     expected["updated_at"] = disabled["updated_at"].clone();
     assert_eq!(disabled, expected);
-    assert_eq!(ids(&list(&server, "").await), Vec::<String>::new());
-    assert_eq!(ids(&list(&server, "?enabled=false").await), vec![id.clone()]);
+    assert_eq!(page_ids(&list(&server, "").await), Vec::<String>::new());
+    assert_eq!(page_ids(&list(&server, "?enabled=false").await), vec![id.clone()]);
     // Disabling twice is harmless.
     let again = update(&server, &id, json!({ "enabled": false })).await;
     assert_eq!(again["enabled"], false);
@@ -656,43 +640,47 @@ async fn enable_and_disable() {
     expected["enabled"] = json!(true);
     expected["updated_at"] = enabled["updated_at"].clone();
     assert_eq!(enabled, expected);
-    assert_eq!(ids(&list(&server, "").await), vec![id.clone()]);
-    assert_eq!(ids(&list(&server, "?enabled=false").await), Vec::<String>::new());
+    assert_eq!(page_ids(&list(&server, "").await), vec![id.clone()]);
+    assert_eq!(page_ids(&list(&server, "?enabled=false").await), Vec::<String>::new());
 
     // A room can be created disabled.
     let off = create(&server, json!({ "name": "born-off", "enabled": false })).await;
     assert_eq!(off["enabled"], false);
-    assert_eq!(ids(&list(&server, "?enabled=false").await), vec![id_of(&off)]);
+    assert_eq!(page_ids(&list(&server, "?enabled=false").await), vec![id_of(&off)]);
 }
 
 /// Bodies every create and update refuses, with the exact envelope.
 fn invalid_bodies() -> Vec<(Value, Value)> {
-    let long_name = "n".repeat(201);
-    vec![
+    let body_param = |detail: &str| envelope(400, "Invalid body param", &[detail]);
+    let room_size = |size: u64, large_room: Option<bool>| {
+        let mut body = json!({ "size": size });
+        if let Some(large_room) = large_room {
+            body["large_room"] = json!(large_room);
+        }
+        body
+    };
+    let bad_name = "name must be 1 to 200 characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'";
+    let bad_webhook = "webhook.url must be an absolute http or https URL";
+    let bad_upload = envelope(
+        400,
+        "Invalid upload configuration",
+        &["upload_info.type must be one of s3, gs, oss, azure and credentials need both key and secret"],
+    );
+    let no_bucket = envelope(400, "Bucket location is missing", &[]);
+    let bad_region = envelope(
+        400,
+        "Error: region not supported",
+        &["region must be one of in, us, eu, auto"],
+    );
+    let over_2500 = body_param("Invalid body param: room size greater than 2500, set large_room flag as true");
+
+    let mut cases = vec![
         (
-            json!({ "size": 20001, "large_room": true }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["Invalid body param: room size greater than 20000"],
-            ),
+            room_size(20001, Some(true)),
+            body_param("Invalid body param: room size greater than 20000"),
         ),
-        (
-            json!({ "size": 2501 }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["Invalid body param: room size greater than 2500, set large_room flag as true"],
-            ),
-        ),
-        (
-            json!({ "size": 2501, "large_room": false }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["Invalid body param: room size greater than 2500, set large_room flag as true"],
-            ),
-        ),
+        (room_size(2501, None), over_2500.clone()),
+        (room_size(2501, Some(false)), over_2500),
         (
             json!({ "max_duration_seconds": 119 }),
             envelope(
@@ -709,22 +697,8 @@ fn invalid_bodies() -> Vec<(Value, Value)> {
                 &[],
             ),
         ),
-        (
-            json!({ "region": "mars" }),
-            envelope(
-                400,
-                "Error: region not supported",
-                &["region must be one of in, us, eu, auto"],
-            ),
-        ),
-        (
-            json!({ "region": "EU" }),
-            envelope(
-                400,
-                "Error: region not supported",
-                &["region must be one of in, us, eu, auto"],
-            ),
-        ),
+        (json!({ "region": "mars" }), bad_region.clone()),
+        (json!({ "region": "EU" }), bad_region),
         (
             json!({ "template_id": "000000000000000000000000" }),
             envelope(400, "Error: template not found", &[]),
@@ -734,117 +708,42 @@ fn invalid_bodies() -> Vec<(Value, Value)> {
             envelope(400, "Invalid body param: template. Use template_id", &[]),
         ),
         (
-            json!({ "name": "has space" }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["name must be 1 to 200 characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"],
-            ),
-        ),
-        (
-            json!({ "name": "slash/name" }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["name must be 1 to 200 characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"],
-            ),
-        ),
-        (
-            json!({ "name": "émoji" }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["name must be 1 to 200 characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"],
-            ),
-        ),
-        (
-            json!({ "name": "" }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["name must be 1 to 200 characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"],
-            ),
-        ),
-        (
-            json!({ "name": long_name }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["name must be 1 to 200 characters of a-z, A-Z, 0-9, '.', '-', ':' and '_'"],
-            ),
-        ),
-        (
             json!({ "description": "d".repeat(2001) }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["description is longer than 2000 characters"],
-            ),
-        ),
-        (
-            json!({ "webhook": { "url": "not a url" } }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["webhook.url must be an absolute http or https URL"],
-            ),
-        ),
-        (
-            json!({ "webhook": { "url": "ftp://files.example.com/x" } }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["webhook.url must be an absolute http or https URL"],
-            ),
-        ),
-        (
-            json!({ "webhook": { "url": "/relative/path" } }),
-            envelope(
-                400,
-                "Invalid body param",
-                &["webhook.url must be an absolute http or https URL"],
-            ),
+            body_param("description is longer than 2000 characters"),
         ),
         (
             json!({ "recording_info": { "enabled": true, "upload_info": { "type": "s3" } } }),
-            envelope(400, "Bucket location is missing", &[]),
+            no_bucket.clone(),
         ),
         (
             json!({ "recording_info": { "upload_info": { "type": "s3", "location": "  " } } }),
-            envelope(400, "Bucket location is missing", &[]),
+            no_bucket,
         ),
-        (
-            json!({ "recording_info": { "upload_info": { "type": "dropbox", "location": "b" } } }),
-            envelope(
-                400,
-                "Invalid upload configuration",
-                &["upload_info.type must be one of s3, gs, oss, azure and credentials need both key and secret"],
-            ),
-        ),
-        (
-            json!({ "recording_info": { "upload_info": { "location": "b" } } }),
-            envelope(
-                400,
-                "Invalid upload configuration",
-                &["upload_info.type must be one of s3, gs, oss, azure and credentials need both key and secret"],
-            ),
-        ),
-        (
-            json!({ "recording_info": { "upload_info": {
-                "type": "s3", "location": "b", "credentials": { "key": "", "secret": "s" } } } }),
-            envelope(
-                400,
-                "Invalid upload configuration",
-                &["upload_info.type must be one of s3, gs, oss, azure and credentials need both key and secret"],
-            ),
-        ),
-    ]
+    ];
+    let long_name = "n".repeat(201);
+    for name in ["has space", "slash/name", "émoji", "", long_name.as_str()] {
+        cases.push((json!({ "name": name }), body_param(bad_name)));
+    }
+    for url in ["not a url", "ftp://files.example.com/x", "/relative/path"] {
+        cases.push((json!({ "webhook": { "url": url } }), body_param(bad_webhook)));
+    }
+    for upload_info in [
+        json!({ "type": "dropbox", "location": "b" }),
+        json!({ "location": "b" }),
+        json!({ "type": "s3", "location": "b", "credentials": { "key": "", "secret": "s" } }),
+    ] {
+        cases.push((
+            json!({ "recording_info": { "upload_info": upload_info } }),
+            bad_upload.clone(),
+        ));
+    }
+    cases
 }
 
 /// Ids of every room, enabled or not.
 async fn all_rooms(server: &TestServer) -> Vec<String> {
-    let mut all = ids(&list(server, "?limit=100").await);
-    all.extend(ids(&list(server, "?limit=100&enabled=false").await));
+    let mut all = page_ids(&list(server, "?limit=100").await);
+    all.extend(page_ids(&list(server, "?limit=100&enabled=false").await));
     all
 }
 
@@ -1169,7 +1068,7 @@ async fn text_with_a_nul_character_is_refused_and_changes_nothing() {
     }
     assert_eq!(fetch(&server, &id).await, room, "the refused update changed nothing");
     assert_eq!(
-        ids(&list(&server, "?limit=100").await),
+        page_ids(&list(&server, "?limit=100").await),
         vec![id.clone()],
         "no room was created"
     );

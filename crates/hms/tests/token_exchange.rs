@@ -235,6 +235,18 @@ async fn the_payload_is_readable_by_atob_whatever_the_user_id() {
     }
 }
 
+/// The reply lets the page at http://example.com read it.
+fn assert_origin_allowed(reply: &common::Reply, what: &str) {
+    let allowed = reply
+        .headers
+        .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        matches!(allowed.as_deref(), Some("*" | "http://example.com")),
+        "access-control-allow-origin on {what}: {allowed:?}"
+    );
+}
+
 #[tokio::test]
 async fn cors_preflight_is_answered() {
     let server = TestServer::start();
@@ -252,14 +264,7 @@ async fn cors_preflight_is_answered() {
         reply.status,
         reply.body
     );
-    let allowed = reply
-        .headers
-        .get(ACCESS_CONTROL_ALLOW_ORIGIN)
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert!(
-        matches!(allowed.as_deref(), Some("*" | "http://example.com")),
-        "access-control-allow-origin: {allowed:?}"
-    );
+    assert_origin_allowed(&reply, "the preflight");
 }
 
 #[tokio::test]
@@ -281,14 +286,7 @@ async fn cross_origin_posts_get_cors_headers_on_success_and_failure() {
         )
         .await;
         assert_eq!(reply.status, status, "{body}: {}", reply.body);
-        let allowed = reply
-            .headers
-            .get(ACCESS_CONTROL_ALLOW_ORIGIN)
-            .map(|v| v.to_str().unwrap().to_owned());
-        assert!(
-            matches!(allowed.as_deref(), Some("*" | "http://example.com")),
-            "access-control-allow-origin on {body}: {allowed:?}"
-        );
+        assert_origin_allowed(&reply, &body);
     }
 }
 
@@ -382,12 +380,7 @@ async fn a_code_whose_role_left_the_template_is_refused() {
     let (status, templates) = server.get("/v2/templates").await;
     assert_eq!(status, StatusCode::OK);
     let template_id = templates["data"][0]["id"].as_str().unwrap().to_owned();
-    let reply = common::send(
-        server
-            .request(Method::DELETE, &format!("/v2/templates/{template_id}/roles/guest"))
-            .bearer_auth(server.token()),
-    )
-    .await;
+    let reply = server.delete(&format!("/v2/templates/{template_id}/roles/guest")).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     let reply = exchange(&server, json!({ "code": guest })).await;
     check_error(&reply, envelope(404, "Role not found", &[]), "deleted role");

@@ -118,6 +118,28 @@ impl TestServer {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// `DELETE path` with the server's management token.
+    pub async fn delete(&self, path: &str) -> Reply {
+        send(self.request(Method::DELETE, path).bearer_auth(self.token())).await
+    }
+
+    /// A room code of a new room named `name` (the first role's).
+    pub async fn room_code(&self, name: &str) -> String {
+        let (status, room) = self.post("/v2/rooms", serde_json::json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::OK, "{room}");
+        let path = format!("/v2/room-codes/room/{}", id_of(&room));
+        let (status, codes) = self.post(&path, serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{codes}");
+        codes["data"][0]["code"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET path`, which must answer 200: its body.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
     /// Stops the server abruptly, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -345,6 +367,35 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
 }
 
 /// The error envelope `{"code", "message", "details"}`.
+/// The `id` of an object the API answered.
+pub fn id_of(object: &Value) -> String {
+    object["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {object}"))
+        .to_owned()
+}
+
+/// The ids of a list page's items, in order.
+pub fn page_ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data in {page}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// `reply` is exactly `status` with `body`.
+pub fn assert_reply(reply: (StatusCode, Value), status: u16, body: &Value, what: &str) {
+    assert_eq!(
+        (reply.0.as_u16(), &reply.1),
+        (status, body),
+        "{what}: expected {status} {body}, got {} {}",
+        reply.0,
+        reply.1
+    );
+}
+
 pub fn envelope(code: u16, message: &str, details: &[&str]) -> Value {
     serde_json::json!({ "code": code, "message": message, "details": details })
 }
@@ -441,4 +492,51 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// A webhook endpoint on loopback that answers 200 to every request, one connection per
+/// request, and hands each JSON body to `on_body`. Its URL ends in `/{path}`.
+pub async fn webhook_receiver(path: &str, on_body: impl Fn(Value) + Send + Sync + 'static) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/{path}", listener.local_addr().unwrap());
+    let on_body = std::sync::Arc::new(on_body);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let on_body = on_body.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let Some(body) = read_request_body(&mut stream).await else {
+                    return;
+                };
+                on_body(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+/// Reads one HTTP request's head and its `content-length` body; `None` if the connection
+/// ends first.
+async fn read_request_body(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buffer).await.ok().filter(|&n| n > 0)?;
+        data.extend_from_slice(&buffer[..n]);
+        let Some(end) = data.windows(4).position(|window| window == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |value| value.trim().parse().unwrap());
+        if data.len() >= end + 4 + length {
+            return Some(data[end + 4..end + 4 + length].to_vec());
+        }
+    }
 }
