@@ -14,7 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -487,9 +488,10 @@ async fn bad_joins_and_bad_frames_get_the_protocols_errors_and_leak_nothing() {
     let mut oversized = Client::connect(&server, &token, "big-peer").await;
     let huge = json!({"method": "ping", "params": {"pad": "x".repeat(300 * 1024)}, "id": "1"}).to_string();
     let _ = oversized.socket.send(Message::Text(huge.into())).await;
-    assert!(
-        !matches!(oversized.closed().await, Some(CloseCode::Normal)),
-        "an oversized frame ends the socket"
+    assert_eq!(
+        oversized.closed().await,
+        Some(CloseCode::Size),
+        "an oversized message ends the socket"
     );
     let mut flood = Client::connect(&server, &token, "flood-peer").await;
     flood.expect("on-policy-change").await;
@@ -505,6 +507,47 @@ async fn bad_joins_and_bad_frames_get_the_protocols_errors_and_leak_nothing() {
     let answer = again.call("ping", json!({})).await;
     assert_eq!(answer["result"], json!({}));
     wait_for_peers(&server, &room_id, &["Member"]).await;
+}
+
+#[tokio::test]
+async fn a_message_in_fragments_is_read_whole_and_a_large_one_is_sent_whole() {
+    let server = TestServer::start();
+    let room_id = room(&server, "signal-fragments").await;
+    let (mut alice, alice_id, _) = Client::join(&server, &room_id, "host", "Alice").await;
+    let (mut bob, _, _) = Client::join(&server, &room_id, "guest", "Bob").await;
+    alice.expect("on-peer-join").await;
+
+    // Alice sends a broadcast of 200 KB in three fragments, with a ping between them.
+    let message = "m".repeat(200_000);
+    let request = json!({
+        "method": "broadcast",
+        "params": {"info": {"message": message, "type": "chat"}},
+        "id": "large",
+        "jsonrpc": "2.0",
+    })
+    .to_string();
+    let (first, rest) = request.as_bytes().split_at(1000);
+    let (second, last) = rest.split_at(100_000);
+    let fragments = [
+        Frame::message(first.to_vec(), OpCode::Data(Data::Text), false),
+        Frame::message(second.to_vec(), OpCode::Data(Data::Continue), false),
+        Frame::ping(b"between fragments".to_vec()),
+        Frame::message(last.to_vec(), OpCode::Data(Data::Continue), true),
+    ];
+    for fragment in fragments {
+        alice.socket.send(Message::Frame(fragment)).await.expect("send");
+    }
+    let answer = alice.next().await;
+    assert_eq!(answer["id"], "large", "{answer}");
+    assert!(answer["result"]["message_id"].is_string(), "{answer}");
+
+    // Bob gets it whole, in one message larger than 64 KiB.
+    let received = bob.expect("on-broadcast").await;
+    assert_eq!(received["info"]["message"].as_str(), Some(message.as_str()));
+    assert_eq!(received["peer"]["peer_id"], alice_id);
+    // Both sockets go on as before.
+    assert_eq!(bob.call("ping", json!({})).await["result"], json!({}));
+    assert_eq!(alice.call("ping", json!({})).await["result"], json!({}));
 }
 
 #[tokio::test]

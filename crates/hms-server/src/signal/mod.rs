@@ -14,14 +14,13 @@ mod peer;
 mod publishing;
 mod room;
 mod tracks;
+mod websocket;
 mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
@@ -43,12 +42,13 @@ use room::ToRoom;
 
 /// Where the signalling socket is served.
 pub const SOCKET_PATH: &str = "/v2/ws";
-/// Largest frame a client may send: SDP offers are a few kilobytes.
-const MAX_FRAME_BYTES: usize = 256 * 1024;
-/// What each socket reserves for reading: the client's messages are small, and a larger
-/// one grows the buffer as it arrives. (tungstenite reserves 128 KiB by default, more than
-/// everything else a signalling peer holds.)
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The signalling socket's limits: a client's largest message (SDP offers are a few
+/// kilobytes), and what each socket reserves to read (the client's messages are small; a
+/// larger one grows the buffer while it arrives).
+const SOCKET_SETTINGS: websocket::Settings = websocket::Settings {
+    max_message_bytes: 256 * 1024,
+    read_buffer_bytes: 4 * 1024,
+};
 /// The data channel both sides open on the peer connections.
 const DATA_CHANNEL: &str = "ion-sfu";
 
@@ -267,11 +267,8 @@ struct SocketQuery {
 async fn socket(
     State(state): State<AppState>,
     Query(query): Query<SocketQuery>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: websocket::Upgrade,
 ) -> Response {
-    let Ok(upgrade) = upgrade else {
-        return ApiError::bad_request("Expected a WebSocket upgrade").into_response();
-    };
     let Some(token) = query.token.filter(|token| !token.is_empty()) else {
         return ApiError::unauthorized("Token validation error: send the app token as `token`").into_response();
     };
@@ -288,15 +285,9 @@ async fn socket(
         Ok(verified) => verified,
         Err(error) => return error.into_response(),
     };
-    upgrade
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .read_buffer_size(READ_BUFFER_BYTES)
-        // Every message is flushed as it is sent: nothing waits in a buffer.
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            peer::attach(signal, workspace, claims, peer_id, socket);
-        })
+    upgrade.on_upgrade(SOCKET_SETTINGS, move |socket| async move {
+        peer::attach(signal, workspace, claims, peer_id, socket);
+    })
 }
 
 /// Peer ids are chosen by clients (the SDKs make UUIDs): kept short and plain.

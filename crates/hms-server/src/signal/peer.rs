@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use hms_rtc::{Connection, ConnectionEvent, OfferRequest, Subscription};
 use hms_store::WorkspaceCredentials;
 use hms_types::active_room::{EndRoom, PeerUpdate, RemovePeers};
@@ -24,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::runtime::{JoinRequest, Publishes, RuntimeError};
 
 use super::room::ToRoom;
+use super::websocket::{CLOSE_POLICY, CLOSE_UNSUPPORTED, Incoming, ReadError, UpgradedSocket};
 use super::{AppClaims, DATA_CHANNEL, Signal, publishing, wire};
 
 /// Messages a client may send per second before its socket is closed as a flood (the
@@ -48,13 +48,10 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 const SEND_LIMIT: Duration = Duration::from_secs(10);
 /// How long a closing socket waits for the client's own close.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// Close codes: the client sent what the protocol does not allow.
-const CLOSE_UNSUPPORTED: u16 = 1003;
-const CLOSE_POLICY: u16 = 1008;
 
 pub(super) enum ToPeer {
     /// A message to write to the socket as it is (one copy shared by all its recipients).
-    Notify(Utf8Bytes),
+    Notify(Arc<str>),
     /// The peer was removed (by the API, another peer, or the room's end): tell it, and
     /// end without leaving again.
     Removed(String),
@@ -63,7 +60,7 @@ pub(super) enum ToPeer {
     /// The tracks the peer receives now.
     Subscribe(Vec<Subscription>),
     /// The client came back on a new socket.
-    Attach(Box<WebSocket>),
+    Attach(Box<UpgradedSocket>),
 }
 
 /// Takes a new socket: to the peer's task when this node still has the peer, else to a
@@ -73,7 +70,7 @@ pub(super) fn attach(
     workspace: Arc<WorkspaceCredentials>,
     claims: AppClaims,
     peer_id: String,
-    socket: WebSocket,
+    socket: UpgradedSocket,
 ) {
     let owner = claims.owner(&workspace);
     let mut peers = signal.peers.lock().expect("peers lock");
@@ -82,10 +79,7 @@ pub(super) fn attach(
         // token does not take a peer over.
         Some(existing) if existing.owner != owner => {
             drop(peers);
-            tokio::spawn(Socket::new(socket).close(Some(CloseFrame {
-                code: CLOSE_POLICY,
-                reason: "this peer id belongs to another user".into(),
-            })));
+            tokio::spawn(Socket::new(socket).close(CLOSE_POLICY, "this peer id belongs to another user"));
             return;
         }
         Some(existing) => match existing.task.send(ToPeer::Attach(Box::new(socket))) {
@@ -166,7 +160,7 @@ struct AfterAnswer {
 
 /// What the socket, the room or a connection has for the task.
 enum Wake {
-    Frame(Option<Result<Message, axum::Error>>),
+    Frame(Result<Incoming, ReadError>),
     Inbox(Option<ToPeer>),
     Publish(Option<ConnectionEvent>),
     Subscribe(Option<ConnectionEvent>),
@@ -188,8 +182,8 @@ impl Peer {
         while !self.gone {
             let wake = self.next(&mut inbox).await;
             match wake {
-                Wake::Frame(Some(Ok(message))) => self.frame(message).await,
-                Wake::Frame(_) => self.socket_lost().await,
+                Wake::Frame(Ok(incoming)) => self.frame(incoming).await,
+                Wake::Frame(Err(error)) => self.unreadable(error).await,
                 Wake::Inbox(Some(message)) => self.told_by_room(message).await,
                 Wake::Inbox(None) => break,
                 Wake::Publish(Some(event)) => self.publish_event(event),
@@ -203,7 +197,7 @@ impl Peer {
         }
         self.signal.forget_peer(&self.peer_id, &self.me);
         if let Some(socket) = self.socket.take() {
-            socket.close(None).await;
+            socket.close_quietly().await;
         }
     }
 
@@ -212,7 +206,9 @@ impl Peer {
             match self.socket.as_mut() {
                 // A socket silent for this long is dead (the SDK pings every 3 s), even
                 // when no FIN or reset ever said so.
-                Some(socket) => tokio::time::timeout(SILENCE_LIMIT, socket.recv()).await.unwrap_or(None),
+                Some(socket) => tokio::time::timeout(SILENCE_LIMIT, socket.recv())
+                    .await
+                    .unwrap_or(Err(ReadError::Ended)),
                 None => std::future::pending().await,
             }
         };
@@ -243,24 +239,34 @@ impl Peer {
         }
     }
 
-    async fn send(&mut self, text: impl Into<Utf8Bytes>) {
+    async fn send(&mut self, text: impl AsRef<str>) {
         if let Some(socket) = self.socket.as_mut()
-            && socket.send(Message::Text(text.into())).await.is_err()
+            && socket.send(text.as_ref()).await.is_err()
         {
-            self.socket = None;
-            self.start_window();
+            self.writing_failed();
         }
+    }
+
+    /// The client stopped reading, or its connection is gone: it may come back on a new
+    /// socket.
+    fn writing_failed(&mut self) {
+        self.socket = None;
+        self.start_window();
     }
 
     async fn close_socket(&mut self, code: u16, reason: &str) {
         if let Some(socket) = self.socket.take() {
-            let frame = CloseFrame {
-                code,
-                reason: reason.to_owned().into(),
-            };
-            socket.close(Some(frame)).await;
+            socket.close(code, reason).await;
         }
         self.socket_lost().await;
+    }
+
+    /// The socket cannot be read further: the client is told why when it still can be.
+    async fn unreadable(&mut self, error: ReadError) {
+        match error.close_code() {
+            Some(code) => self.close_socket(code, &error.to_string()).await,
+            None => self.socket_lost().await,
+        }
     }
 
     /// Without a socket, a peer that joined waits for the client to come back; one that
@@ -312,22 +318,34 @@ impl Peer {
             .ok_or((404, "room not found".to_owned()))
     }
 
-    async fn frame(&mut self, message: Message) {
+    async fn frame(&mut self, incoming: Incoming) {
         if !self.flood.allows(Instant::now()) {
             self.close_socket(CLOSE_POLICY, "too many messages").await;
             return;
         }
-        match message {
-            Message::Text(text) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
+        match incoming {
+            Incoming::Text(text) => match serde_json::from_slice::<ClientMessage>(&text) {
                 Ok(message) => self.message(message).await,
                 Err(_) => {
                     self.close_socket(CLOSE_UNSUPPORTED, "messages are JSON-RPC objects")
                         .await
                 }
             },
-            Message::Binary(_) => self.close_socket(CLOSE_UNSUPPORTED, "messages are JSON text").await,
-            Message::Close(_) => self.socket_lost().await,
-            Message::Ping(_) | Message::Pong(_) => {}
+            Incoming::Binary(_) => self.close_socket(CLOSE_UNSUPPORTED, "messages are JSON text").await,
+            Incoming::Ping(payload) => {
+                if let Some(socket) = self.socket.as_mut()
+                    && socket.pong(&payload).await.is_err()
+                {
+                    self.writing_failed();
+                }
+            }
+            Incoming::Pong => {}
+            Incoming::Close(code) => {
+                if let Some(socket) = self.socket.take() {
+                    socket.answer_close(code).await;
+                }
+                self.socket_lost().await;
+            }
         }
     }
 
@@ -774,7 +792,7 @@ impl Peer {
     async fn told_by_room(&mut self, message: ToPeer) {
         match message {
             ToPeer::Notify(text) => {
-                if let Some((token, role)) = role_change_request(text.as_str()) {
+                if let Some((token, role)) = role_change_request(&text) {
                     self.role_change_token = Some((token, role));
                 }
                 self.send(text).await;
@@ -803,9 +821,9 @@ impl Peer {
     /// The client came back on a new socket (same peer id): it gets the policy and the
     /// peer list again, and the server restarts ICE on the subscribe connection, which
     /// the client never restarts by itself.
-    async fn resume(&mut self, socket: WebSocket) {
+    async fn resume(&mut self, socket: UpgradedSocket) {
         if let Some(old) = self.socket.replace(Socket::new(socket)) {
-            old.close(None).await;
+            old.close_quietly().await;
         }
         self.window_ends = None;
         self.flood = Flood::default();
@@ -918,40 +936,72 @@ fn join_refusal(error: RuntimeError) -> Refusal {
 }
 
 /// A peer's socket. Only its task uses it (always through `&mut`); the lock only makes
-/// the task's state shareable between threads, as the WebSocket alone is not.
-struct Socket(tokio::sync::Mutex<WebSocket>);
+/// the task's state shareable between threads, as the upgraded connection alone is not.
+struct Socket(tokio::sync::Mutex<UpgradedSocket>);
 
 impl Socket {
-    fn new(socket: WebSocket) -> Self {
+    fn new(socket: UpgradedSocket) -> Self {
         Self(tokio::sync::Mutex::new(socket))
     }
 
-    async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+    /// Cancel-safe (see [`super::websocket::WebSocket::recv`]).
+    async fn recv(&mut self) -> Result<Incoming, ReadError> {
         self.0.get_mut().recv().await
     }
 
-    /// Sends `message`; a client that does not read for `SEND_LIMIT` is taken for gone,
-    /// so that nothing piles up behind it.
-    async fn send(&mut self, message: Message) -> Result<(), axum::Error> {
-        tokio::time::timeout(SEND_LIMIT, self.0.get_mut().send(message))
-            .await
-            .unwrap_or_else(|_| Err(axum::Error::new("the client stopped reading")))
+    async fn send(&mut self, text: &str) -> std::io::Result<()> {
+        within_send_limit(self.0.get_mut().send_text(text)).await
+    }
+
+    async fn pong(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        within_send_limit(self.0.get_mut().pong(payload)).await
+    }
+
+    /// The client closed: it gets its close back, and the connection ends.
+    async fn answer_close(mut self, code: Option<u16>) {
+        let _ = within_send_limit(self.0.get_mut().send_close(code, "")).await;
+    }
+
+    /// Closes with `code` and `reason`.
+    async fn close(self, code: u16, reason: &str) {
+        self.close_with(Some(code), reason).await;
+    }
+
+    /// Closes without a code: the server is done with the socket, the client did nothing
+    /// wrong.
+    async fn close_quietly(self) {
+        self.close_with(None, "").await;
     }
 
     /// Sends the close frame, then reads what the client still sends until it closes too
     /// (for a moment at most): dropping a socket with unread data would reset it, and the
     /// client would lose the close frame.
-    async fn close(mut self, frame: Option<CloseFrame>) {
-        let _ = self.send(Message::Close(frame)).await;
+    async fn close_with(mut self, code: Option<u16>, reason: &str) {
+        let socket = self.0.get_mut();
+        let _ = within_send_limit(socket.send_close(code, reason)).await;
         let drain = async {
-            while let Some(Ok(message)) = self.recv().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
+            loop {
+                match socket.recv().await {
+                    Ok(Incoming::Close(_)) => break,
+                    // What is too large is skipped, not read.
+                    Ok(_) | Err(ReadError::TooBig) => {}
+                    Err(_) => break,
                 }
             }
         };
         let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
     }
+}
+
+/// A client that does not take what is written for `SEND_LIMIT` is taken for gone, so
+/// that nothing piles up behind it.
+async fn within_send_limit(write: impl Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
+    tokio::time::timeout(SEND_LIMIT, write).await.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        ))
+    })
 }
 
 /// Counts a socket's messages per second.

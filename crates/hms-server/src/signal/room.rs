@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use hms_rtc::Subscription;
 use hms_store::{NumberedDelivery, WorkspaceCredentials};
 use hms_types::signal::{
@@ -153,7 +152,7 @@ impl Room {
             } => {
                 // The room's copy of the sender is the one with its current name and data.
                 message.peer = self.told_peer(&from).map(wire::peer_notification_info);
-                let text = Utf8Bytes::from(wire::notification("on-broadcast", &message));
+                let text = Arc::<str>::from(wire::notification("on-broadcast", &message));
                 for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &from) {
                     let _ = member.send(ToPeer::Notify(text.clone()));
                 }
@@ -164,7 +163,7 @@ impl Room {
                 except,
                 text,
             } => {
-                let text = Utf8Bytes::from(text);
+                let text = Arc::<str>::from(text);
                 for member in self.recipients(to_peer.as_deref(), roles.as_deref(), &except) {
                     let _ = member.send(ToPeer::Notify(text.clone()));
                 }
@@ -199,7 +198,7 @@ impl Room {
     fn tell_speakers(&self) {
         let mut speaker_list: Vec<Speaker> = self.speakers.values().cloned().collect();
         speaker_list.sort_by_key(|speaker| std::cmp::Reverse(speaker.level));
-        let text = Utf8Bytes::from(wire::notification("active-speakers", ActiveSpeakers { speaker_list }));
+        let text = Arc::<str>::from(wire::notification("active-speakers", ActiveSpeakers { speaker_list }));
         for member in self.members.values() {
             let _ = member.send(ToPeer::Notify(text.clone()));
         }
@@ -360,7 +359,7 @@ impl Room {
         let empty = IndexMap::new();
         let before = self.told.as_ref().map_or(&empty, |session| &session.peers);
         let after = session.as_ref().map_or(&empty, |session| &session.peers);
-        let mut told: Vec<(Utf8Bytes, Option<String>)> = Vec::new();
+        let mut told: Vec<(Arc<str>, Option<String>)> = Vec::new();
         for (peer_id, peer) in after {
             match before.get(peer_id) {
                 None => told.push((
