@@ -296,7 +296,7 @@ fn render(scenarios: &[Scenario], broadcast: &Histogram) -> String {
     let one_room = &scenarios[0];
     let broadcast_p99 = Duration::from_nanos(broadcast.quantile(0.99));
     out.push_str(&format!(
-        "\n| target | figure | verdict |\n|---|---:|---|\n         | {PEERS} peers joined into one room within {} s | {:.2} s | {} |\n         | broadcast to the whole room, p99 under {} | {} | {} |\n         | server memory per signalling peer under {KIB_PER_PEER_TARGET:.0} KiB | {:.0} KiB | {} |\n",
+        "\n| target | figure | verdict |\n|---|---:|---|\n| {PEERS} peers joined into one room within {} s | {:.2} s | {} |\n| broadcast to the whole room, p99 under {} | {} | {} |\n| server memory per signalling peer under {KIB_PER_PEER_TARGET:.0} KiB | {:.0} KiB | {} |\n",
         JOIN_TARGET.as_secs(),
         one_room.took.as_secs_f64(),
         verdict(one_room.took <= JOIN_TARGET),

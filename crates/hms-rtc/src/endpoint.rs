@@ -83,6 +83,7 @@ impl Endpoint {
             sources: HashMap::new(),
             timers: BinaryHeap::new(),
             backlog: VecDeque::new(),
+            dirty: Dirty::default(),
             counters: counters.clone(),
         };
         tokio::spawn(driver.run(received));
@@ -152,11 +153,32 @@ struct Driver {
     timers: BinaryHeap<Reverse<(Instant, ConnectionId)>>,
     /// Datagrams waiting for room in the kernel's send buffer, in order.
     backlog: VecDeque<(Vec<u8>, SocketAddr)>,
+    /// Kept empty between drains, for its capacity.
+    dirty: Dirty,
     counters: Arc<Counters>,
 }
 
-/// Connections that have output waiting (str0m's rule: poll after every change).
-type Dirty = HashSet<ConnectionId>;
+/// Connections that have output waiting (str0m's rule: poll after every change), each
+/// queued once. The driver keeps one and reuses it: a datagram allocates nothing here.
+#[derive(Default)]
+struct Dirty {
+    queue: Vec<ConnectionId>,
+    queued: HashSet<ConnectionId>,
+}
+
+impl Dirty {
+    fn insert(&mut self, id: ConnectionId) {
+        if self.queued.insert(id) {
+            self.queue.push(id);
+        }
+    }
+
+    fn pop(&mut self) -> Option<ConnectionId> {
+        let id = self.queue.pop()?;
+        self.queued.remove(&id);
+        Some(id)
+    }
+}
 
 impl Driver {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
@@ -351,7 +373,7 @@ impl Driver {
                 source.sinks.retain(|sink| !(sink.connection == id && sink.mid == *mid));
             }
         }
-        let mut dirty = Dirty::new();
+        let mut dirty = std::mem::take(&mut self.dirty);
         for (mid, key) in changes.added {
             let Some(source) = self.sources.get_mut(&key) else {
                 continue;
@@ -395,7 +417,7 @@ impl Driver {
         }
         self.count_tracks();
         if resumed {
-            let mut dirty = Dirty::new();
+            let mut dirty = std::mem::take(&mut self.dirty);
             self.request_keyframe(&key, &mut dirty);
             self.drain_all(dirty);
         }
@@ -516,15 +538,16 @@ impl Driver {
     }
 
     fn drain(&mut self, id: ConnectionId) {
-        self.drain_all(Dirty::from([id]));
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.insert(id);
+        self.drain_all(dirty);
     }
 
     /// Sends what the connections have to send and handles what they have to tell,
     /// until each only waits for time to pass. Forwarding makes other connections dirty,
     /// and they are drained in turn.
     fn drain_all(&mut self, mut dirty: Dirty) {
-        while let Some(&id) = dirty.iter().next() {
-            dirty.remove(&id);
+        while let Some(id) = dirty.pop() {
             for event in self.poll(id) {
                 match event {
                     Event::MediaData(data) => self.forward(id, data, &mut dirty),
@@ -533,6 +556,7 @@ impl Driver {
                 }
             }
         }
+        self.dirty = dirty;
     }
 
     /// Polls one connection until it waits for time: sends its datagrams, and returns its

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::runtime::{JoinRequest, Publishes, RuntimeError};
 
-use super::room::ToRoom;
+use super::room::{Entered, ToRoom};
 use super::websocket::{CLOSE_POLICY, CLOSE_UNSUPPORTED, Incoming, ReadError, UpgradedSocket};
 use super::{AppClaims, DATA_CHANNEL, Signal, publishing, wire};
 
@@ -154,7 +154,7 @@ struct Peer {
 }
 
 struct AfterAnswer {
-    peer_list: oneshot::Receiver<String>,
+    entered: oneshot::Receiver<Entered>,
     offer_subscribe: bool,
 }
 
@@ -420,15 +420,16 @@ impl Peer {
             self.publish = Some((connection, events));
             sdp
         });
-        let (peer_list, listed) = oneshot::channel();
+        let (entered, told) = oneshot::channel();
         self.to_room(ToRoom::Enter {
             peer_id: self.peer_id.clone(),
             peer: self.me.clone(),
-            peer_list,
+            entered,
         });
-        // After the answer: the peer list, then the subscribe connection's first offer.
+        // After the answer: the peer list, then the subscribe connection's first offer,
+        // with the tracks the peer receives already in it.
         self.after_answer = Some(AfterAnswer {
-            peer_list: listed,
+            entered: told,
             offer_subscribe: answer.is_some(),
         });
         Ok(match answer {
@@ -442,8 +443,9 @@ impl Peer {
         let Some(after) = self.after_answer.take() else {
             return;
         };
-        if let Ok(peer_list) = after.peer_list.await {
-            self.send(peer_list).await;
+        if let Ok(entered) = after.entered.await {
+            self.send(entered.peer_list).await;
+            self.wanted = entered.wanted;
         }
         if after.offer_subscribe {
             self.renegotiate(false).await;

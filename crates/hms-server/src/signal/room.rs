@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hms_rtc::Subscription;
-use hms_store::{NumberedDelivery, WorkspaceCredentials};
+use hms_store::{NumberedDelivery, TemplateRecord, WorkspaceCredentials};
 use hms_types::signal::{
     ActiveSpeakers, LeaveRequestParams, MessageNotification, PeerLeaveParams, PeerListParams, RoomState, Speaker,
 };
@@ -30,11 +30,12 @@ const DELIVERIES_PER_READ: u32 = 500;
 pub(super) enum ToRoom {
     /// The room's live state changed, through this node or another.
     Changed,
-    /// A peer of this node joined: it gets the peer list, then everything after it.
+    /// A peer of this node joined: it gets the peer list and the tracks it receives, then
+    /// everything after them.
     Enter {
         peer_id: String,
         peer: mpsc::UnboundedSender<ToPeer>,
-        peer_list: oneshot::Sender<String>,
+        entered: oneshot::Sender<Entered>,
     },
     /// A peer came back on a new socket: it gets the peer list again.
     Resync {
@@ -63,6 +64,13 @@ pub(super) enum ToRoom {
         except: String,
         text: String,
     },
+}
+
+/// What a peer that enters is told first: the peer list, and the tracks it receives now,
+/// so that the first offer on its subscribe connection already carries them.
+pub(super) struct Entered {
+    pub peer_list: String,
+    pub wanted: Vec<Subscription>,
 }
 
 struct Room {
@@ -121,15 +129,12 @@ impl Room {
     async fn handle(&mut self, message: ToRoom) {
         match message {
             ToRoom::Changed => self.stale = true,
-            ToRoom::Enter {
-                peer_id,
-                peer,
-                peer_list,
-            } => {
+            ToRoom::Enter { peer_id, peer, entered } => {
                 self.sync().await;
                 self.members.insert(peer_id.clone(), peer);
-                let _ = peer_list.send(self.peer_list(&peer_id));
-                self.resubscribe().await;
+                let wanted = self.subscribe_entering(&peer_id).await;
+                let peer_list = self.peer_list(&peer_id);
+                let _ = entered.send(Entered { peer_list, wanted });
             }
             ToRoom::Resync { peer_id, peer_list } => {
                 self.sync().await;
@@ -206,29 +211,11 @@ impl Room {
 
     /// Tells each member the tracks it receives now, when they changed.
     async fn resubscribe(&mut self) {
-        let Some(session) = &self.told else {
+        let anyone_receives = self.subscribed.values().any(|wanted| !wanted.is_empty());
+        let Some((session, template)) = self.template_while_published(anyone_receives).await else {
             return;
         };
-        // A room where nobody publishes (a crowd joining) needs no template read.
-        let published = session.peers.values().any(|peer| !peer.tracks.is_empty());
-        if !published && self.subscribed.values().all(Vec::is_empty) {
-            return;
-        }
-        let template = match self
-            .signal
-            .store
-            .template(&self.workspace.workspace.id, &session.template_id)
-            .await
-        {
-            Ok(Some(template)) => template,
-            Ok(None) => return,
-            Err(error) => {
-                tracing::warn!(%error, room_id = %self.room_id, "could not read a room's template");
-                self.stale = true;
-                return;
-            }
-        };
-        let by_role = tracks::wanted_by_role(session, &template);
+        let by_role = tracks::wanted_by_role(&session, &template);
         for (member_id, member) in &self.members {
             let Some(peer) = session.peers.get(member_id) else {
                 continue;
@@ -238,6 +225,46 @@ impl Room {
             if told != wanted.as_slice() {
                 self.subscribed.insert(member_id.clone(), wanted.clone());
                 let _ = member.send(ToPeer::Subscribe(wanted));
+            }
+        }
+    }
+
+    /// The tracks the member that enters receives now, recorded as told to it.
+    async fn subscribe_entering(&mut self, member_id: &str) -> Vec<Subscription> {
+        let Some((session, template)) = self.template_while_published(false).await else {
+            return Vec::new();
+        };
+        let by_role = tracks::wanted_by_role(&session, &template);
+        let wanted = session
+            .peers
+            .get(member_id)
+            .map(|peer| tracks::wanted_by(peer, &by_role))
+            .unwrap_or_default();
+        self.subscribed.insert(member_id.to_owned(), wanted.clone());
+        wanted
+    }
+
+    /// The session as told and its template, to work out who receives what. `None` when
+    /// nobody publishes and nobody needs telling that (`anyone_receives` false: a crowd
+    /// joining needs no template read), or when the template cannot be read now (the room
+    /// reads it again after its next message).
+    async fn template_while_published(&mut self, anyone_receives: bool) -> Option<(Arc<LiveSession>, TemplateRecord)> {
+        let session = self.told.clone()?;
+        let published = session.peers.values().any(|peer| !peer.tracks.is_empty());
+        if !published && !anyone_receives {
+            return None;
+        }
+        let read = self
+            .signal
+            .store
+            .template(&self.workspace.workspace.id, &session.template_id)
+            .await;
+        match read {
+            Ok(template) => template.map(|template| (session, template)),
+            Err(error) => {
+                tracing::warn!(%error, room_id = %self.room_id, "could not read a room's template");
+                self.stale = true;
+                None
             }
         }
     }
