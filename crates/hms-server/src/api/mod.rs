@@ -19,20 +19,61 @@ mod token_exchange;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{Method, Uri};
+use hms_store::{Store, Workspace};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use bind::Routes;
 use hms_api::Served;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::runtime::RoomRuntime;
 use crate::state::AppState;
 
 /// Path parameters whose rejection is the error envelope.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct PathParams<T>(pub T);
+
+/// What a management handler acts in: the server's state and the workspace of the caller,
+/// whose management token it verified (answering the 401 envelope otherwise).
+pub struct Scope {
+    state: AppState,
+    caller: Caller,
+}
+
+impl Scope {
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.state.store.as_ref()
+    }
+
+    pub fn runtime(&self) -> &RoomRuntime {
+        &self.state.runtime
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        self.caller.workspace()
+    }
+}
+
+impl FromRequestParts<AppState> for Scope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+        })
+    }
+}
 
 /// The whole HTTP surface of the server: the REST API, and `/mcp` and `/dashboard`,
 /// which act through the REST API.
