@@ -12,15 +12,14 @@ use serde_json::json;
 
 #[tokio::test]
 async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        dir.path(),
+    let server = TestServer::start_with(
         &[
             "--rate-limit-workspace-per-sec",
             "1",
             "--rate-limit-workspace-burst",
             "3",
         ],
+        &[],
     );
     server
         .create_workspace("quiet", "quiet-access-key-0001", "quiet-secret-0123456789abcdef")
@@ -73,9 +72,8 @@ async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
 
 /// A server whose unauthenticated endpoints allow each client address 2 requests at once
 /// and one every 2 s after, the client being the last address of `X-Forwarded-For`.
-fn client_limited_server(data_dir: &std::path::Path) -> TestServer {
-    TestServer::start_in(
-        data_dir,
+fn client_limited_server() -> TestServer {
+    TestServer::start_with(
         &[
             "--rate-limit-client-per-sec",
             "0.5",
@@ -84,7 +82,13 @@ fn client_limited_server(data_dir: &std::path::Path) -> TestServer {
             "--client-address-header",
             "x-forwarded-for",
         ],
+        &[],
     )
+}
+
+/// A room-code exchange of `code`, to be sent.
+fn code_exchange(server: &TestServer, code: &str) -> reqwest::RequestBuilder {
+    server.request(Method::POST, "/v2/token").json(&json!({ "code": code }))
 }
 
 /// The per-client refusal: 429, when to come back, readable by a browser, in the envelope.
@@ -110,15 +114,12 @@ fn assert_client_refusal(refused: &Reply) {
 
 #[tokio::test]
 async fn the_code_exchange_is_limited_per_client_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = client_limited_server(dir.path());
+    let server = client_limited_server();
     let code = server.room_code("limited").await;
     let exchange = |client: &str| {
-        server
-            .request(Method::POST, "/v2/token")
+        code_exchange(&server, &code)
             .header("x-forwarded-for", format!("198.51.100.7, {client}"))
             .header("origin", "https://app.example")
-            .json(&json!({ "code": code }))
     };
     for _ in 0..2 {
         assert_eq!(send(exchange("203.0.113.1")).await.status, StatusCode::OK);
@@ -135,15 +136,9 @@ async fn the_code_exchange_is_limited_per_client_address() {
 
 #[tokio::test]
 async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = client_limited_server(dir.path());
+    let server = client_limited_server();
     let code = server.room_code("init-limited").await;
-    let exchange = |client: &str| {
-        server
-            .request(Method::POST, "/v2/token")
-            .header("x-forwarded-for", client.to_owned())
-            .json(&json!({ "code": code }))
-    };
+    let exchange = |client: &str| code_exchange(&server, &code).header("x-forwarded-for", client.to_owned());
     let exchanged = send(exchange("203.0.113.9")).await;
     assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.body);
     let app_token = exchanged.body["token"].as_str().unwrap().to_owned();
@@ -171,17 +166,11 @@ async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange()
 
 #[tokio::test]
 async fn without_a_proxy_header_the_peer_address_is_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        dir.path(),
+    let server = TestServer::start_with(
         &["--rate-limit-client-per-sec", "0.5", "--rate-limit-client-burst", "1"],
+        &[],
     );
-    let attempt = || {
-        server
-            .request(Method::POST, "/v2/token")
-            .header("x-forwarded-for", "203.0.113.9")
-            .json(&json!({ "code": "abc-defg-hij" }))
-    };
+    let attempt = || code_exchange(&server, "abc-defg-hij").header("x-forwarded-for", "203.0.113.9");
     // An unknown code is refused by the exchange itself; the second try by the limit,
     // whatever the (untrusted) header says.
     let first = send(attempt()).await;

@@ -567,12 +567,7 @@ async fn a_join_into_a_room_disabled_after_init_is_refused() {
 
 #[tokio::test]
 async fn a_dropped_socket_keeps_the_peer_for_the_window_and_then_removes_it() {
-    let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start_node(
-        data.path(),
-        &["--simulate-peers"],
-        &[("HMS_RTC_RECONNECT_WINDOW_MS", "1500")],
-    );
+    let server = TestServer::start_with(&["--simulate-peers"], &[("HMS_RTC_RECONNECT_WINDOW_MS", "1500")]);
     let room_id = room(&server, "signal-window").await;
     let (mut alice, _, _) = Client::join(&server, &room_id, "host", "Alice").await;
     let (bob, bob_id, _) = Client::join(&server, &room_id, "guest", "Bob").await;

@@ -24,8 +24,14 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a fresh data dir whose default workspace has the test credentials.
     pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts a server on a fresh data dir of its own (removed when it is dropped), with
+    /// extra `serve` flags and extra environment variables.
+    pub fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut server = Self::start_in(temp.path(), &[]);
+        let mut server = Self::start_node(temp.path(), extra, env);
         server._temp = Some(temp);
         server
     }
@@ -161,6 +167,31 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Another workspace of a server, calling it with its own management token.
+pub struct OtherWorkspace<'a> {
+    server: &'a TestServer,
+    token: String,
+}
+
+impl OtherWorkspace<'_> {
+    pub async fn call(&self, method: Method, path: impl AsRef<str>, body: Option<Value>) -> (StatusCode, Value) {
+        self.server
+            .call_with(method, path.as_ref(), body, Some(&self.token))
+            .await
+    }
+}
+
+impl TestServer {
+    /// Creates workspace `name` with these credentials, to call the server as.
+    pub async fn other_workspace(&self, name: &str, access_key: &str, secret: &str) -> OtherWorkspace<'_> {
+        self.create_workspace(name, access_key, secret).await;
+        OtherWorkspace {
+            server: self,
+            token: management_token(access_key, secret),
+        }
     }
 }
 
