@@ -17,7 +17,6 @@ use hms_api::Operation;
 use hms_api::OperationInput;
 use hms_mcp::{McpServer, ToolBackend, ToolError, ToolOptions, ToolSet, UnknownTools};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use crate::auth::Caller;
 use crate::config::ServerConfig;
@@ -114,12 +113,7 @@ impl ToolBackend for RouterBackend {
         }
         .map_err(|error| ToolError::Input(error.to_string()))?;
 
-        let response = self
-            .rest
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|never| match never {});
+        let response = super::call_rest(&self.rest, request).await;
         let status = response.status().as_u16();
         tracing::debug!(tool = %op.tool_name(), status, "mcp tool call");
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)

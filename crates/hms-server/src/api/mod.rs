@@ -22,6 +22,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use hms_store::{Store, Workspace};
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -136,6 +137,14 @@ fn rest_router(state: AppState) -> Router {
         ))
         .layer(crate::limits::provide(state.limits.clone()))
         .with_state(state)
+}
+
+/// Answers `request` through the REST API `rest` in process, as MCP and the dashboard act.
+pub(crate) async fn call_rest(rest: &Router, request: axum::extract::Request) -> axum::response::Response {
+    rest.clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {})
 }
 
 pub(crate) async fn no_route(method: Method, uri: Uri) -> ApiError {
