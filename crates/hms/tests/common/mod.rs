@@ -139,6 +139,13 @@ impl TestServer {
         codes["data"][0]["code"].as_str().unwrap().to_owned()
     }
 
+    /// `POST path` with `body`, which must answer 200: its body.
+    pub async fn post_ok(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, body).await;
+        assert_eq!(status, StatusCode::OK, "POST {path}: {answer}");
+        answer
+    }
+
     /// `GET path`, which must answer 200: its body.
     pub async fn get_ok(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;
@@ -193,6 +200,23 @@ impl TestServer {
             token: management_token(access_key, secret),
         }
     }
+}
+
+/// The `field` of each item of the array `list`.
+pub fn field_of<'a>(list: &'a Value, field: &str) -> Vec<&'a Value> {
+    let items = list.as_array().unwrap_or_else(|| panic!("{list} is no array"));
+    items.iter().map(|item| &item[field]).collect()
+}
+
+/// Updates of a room that each change a different field.
+pub fn room_field_edits() -> [Value; 5] {
+    [
+        serde_json::json!({"description": "edited"}),
+        serde_json::json!({"region": "eu"}),
+        serde_json::json!({"large_room": true}),
+        serde_json::json!({"size": 100}),
+        serde_json::json!({"max_duration_seconds": 600}),
+    ]
 }
 
 /// With `HMS_TEST_POSTGRES_URL` (an admin URL of a throwaway PostgreSQL server), the
