@@ -10,12 +10,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use hms_api::Operation;
 use hms_api::OperationInput;
-use hms_mcp::{McpServer, ToolBackend, ToolError, ToolOptions, ToolSet, UnknownTools};
+use hms_mcp::{McpServer, ToolBackend, ToolError, ToolOptions, ToolOutcome, ToolSet, UnknownTools};
 use serde_json::Value;
 
 use crate::auth::Caller;
@@ -77,12 +78,7 @@ struct RouterBackend {
 
 #[async_trait::async_trait]
 impl ToolBackend for RouterBackend {
-    async fn call(
-        &self,
-        op: &'static Operation,
-        input: OperationInput,
-        request: Option<&http::request::Parts>,
-    ) -> Result<Option<Value>, ToolError> {
+    async fn call(&self, op: &'static Operation, input: OperationInput, request: Option<&Parts>) -> ToolOutcome {
         let path = op.fill_path(&input.path).map_err(ToolError::Input)?;
         let pairs = hms_mcp::query_pairs(&input.query);
         let uri = if pairs.is_empty() {
