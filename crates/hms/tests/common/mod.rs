@@ -329,6 +329,14 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Reply {
+    /// Asserts that this is the error envelope of status `code` with `message` and `details`.
+    pub fn assert_error(&self, code: u16, message: &str, details: &[&str]) {
+        assert_eq!(self.status.as_u16(), code, "{}", self.body);
+        assert_eq!(self.body, envelope(code, message, details));
+    }
+}
+
 impl TestServer {
     /// A request to `path` without any authorization, to be completed by the caller.
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
