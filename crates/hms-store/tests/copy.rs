@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 
 mod common;
 
-use common::new_workspace;
+use common::{TestDatabase, new_workspace};
 
 /// A data dir with a database holding one workspace, and an empty PostgreSQL database.
 struct Databases {
@@ -25,9 +25,7 @@ struct Databases {
     /// A connection of its own to the source, for what the store never does.
     source_sql: SqliteConnection,
     target: PgStore,
-    target_url: String,
-    admin_url: String,
-    target_name: String,
+    target_db: TestDatabase,
     workspace_id: String,
 }
 
@@ -35,23 +33,20 @@ impl Databases {
     /// Panics when no PostgreSQL was given (the tests that call this are ignored unless
     /// asked for).
     async fn create() -> Self {
-        let admin_url = common::admin_url();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let source = SqliteStore::open(data_dir.path(), Durability::Process)
             .await
             .expect("open the source");
         let workspace = source.create_workspace(&new_workspace()).await.expect("a workspace");
         let source_sql = connect_sqlite(data_dir.path()).await;
-        let (target_name, target_url) = common::create_database(&admin_url, "hms_test_copy").await;
-        let target = PgStore::connect(&target_url).await.expect("open the target");
+        let target_db = TestDatabase::create_named("hms_test_copy").await;
+        let target = PgStore::connect(&target_db.url).await.expect("open the target");
         Self {
             _data_dir: data_dir,
             source,
             source_sql,
             target,
-            target_url,
-            admin_url,
-            target_name,
+            target_db,
             workspace_id: workspace.id,
         }
     }
@@ -64,7 +59,7 @@ impl Databases {
     }
 
     async fn target_number(&self, sql: &str) -> i64 {
-        let mut db = PgConnection::connect(&self.target_url)
+        let mut db = PgConnection::connect(&self.target_db.url)
             .await
             .expect("connect to the target");
         sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
@@ -87,7 +82,7 @@ impl Databases {
     async fn close(self) {
         self.source.close().await;
         self.target.close().await;
-        common::drop_database(&self.admin_url, &self.target_name).await;
+        self.target_db.destroy().await;
     }
 }
 

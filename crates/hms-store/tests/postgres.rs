@@ -23,24 +23,14 @@ mod parity;
 
 mod common;
 
-use common::{TEMPLATE, WORKSPACE, new_workspace, secret};
+use common::{TEMPLATE, TestDatabase, WORKSPACE, new_workspace, secret};
 
 const OTHER_WORKSPACE: &str = "ws-2";
 
-/// A database of its own for one test, dropped at the end.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
 impl TestDatabase {
-    /// Panics when no PostgreSQL was given (the tests that call this are ignored unless
-    /// asked for).
+    /// A database of its own for one test, dropped at the end (see [`TestDatabase::remove`]).
     async fn create() -> Self {
-        let admin_url = common::admin_url();
-        let (name, url) = common::create_database(&admin_url, "hms_test").await;
-        Self { admin_url, name, url }
+        Self::create_named("hms_test").await
     }
 
     /// Stores that share the database like separate server processes would.
@@ -67,7 +57,7 @@ impl TestDatabase {
         for store in stores {
             store.close().await;
         }
-        common::drop_database(&self.admin_url, &self.name).await;
+        self.destroy().await;
     }
 }
 
