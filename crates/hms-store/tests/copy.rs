@@ -86,6 +86,16 @@ impl Databases {
     }
 }
 
+/// The error of a copy from a source changed by `sql` first, which must write nothing.
+async fn refused_copy(sql: &str) -> CopyError {
+    let mut db = Databases::create().await;
+    db.source_sql(sql).await;
+    let error = db.copy().await.expect_err("the copy is refused");
+    db.assert_target_empty().await;
+    db.close().await;
+    error
+}
+
 async fn connect_sqlite(data_dir: &Path) -> SqliteConnection {
     let options = SqliteConnectOptions::from_str("sqlite:")
         .expect("options")
@@ -166,45 +176,35 @@ async fn ids_are_never_handed_out_twice_and_unplanned_events_stay_unplanned() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_column_only_one_database_has_is_refused() {
-    let mut db = Databases::create().await;
-    db.source_sql("ALTER TABLE rooms ADD COLUMN colour TEXT").await;
-    match db.copy().await {
-        Err(CopyError::ColumnsDiffer {
+    match refused_copy("ALTER TABLE rooms ADD COLUMN colour TEXT").await {
+        CopyError::ColumnsDiffer {
             table,
             only_in_source,
             only_in_target,
-        }) => {
+        } => {
             assert_eq!(table, "rooms");
             assert_eq!(only_in_source, ["colour"]);
             assert!(only_in_target.is_empty());
         }
         other => panic!("expected differing columns, got {other:?}"),
     }
-    db.assert_target_empty().await;
-    db.close().await;
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_table_only_the_source_has_is_refused() {
-    let mut db = Databases::create().await;
-    db.source_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-        .await;
-    match db.copy().await {
-        Err(CopyError::MissingInTarget(table)) => assert_eq!(table, "notes"),
+    match refused_copy("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)").await {
+        CopyError::MissingInTarget(table) => assert_eq!(table, "notes"),
         other => panic!("expected a missing table, got {other:?}"),
     }
-    db.assert_target_empty().await;
-    db.close().await;
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_value_without_meaning_in_the_target_fails_the_whole_copy() {
-    let mut db = Databases::create().await;
-    // SQLite takes any value in any column; a boolean of 2 means nothing.
-    db.source_sql("UPDATE templates SET is_default = 2").await;
-    let error = db.copy().await.expect_err("the copy is refused");
+    // SQLite takes any value in any column; a boolean of 2 means nothing. The workspace,
+    // copied before the template, goes with the rolled-back transaction.
+    let error = refused_copy("UPDATE templates SET is_default = 2").await;
     match &error {
         CopyError::Unconvertible {
             table,
@@ -222,7 +222,4 @@ async fn a_value_without_meaning_in_the_target_fails_the_whole_copy() {
         error.to_string(),
         "row 1 of table templates: column is_default holds the integer 2, which has no boolean equivalent"
     );
-    // The workspace, copied before the template, went with the rolled-back transaction.
-    db.assert_target_empty().await;
-    db.close().await;
 }
