@@ -5,7 +5,7 @@ use hms_types::active_room::{
 
 use super::bind::{Routes, bind};
 use super::list_json::ListJson;
-use super::{PathParams, Scope};
+use super::{Acknowledged, PathParams, Scope};
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
 
@@ -48,29 +48,17 @@ async fn update_peer(
     ))
 }
 
-async fn send_message(
-    s: Scope,
-    PathParams(room_id): RoomId,
-    JsonBody(message): JsonBody<SendMessage>,
-) -> ApiResult<Json<Acknowledgement>> {
+async fn send_message(s: Scope, PathParams(room_id): RoomId, JsonBody(message): JsonBody<SendMessage>) -> Acknowledged {
     s.runtime().send_message(s.workspace(), &room_id, message).await?;
     Ok(Json(Acknowledgement::new("message sent")))
 }
 
-async fn remove_peers(
-    s: Scope,
-    PathParams(room_id): RoomId,
-    JsonBody(request): JsonBody<RemovePeers>,
-) -> ApiResult<Json<Acknowledgement>> {
+async fn remove_peers(s: Scope, PathParams(room_id): RoomId, JsonBody(request): JsonBody<RemovePeers>) -> Acknowledged {
     s.runtime().remove_peers(s.workspace(), &room_id, request).await?;
     Ok(Json(Acknowledgement::new("peer remove request submitted")))
 }
 
-async fn end_room(
-    s: Scope,
-    PathParams(room_id): RoomId,
-    JsonBody(request): JsonBody<EndRoom>,
-) -> ApiResult<Json<Acknowledgement>> {
+async fn end_room(s: Scope, PathParams(room_id): RoomId, JsonBody(request): JsonBody<EndRoom>) -> Acknowledged {
     s.runtime().end_room(s.workspace(), &room_id, request).await?;
     Ok(Json(Acknowledgement::new("session is ending")))
 }

@@ -39,6 +39,9 @@ use crate::state::AppState;
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct PathParams<T>(pub T);
 
+/// The answer of an action the API acknowledges with a message.
+pub type Acknowledged = crate::error::ApiResult<axum::Json<hms_types::active_room::Acknowledgement>>;
+
 /// What a management handler acts in: the server's state and the workspace of the caller,
 /// whose management token it verified (answering the 401 envelope otherwise).
 pub struct Scope {

@@ -5,7 +5,7 @@ use hms_types::active_room::{Acknowledgement, ActivePeer};
 use hms_types::simulate::{Deliveries, EventLog, EventLogQuery, SimulatedJoin};
 
 use super::bind::{Routes, bind};
-use super::{PathParams, Scope};
+use super::{Acknowledged, PathParams, Scope};
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
 use crate::runtime::JoinRequest;
@@ -31,10 +31,7 @@ async fn join(
     Ok(Json(s.runtime().join(s.workspace(), &room_id, request).await?))
 }
 
-async fn leave(
-    s: Scope,
-    PathParams((room_id, peer_id)): PathParams<(String, String)>,
-) -> ApiResult<Json<Acknowledgement>> {
+async fn leave(s: Scope, PathParams((room_id, peer_id)): PathParams<(String, String)>) -> Acknowledged {
     s.runtime().leave(s.workspace(), &room_id, &peer_id).await?;
     Ok(Json(Acknowledgement::new("peer left")))
 }
