@@ -17,11 +17,12 @@ mod status;
 mod templates;
 mod token_exchange;
 
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
+use axum::{Json, Router};
 use hms_store::{Store, Workspace};
+use hms_types::active_room::Acknowledgement;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -30,7 +31,7 @@ use bind::Routes;
 use hms_api::Served;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::runtime::RoomRuntime;
 use crate::state::AppState;
 
@@ -40,7 +41,7 @@ use crate::state::AppState;
 pub struct PathParams<T>(pub T);
 
 /// The answer of an action the API acknowledges with a message.
-pub type Acknowledged = crate::error::ApiResult<axum::Json<hms_types::active_room::Acknowledgement>>;
+pub type Acknowledged = ApiResult<Json<Acknowledgement>>;
 
 /// What a management handler acts in: the server's state and the workspace of the caller,
 /// whose management token it verified (answering the 401 envelope otherwise).
