@@ -77,38 +77,28 @@ if [[ "${BENCH_SKIP_SOAK:-0}" != 1 ]]; then
   target/release/hms-bench soak --hms target/release/hms --out "$out_dir/soak.md" >/dev/null
 fi
 
+# Prints the part `$1` of the results, if it ran, after its heading `$2` (if any).
+part() {
+  local file="$out_dir/$1.md"
+  [[ -s "$file" ]] || return 0
+  echo
+  if [[ -n "${2:-}" ]]; then
+    echo "$2"
+    echo
+  fi
+  cat "$file"
+}
+
 mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $((mem_kib / 1024 / 1024)) GiB memory; $(uname -sr); $(rustc --version | cut -d' ' -f1-2); Node $(node --version 2>/dev/null || echo '–')."
   echo
   cat "$out_dir/load.md"
-  for pass in postgres two-nodes; do
-    if [[ -s "$out_dir/$pass.md" ]]; then
-      echo
-      cat "$out_dir/$pass.md"
-    fi
-  done
-  if [[ -s "$out_dir/criterion.md" ]]; then
-    echo
-    echo "Micro-benchmarks, one core, no I/O:"
-    echo
-    cat "$out_dir/criterion.md"
-  fi
-  if [[ -s "$out_dir/signal.md" ]]; then
-    echo
-    echo "Real peers on the signalling socket (no WebRTC: a role that neither publishes nor subscribes):"
-    echo
-    cat "$out_dir/signal.md"
-  fi
-  if [[ -s "$out_dir/media.md" ]]; then
-    echo
-    echo "Real WebRTC peers (str0m, as the SDK speaks): one publisher to many subscribers, and a room where everyone publishes:"
-    echo
-    cat "$out_dir/media.md"
-  fi
-  if [[ -s "$out_dir/soak.md" ]]; then
-    echo
-    cat "$out_dir/soak.md"
-  fi
+  part postgres
+  part two-nodes
+  part criterion "Micro-benchmarks, one core, no I/O:"
+  part signal "Real peers on the signalling socket (no WebRTC: a role that neither publishes nor subscribes):"
+  part media "Real WebRTC peers (str0m, as the SDK speaks): one publisher to many subscribers, and a room where everyone publishes:"
+  part soak
 } >"$out_dir/latest.md"
 cat "$out_dir/latest.md"

@@ -11,8 +11,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib/serve.sh"
-hms_find_binary conformance
-command -v node >/dev/null || { echo "conformance: node (>= 20) is required" >&2; exit 2; }
+hms_find_binary_and_node conformance
 
 # Fixed test credentials: a 24-hex access key and a 40-character secret.
 export HMS_ACCESS_KEY="${HMS_ACCESS_KEY:-65a1b2c3d4e5f60718293a4b}"

@@ -9,8 +9,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
-hms_find_binary browser
-command -v node >/dev/null || { echo "browser: node (>= 20) is required" >&2; exit 2; }
+hms_find_binary_and_node browser
 if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "browser: Chromium is missing (install Debian's package chromium); the suite cannot run" >&2
   exit 1

@@ -11,8 +11,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
-hms_find_binary dashboard
-command -v node >/dev/null || { echo "dashboard: node (>= 20) is required" >&2; exit 2; }
+hms_find_binary_and_node dashboard
 
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then

@@ -3,6 +3,7 @@
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/serve.sh"   # from a runner's directory
 #   hms_find_binary LABEL                                   # sets HMS_BIN
+#   hms_find_binary_and_node LABEL                          # the same, and node (>= 20) is required
 #   hms_serve LABEL [serve flags…]                          # sets WORK, LOG, SERVER_PID, BASE
 #   hms_log_tail [LINES]                                    # the end of the server's log, on stderr
 #   hms_run_client LINES COMMAND…                           # runs COMMAND, exits with its status
@@ -26,6 +27,11 @@ hms_find_binary() {
     echo "$1: build it with 'cargo build -p hms' or set HMS_BIN" >&2
     exit 2
   fi
+}
+
+hms_find_binary_and_node() {
+  hms_find_binary "$1"
+  command -v node >/dev/null || { echo "$1: node (>= 20) is required" >&2; exit 2; }
 }
 
 # The configuration a runner's server is started in: `default` (as the README's first

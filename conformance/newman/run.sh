@@ -15,8 +15,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib/serve.sh"
 hms_configuration "$@"
-hms_find_binary newman
-command -v node >/dev/null || { echo "newman: node (>= 20) is required" >&2; exit 2; }
+hms_find_binary_and_node newman
 
 ACCESS_KEY="66b0c1d2e3f4a5b6c7d8e9f0"
 SECRET="newman-secret-0123456789abcdefghijklmnop"

@@ -17,6 +17,7 @@
 const { describe, test, before } = require("node:test");
 const assert = require("node:assert/strict");
 const h = require("../lib/helpers");
+const retry = require("../lib/eventually");
 
 function assertRouted(res) {
   const details = (res.body && res.body.details) || [];
@@ -182,17 +183,7 @@ async function inbox(hms, roomId, peerId) {
 const texts = (deliveries) => deliveries.filter((d) => d.type === "message").map((d) => d.message);
 
 /** Retries `fn` until it stops throwing (remove-peers / end-room are asynchronous, 14 §7-8). */
-async function eventually(fn, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+const eventually = (fn, timeoutMs = 5000) => retry.eventually(fn, timeoutMs, 50);
 
 /** An SDK whose successful /active-rooms answers are recorded (acks the SDK discards). */
 function recordingSdk() {

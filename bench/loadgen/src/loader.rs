@@ -27,6 +27,21 @@ const NO_MODEL_ROOM: &str = "create one room through the API first: loaded rooms
 /// A model room's workspace, template, region and options, and the count of loaded rooms.
 type ModelRoom = (String, String, String, String, i64);
 
+fn db(error: sqlx::Error) -> String {
+    format!("database: {error}")
+}
+
+/// The model room and the count of loaded rooms, read the same way from either store.
+async fn model_room<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Result<ModelRoom, String>
+where
+    ModelRoom: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let model = sqlx::query_as(MODEL_ROOM).fetch_optional(pool).await.map_err(db)?;
+    model.ok_or_else(|| NO_MODEL_ROOM.to_owned())
+}
+
 /// The id of loaded room number `index`.
 pub fn room_id(index: u64) -> String {
     format!("{ID_PREFIX}{index:06x}")
@@ -44,7 +59,6 @@ pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
         return Err(format!("at most {MAX_ROOMS} rooms"));
     }
     let started = Instant::now();
-    let db = |e: sqlx::Error| format!("database: {e}");
     let options = SqliteConnectOptions::new()
         .filename(data_dir.join("openhms.db"))
         .journal_mode(SqliteJournalMode::Wal)
@@ -55,11 +69,7 @@ pub async fn load_rooms(data_dir: &Path, count: u64) -> Result<Loaded, String> {
         .connect_with(options)
         .await
         .map_err(db)?;
-    let (workspace_id, template_id, region, room_options, existing): ModelRoom = sqlx::query_as(MODEL_ROOM)
-        .fetch_optional(&pool)
-        .await
-        .map_err(db)?
-        .ok_or(NO_MODEL_ROOM)?;
+    let (workspace_id, template_id, region, room_options, existing) = model_room(&pool).await?;
     let mut next = existing as u64;
     while next < count {
         let end = (next + ROWS_PER_TRANSACTION).min(count);
@@ -108,17 +118,9 @@ pub async fn load_rooms_postgres(database_url: &str, count: u64) -> Result<Loade
         return Err(format!("at most {MAX_ROOMS} rooms"));
     }
     let started = Instant::now();
-    let db = |e: sqlx::Error| format!("database: {e}");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(database_url)
-        .await
-        .map_err(db)?;
-    let (workspace_id, template_id, region, room_options, existing): ModelRoom = sqlx::query_as(MODEL_ROOM)
-        .fetch_optional(&pool)
-        .await
-        .map_err(db)?
-        .ok_or(NO_MODEL_ROOM)?;
+    // One connection at a time: the batches run one after the other.
+    let pool = sqlx::PgPool::connect(database_url).await.map_err(db)?;
+    let (workspace_id, template_id, region, room_options, existing) = model_room(&pool).await?;
     let mut next = existing as u64;
     while next < count {
         let end = (next + ROWS_PER_TRANSACTION).min(count);

@@ -14,22 +14,13 @@ const BASE = process.env.HMS_BASE_URL;
 const ACCESS_KEY = process.env.HMS_ACCESS_KEY;
 const SECRET = process.env.HMS_SECRET;
 const { CHROMIUM, HEADLESS_ARGS } = require("../../lib/chromium");
+const retry = require("../../lib/eventually");
 const SCREENSHOTS = process.env.SCREENSHOTS_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "hms-dashboard-shots-"));
 
 assert.ok(BASE && ACCESS_KEY && SECRET, "HMS_BASE_URL, HMS_ACCESS_KEY and HMS_SECRET must be set (use run.sh)");
 
 /** Retries `check` (an async assertion) until it passes or `ms` have gone by. */
-async function eventually(check, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
+const eventually = (check, ms = 15000) => retry.eventually(check, ms, 250);
 
 /** A webhook endpoint that fails until told to succeed, and remembers what it got. */
 function startEndpoint() {

@@ -12,7 +12,7 @@ mod server;
 mod tools;
 
 pub use input::{operation_input, query_pairs};
-pub use server::{HttpBackend, McpServer, ToolBackend, ToolError, bearer_of, tool_result};
+pub use server::{HttpBackend, McpServer, ToolBackend, ToolError, ToolOutcome, bearer_of, tool_result};
 pub use tools::{
     ToolEntry, ToolOptions, ToolSet, UnknownTools, allow_list, annotations, input_schema, tool_operations,
 };

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use hms_api::Operation;
 use hms_api::OperationInput;
 use hms_types::ErrorBody;
+use http::request::Parts;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -52,18 +53,16 @@ impl From<hms_client::Error> for ToolError {
     }
 }
 
+/// What a tool call answers: the API's JSON (none for 204 No Content), or what went wrong.
+pub type ToolOutcome = Result<Option<Value>, ToolError>;
+
 /// Where the calls go: the server's own router (openhms's `/mcp`) or an HTTP API
 /// (`hms mcp`).
 #[async_trait::async_trait]
 pub trait ToolBackend: Send + Sync + 'static {
     /// Runs `op`. `request` is the MCP request's HTTP head when the MCP transport is
     /// HTTP: the backend may act with its credentials.
-    async fn call(
-        &self,
-        op: &'static Operation,
-        input: OperationInput,
-        request: Option<&http::request::Parts>,
-    ) -> Result<Option<Value>, ToolError>;
+    async fn call(&self, op: &'static Operation, input: OperationInput, request: Option<&Parts>) -> ToolOutcome;
 }
 
 /// Calls a 100ms-compatible API over HTTP (`hms mcp`).
@@ -103,7 +102,7 @@ impl HttpBackend {
         }
     }
 
-    fn client(&self, request: Option<&http::request::Parts>) -> Result<hms_client::Client, ToolError> {
+    fn client(&self, request: Option<&Parts>) -> Result<hms_client::Client, ToolError> {
         let (base_url, clients) = match &self.mode {
             HttpMode::Own(client) => return Ok(client.clone()),
             HttpMode::PassThrough { base_url, clients } => (base_url, clients),
@@ -132,7 +131,7 @@ impl HttpBackend {
 }
 
 /// The token of the request's `Authorization: Bearer <token>` header.
-pub fn bearer_of(request: &http::request::Parts) -> Option<&str> {
+pub fn bearer_of(request: &Parts) -> Option<&str> {
     let value = request.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
@@ -141,12 +140,7 @@ pub fn bearer_of(request: &http::request::Parts) -> Option<&str> {
 
 #[async_trait::async_trait]
 impl ToolBackend for HttpBackend {
-    async fn call(
-        &self,
-        op: &'static Operation,
-        input: OperationInput,
-        request: Option<&http::request::Parts>,
-    ) -> Result<Option<Value>, ToolError> {
+    async fn call(&self, op: &'static Operation, input: OperationInput, request: Option<&Parts>) -> ToolOutcome {
         let client = self.client(request)?;
         Ok(client.execute(op, &input).await?)
     }
@@ -187,7 +181,7 @@ impl McpServer {
         &self,
         name: &str,
         arguments: Option<serde_json::Map<String, Value>>,
-        request: Option<&http::request::Parts>,
+        request: Option<&Parts>,
     ) -> Result<CallToolResult, ErrorData> {
         let Some(entry) = self.tools.get(name) else {
             return Err(ErrorData::invalid_params(
@@ -206,7 +200,7 @@ impl McpServer {
 
 /// The API's JSON as text, and as structured content when it is an object (MCP's
 /// structured content is an object); errors carry the envelope's message and status.
-pub fn tool_result(result: Result<Option<Value>, ToolError>) -> CallToolResult {
+pub fn tool_result(result: ToolOutcome) -> CallToolResult {
     match result {
         Ok(Some(value)) => {
             let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
@@ -262,7 +256,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let parts = context.extensions.get::<http::request::Parts>();
+        let parts = context.extensions.get::<Parts>();
         self.call(&request.name, request.arguments, parts)
             .await
             .map(CallToolResponse::from)

@@ -17,8 +17,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
-        parse_json(&bytes, Shape::Object, "Invalid body param").map(JsonBody)
+        read_json(request, state, Shape::Object).await.map(JsonBody)
     }
 }
 
@@ -29,8 +28,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonArrayBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
-        parse_json(&bytes, Shape::Array, "Invalid body param").map(JsonArrayBody)
+        read_json(request, state, Shape::Array).await.map(JsonArrayBody)
     }
 }
 
@@ -43,6 +41,13 @@ pub enum Shape {
 }
 
 /// Reads a whole body, refusing it with 413 beyond `limit` bytes.
+/// The body of `request`, read within the body limit and parsed as a JSON value of `shape`
+/// (see [`parse_json`]).
+async fn read_json<T: DeserializeOwned>(request: Request, state: &AppState, shape: Shape) -> Result<T, ApiError> {
+    let bytes = read_body(request.into_body(), state.config.max_body_bytes).await?;
+    parse_json(&bytes, shape, "Invalid body param")
+}
+
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
         .await

@@ -222,16 +222,8 @@ pub trait Store: Send + Sync + 'static {
     /// answered) as planned; `Stale`, writing nothing, when another planner planned one of
     /// them first.
     async fn plan_deliveries(&self, planned: &[i64], deliveries: &[NewDelivery]) -> StoreResult<()>;
-    /// Leases up to `limit` deliveries that are due and first in their lane, at most
-    /// `per_url` of one endpoint, skipping the endpoints in `busy_urls`.
-    async fn claim_deliveries(
-        &self,
-        now: PreciseTime,
-        lease_until: PreciseTime,
-        limit: u32,
-        per_url: u32,
-        busy_urls: &[String],
-    ) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Leases the deliveries that `claim` asks for (see [`DeliveryClaim`]).
+    async fn claim_deliveries(&self, claim: &DeliveryClaim<'_>) -> StoreResult<Vec<DeliveryRecord>>;
     async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()>;
     /// Gives back leased deliveries that will not be attempted now.
     async fn release_deliveries(&self, delivery_ids: &[i64]) -> StoreResult<()>;

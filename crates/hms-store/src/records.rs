@@ -383,6 +383,18 @@ pub enum AttemptOutcome {
     },
 }
 
+/// What a sender claims: the deliveries due at `now` and first in their lane, leased until
+/// `lease_until`; at most `limit` of them and `per_url` of one endpoint, skipping the
+/// endpoints in `busy_urls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryClaim<'a> {
+    pub now: PreciseTime,
+    pub lease_until: PreciseTime,
+    pub limit: u32,
+    pub per_url: u32,
+    pub busy_urls: &'a [String],
+}
+
 /// Which deliveries of a workspace to read or replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 
 mod common;
 
-use common::new_workspace;
+use common::{TestDatabase, new_workspace};
 
 /// A data dir with a database holding one workspace, and an empty PostgreSQL database.
 struct Databases {
@@ -25,9 +25,7 @@ struct Databases {
     /// A connection of its own to the source, for what the store never does.
     source_sql: SqliteConnection,
     target: PgStore,
-    target_url: String,
-    admin_url: String,
-    target_name: String,
+    target_db: TestDatabase,
     workspace_id: String,
 }
 
@@ -35,23 +33,20 @@ impl Databases {
     /// Panics when no PostgreSQL was given (the tests that call this are ignored unless
     /// asked for).
     async fn create() -> Self {
-        let admin_url = common::admin_url();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let source = SqliteStore::open(data_dir.path(), Durability::Process)
             .await
             .expect("open the source");
         let workspace = source.create_workspace(&new_workspace()).await.expect("a workspace");
         let source_sql = connect_sqlite(data_dir.path()).await;
-        let (target_name, target_url) = common::create_database(&admin_url, "hms_test_copy").await;
-        let target = PgStore::connect(&target_url).await.expect("open the target");
+        let target_db = TestDatabase::create_named("hms_test_copy").await;
+        let target = PgStore::connect(&target_db.url).await.expect("open the target");
         Self {
             _data_dir: data_dir,
             source,
             source_sql,
             target,
-            target_url,
-            admin_url,
-            target_name,
+            target_db,
             workspace_id: workspace.id,
         }
     }
@@ -64,7 +59,7 @@ impl Databases {
     }
 
     async fn target_number(&self, sql: &str) -> i64 {
-        let mut db = PgConnection::connect(&self.target_url)
+        let mut db = PgConnection::connect(&self.target_db.url)
             .await
             .expect("connect to the target");
         sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
@@ -87,8 +82,18 @@ impl Databases {
     async fn close(self) {
         self.source.close().await;
         self.target.close().await;
-        common::drop_database(&self.admin_url, &self.target_name).await;
+        self.target_db.destroy().await;
     }
+}
+
+/// The error of a copy from a source changed by `sql` first, which must write nothing.
+async fn refused_copy(sql: &str) -> CopyError {
+    let mut db = Databases::create().await;
+    db.source_sql(sql).await;
+    let error = db.copy().await.expect_err("the copy is refused");
+    db.assert_target_empty().await;
+    db.close().await;
+    error
 }
 
 async fn connect_sqlite(data_dir: &Path) -> SqliteConnection {
@@ -171,45 +176,35 @@ async fn ids_are_never_handed_out_twice_and_unplanned_events_stay_unplanned() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_column_only_one_database_has_is_refused() {
-    let mut db = Databases::create().await;
-    db.source_sql("ALTER TABLE rooms ADD COLUMN colour TEXT").await;
-    match db.copy().await {
-        Err(CopyError::ColumnsDiffer {
+    match refused_copy("ALTER TABLE rooms ADD COLUMN colour TEXT").await {
+        CopyError::ColumnsDiffer {
             table,
             only_in_source,
             only_in_target,
-        }) => {
+        } => {
             assert_eq!(table, "rooms");
             assert_eq!(only_in_source, ["colour"]);
             assert!(only_in_target.is_empty());
         }
         other => panic!("expected differing columns, got {other:?}"),
     }
-    db.assert_target_empty().await;
-    db.close().await;
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_table_only_the_source_has_is_refused() {
-    let mut db = Databases::create().await;
-    db.source_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-        .await;
-    match db.copy().await {
-        Err(CopyError::MissingInTarget(table)) => assert_eq!(table, "notes"),
+    match refused_copy("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)").await {
+        CopyError::MissingInTarget(table) => assert_eq!(table, "notes"),
         other => panic!("expected a missing table, got {other:?}"),
     }
-    db.assert_target_empty().await;
-    db.close().await;
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
 async fn a_value_without_meaning_in_the_target_fails_the_whole_copy() {
-    let mut db = Databases::create().await;
-    // SQLite takes any value in any column; a boolean of 2 means nothing.
-    db.source_sql("UPDATE templates SET is_default = 2").await;
-    let error = db.copy().await.expect_err("the copy is refused");
+    // SQLite takes any value in any column; a boolean of 2 means nothing. The workspace,
+    // copied before the template, goes with the rolled-back transaction.
+    let error = refused_copy("UPDATE templates SET is_default = 2").await;
     match &error {
         CopyError::Unconvertible {
             table,
@@ -227,7 +222,4 @@ async fn a_value_without_meaning_in_the_target_fails_the_whole_copy() {
         error.to_string(),
         "row 1 of table templates: column is_default holds the integer 2, which has no boolean equivalent"
     );
-    // The workspace, copied before the template, went with the rolled-back transaction.
-    db.assert_target_empty().await;
-    db.close().await;
 }

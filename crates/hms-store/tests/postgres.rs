@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hms_store::{
-    AttemptOutcome, DeliveryFilter, DeliveryState, EventRecord, LiveWrite, NewDelivery, NewWorkspace, PgStore,
-    ReplayRecord, ReplayStart, RoomRecord, SessionRecord, SessionRevision, Store, StoreError, Topic,
+    AttemptOutcome, DeliveryClaim, DeliveryFilter, DeliveryState, EventRecord, LiveWrite, NewDelivery, NewWorkspace,
+    PgStore, ReplayRecord, ReplayStart, RoomRecord, SessionRecord, SessionRevision, Store, StoreError, Topic,
 };
 use hms_types::{PreciseTime, Timestamp};
 use sqlx::{Connection, Executor, PgConnection};
@@ -23,24 +23,14 @@ mod parity;
 
 mod common;
 
-use common::{TEMPLATE, WORKSPACE, new_workspace, secret};
+use common::{TEMPLATE, TestDatabase, WORKSPACE, new_workspace, secret};
 
 const OTHER_WORKSPACE: &str = "ws-2";
 
-/// A database of its own for one test, dropped at the end.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
 impl TestDatabase {
-    /// Panics when no PostgreSQL was given (the tests that call this are ignored unless
-    /// asked for).
+    /// A database of its own for one test, dropped at the end (see [`TestDatabase::remove`]).
     async fn create() -> Self {
-        let admin_url = common::admin_url();
-        let (name, url) = common::create_database(&admin_url, "hms_test").await;
-        Self { admin_url, name, url }
+        Self::create_named("hms_test").await
     }
 
     /// Stores that share the database like separate server processes would.
@@ -67,7 +57,7 @@ impl TestDatabase {
         for store in stores {
             store.close().await;
         }
-        common::drop_database(&self.admin_url, &self.name).await;
+        self.destroy().await;
     }
 }
 
@@ -728,10 +718,14 @@ async fn claims_never_overlap_and_keep_lane_order_across_processes() {
     // An endpoint this process is busy with is skipped, and what is given back is claimable again.
     let busy = [url_of("room-0")];
     let now = PreciseTime::now();
-    let skipping = stores[1]
-        .claim_deliveries(now, later(now, Duration::from_secs(600)), 100, 100, &busy)
-        .await
-        .unwrap();
+    let claim = DeliveryClaim {
+        now,
+        lease_until: later(now, Duration::from_secs(600)),
+        limit: 100,
+        per_url: 100,
+        busy_urls: &busy,
+    };
+    let skipping = stores[1].claim_deliveries(&claim).await.unwrap();
     assert_eq!(skipping.len(), ROOMS / 2, "one head per lane of the other endpoint");
     assert!(skipping.iter().all(|d| d.url != busy[0]));
     let ids: Vec<i64> = skipping.iter().map(|d| d.id).collect();
@@ -762,8 +756,14 @@ async fn send_until_done(store: &PgStore, lanes: &HashMap<i64, Vec<i64>>, log: &
     while log.lock().unwrap().finished.len() < total {
         assert!(started.elapsed() < Duration::from_secs(60), "deliveries stalled");
         let now = PreciseTime::now();
-        let lease_until = later(now, Duration::from_secs(600));
-        let claimed = store.claim_deliveries(now, lease_until, 4, PER_URL, &[]).await.unwrap();
+        let claim = DeliveryClaim {
+            now,
+            lease_until: later(now, Duration::from_secs(600)),
+            limit: 4,
+            per_url: PER_URL,
+            busy_urls: &[],
+        };
+        let claimed = store.claim_deliveries(&claim).await.unwrap();
         let mut per_url: HashMap<&str, u32> = HashMap::new();
         for delivery in &claimed {
             *per_url.entry(delivery.url.as_str()).or_default() += 1;

@@ -12,10 +12,16 @@ mod common;
 
 use common::{TEMPLATE, WORKSPACE, new_workspace};
 
-async fn store_with_workspace(dir: &std::path::Path) -> Arc<SqliteStore> {
-    let store = Arc::new(SqliteStore::open(dir, hms_store::Durability::Process).await.unwrap());
+/// A store in a data dir of its own (kept while the `TempDir` is), with one workspace.
+async fn store_with_workspace() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(dir.path(), hms_store::Durability::Process)
+            .await
+            .unwrap(),
+    );
     store.create_workspace(&new_workspace()).await.unwrap();
-    store
+    (dir, store)
 }
 
 fn room(id: String, name: &str, template_id: &str) -> RoomRecord {
@@ -24,8 +30,7 @@ fn room(id: String, name: &str, template_id: &str) -> RoomRecord {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rooms_created_together_are_answered_one_by_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_workspace(dir.path()).await;
+    let (_dir, store) = store_with_workspace().await;
     // 200 inserts at once: 40 names five times each (in different cases: names are unique
     // without regard to case), and one room whose template does not exist.
     let mut inserts = Vec::new();
@@ -75,8 +80,7 @@ async fn rooms_created_together_are_answered_one_by_one() {
 /// must stop with the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn point_reads_see_every_commit_at_once_and_stop_with_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_workspace(dir.path()).await;
+    let (_dir, store) = store_with_workspace().await;
     let mut writers = Vec::new();
     for n in 0..32 {
         let store = store.clone();

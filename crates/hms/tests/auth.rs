@@ -273,13 +273,7 @@ async fn workspaces_see_only_their_own_rooms_and_templates() {
     assert_eq!(status, StatusCode::OK);
     let template_id = templates["data"][0]["id"].as_str().unwrap().to_owned();
 
-    server.create_workspace("second", OTHER_KEY, OTHER_SECRET).await;
-    let other = management_token(OTHER_KEY, OTHER_SECRET);
-    let as_other = |method: Method, path: String, body: Option<Value>| {
-        let other = other.clone();
-        let server = &server;
-        async move { server.call_with(method, &path, body, Some(&other)).await }
-    };
+    let other = server.other_workspace("second", OTHER_KEY, OTHER_SECRET).await;
 
     let room_not_found = envelope(404, "Room not found", &[]);
     let template_not_found = envelope(404, "Template not found", &[]);
@@ -327,7 +321,7 @@ async fn workspaces_see_only_their_own_rooms_and_templates() {
             template_not_found,
         ),
     ] {
-        let (status, answer) = as_other(method.clone(), path.clone(), body).await;
+        let (status, answer) = other.call(method.clone(), &path, body).await;
         assert_eq!(
             (status, answer),
             (StatusCode::NOT_FOUND, expected),
@@ -335,7 +329,7 @@ async fn workspaces_see_only_their_own_rooms_and_templates() {
         );
     }
     for query in ["", "?enabled=false", "?name=first-workspace-room"] {
-        let (status, page) = as_other(Method::GET, format!("/v2/rooms{query}"), None).await;
+        let (status, page) = other.call(Method::GET, format!("/v2/rooms{query}"), None).await;
         assert_eq!(
             (status, page),
             (StatusCode::OK, json!({ "limit": 10, "data": [], "last": "" })),
@@ -343,7 +337,7 @@ async fn workspaces_see_only_their_own_rooms_and_templates() {
         );
     }
     // Its own default template only.
-    let (status, page) = as_other(Method::GET, "/v2/templates".into(), None).await;
+    let (status, page) = other.call(Method::GET, "/v2/templates", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let own: Vec<&Value> = page["data"].as_array().unwrap().iter().collect();
     assert_eq!(own.len(), 1, "{page}");
@@ -351,22 +345,24 @@ async fn workspaces_see_only_their_own_rooms_and_templates() {
     assert_ne!(own[0]["id"], json!(template_id));
     // Rooms of its own, even with a name the first workspace uses, on its own template;
     // the first workspace's template cannot be used.
-    let (status, answer) = as_other(
-        Method::POST,
-        "/v2/rooms".into(),
-        Some(json!({ "name": "x", "template_id": template_id })),
-    )
-    .await;
+    let (status, answer) = other
+        .call(
+            Method::POST,
+            "/v2/rooms",
+            Some(json!({ "name": "x", "template_id": template_id })),
+        )
+        .await;
     assert_eq!(
         (status, answer),
         (StatusCode::BAD_REQUEST, envelope(400, "Error: template not found", &[]))
     );
-    let (status, mine) = as_other(
-        Method::POST,
-        "/v2/rooms".into(),
-        Some(json!({ "name": "first-workspace-room" })),
-    )
-    .await;
+    let (status, mine) = other
+        .call(
+            Method::POST,
+            "/v2/rooms",
+            Some(json!({ "name": "first-workspace-room" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{mine}");
     assert_ne!(mine["id"], room["id"]);
     assert_ne!(mine["customer_id"], room["customer_id"]);

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{ACCESS_KEY, SECRET, TestServer, now_secs};
+use common::{ACCESS_KEY, SECRET, TestServer, field_of, now_secs};
 use hms_auth::{AppSecret, Claims, TokenType, VerifyPolicy};
 use serde_json::{Value, json};
 
@@ -576,12 +576,7 @@ async fn sessions_active_rooms_and_the_simulator() {
         json!({"message": "message sent"})
     );
     let received = setup.hms(&["simulate", "messages", &room, bob_id, "--json"]).json();
-    let kinds: Vec<&Value> = received["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| &m["type"])
-        .collect();
+    let kinds = field_of(&received["messages"], "type");
     assert_eq!(kinds, [&json!("name_changed"), &json!("message")]);
     assert_eq!(received["messages"][1]["message"], json!("hi"));
     assert_eq!(

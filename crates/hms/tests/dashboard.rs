@@ -535,13 +535,8 @@ async fn behind_an_https_public_url_the_cookie_is_secure_and_the_snippets_use_th
 
 #[tokio::test]
 async fn over_https_the_cookie_is_secure_and_failed_sign_ins_still_count() {
-    let temp = tempfile::tempdir().unwrap();
-    let server = TestServer::start_node(
-        temp.path(),
-        &["--tls-self-signed"],
-        &[("HMS_DASHBOARD_SIGN_IN_LIMIT", "1")],
-    );
-    let pem = std::fs::read(temp.path().join("tls/cert.pem")).expect("the self-signed certificate");
+    let server = TestServer::start_with(&["--tls-self-signed"], &[("HMS_DASHBOARD_SIGN_IN_LIMIT", "1")]);
+    let pem = std::fs::read(server.data_dir.join("tls/cert.pem")).expect("the self-signed certificate");
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
         .redirect(reqwest::redirect::Policy::none())

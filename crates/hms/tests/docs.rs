@@ -14,6 +14,11 @@ use hms_api::{OPERATIONS, Served};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// The text `field` of each item of the array `list`.
+fn texts<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    field_of(list, field).into_iter().filter_map(Value::as_str).collect()
+}
+
 async fn fetch(server: &TestServer, path: &str) -> (StatusCode, String, String) {
     let response = client()
         .get(server.url(path))
@@ -61,12 +66,7 @@ async fn every_served_operation_is_in_the_openapi_document_and_no_other() {
 }
 
 fn assert_documents(document: &Value, served: Served) {
-    let tags: Vec<&str> = document["tags"]
-        .as_array()
-        .expect("tags")
-        .iter()
-        .filter_map(|tag| tag["name"].as_str())
-        .collect();
+    let tags = texts(&document["tags"], "name");
     assert_eq!(
         tags.contains(&hms_api::Group::Simulator.title()),
         served.simulator,
@@ -129,12 +129,7 @@ fn assert_collection(collection: &Value, served: Served) {
         collection["info"]["schema"],
         "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
     );
-    let variables: BTreeSet<&str> = collection["variable"]
-        .as_array()
-        .expect("variables")
-        .iter()
-        .filter_map(|variable| variable["key"].as_str())
-        .collect();
+    let variables: BTreeSet<&str> = texts(&collection["variable"], "key").into_iter().collect();
     for key in ["APP_ACCESS_KEY", "APP_SECRET", "BASE_URL", "TOKEN"] {
         assert!(variables.contains(key), "collection variable {key} is missing");
     }
@@ -247,12 +242,7 @@ async fn the_openapi_document_is_structurally_valid_openapi_3_1() {
     let schemes = document["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");
-    let tags: HashSet<&str> = document["tags"]
-        .as_array()
-        .expect("tags")
-        .iter()
-        .filter_map(|tag| tag["name"].as_str())
-        .collect();
+    let tags: HashSet<&str> = texts(&document["tags"], "name").into_iter().collect();
     let mut operation_ids = HashSet::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
         assert!(path.starts_with('/'), "{path}");

@@ -416,6 +416,13 @@ async fn good_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, events)
 }
 
+/// A simulated host joins `room`.
+async fn join_host(server: &TestServer, room: &Value) {
+    let path = format!("/v2/simulate/rooms/{}/peers", room["id"].as_str().unwrap());
+    let (status, _) = server.post(&path, json!({ "role": "host" })).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_black_hole_endpoint_holds_only_its_own_deliveries() {
     let hole = black_hole().await;
@@ -437,13 +444,7 @@ async fn a_black_hole_endpoint_holds_only_its_own_deliveries() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{room}");
-        let (status, _) = server
-            .post(
-                &format!("/v2/simulate/rooms/{}/peers", room["id"].as_str().unwrap()),
-                json!({ "role": "host" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
+        join_host(&server, &room).await;
     }
     // Wait until the black hole holds its share of attempts.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -456,13 +457,7 @@ async fn a_black_hole_endpoint_holds_only_its_own_deliveries() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let started = Instant::now();
-    let (status, _) = server
-        .post(
-            &format!("/v2/simulate/rooms/{}/peers", room["id"].as_str().unwrap()),
-            json!({ "role": "host" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    join_host(&server, &room).await;
     while good_events.lock().unwrap().len() < 2 {
         assert!(
             started.elapsed() < Duration::from_secs(5),

@@ -6,21 +6,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Reply, TestServer, envelope, management_token, send};
+use common::{Reply, TestServer, management_token, send};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        dir.path(),
+    let server = TestServer::start_with(
         &[
             "--rate-limit-workspace-per-sec",
             "1",
             "--rate-limit-workspace-burst",
             "3",
         ],
+        &[],
     );
     server
         .create_workspace("quiet", "quiet-access-key-0001", "quiet-secret-0123456789abcdef")
@@ -45,16 +44,9 @@ async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
         started.elapsed() < Duration::from_secs(1),
         "the burst was sent within the refill of one request"
     );
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let limit = ["this workspace may make 1 requests per second", "retry after 1 s"];
+    refused.assert_error(429, "Too many requests", &limit);
     assert_eq!(refused.headers["retry-after"], "1");
-    assert_eq!(
-        refused.body,
-        envelope(
-            429,
-            "Too many requests",
-            &["this workspace may make 1 requests per second", "retry after 1 s"]
-        )
-    );
 
     // Another workspace has its own bucket.
     let other = send(server.request(Method::GET, "/v2/rooms").bearer_auth(&quiet)).await;
@@ -73,9 +65,8 @@ async fn a_workspace_past_its_rate_gets_429_and_others_do_not() {
 
 /// A server whose unauthenticated endpoints allow each client address 2 requests at once
 /// and one every 2 s after, the client being the last address of `X-Forwarded-For`.
-fn client_limited_server(data_dir: &std::path::Path) -> TestServer {
-    TestServer::start_in(
-        data_dir,
+fn client_limited_server() -> TestServer {
+    TestServer::start_with(
         &[
             "--rate-limit-client-per-sec",
             "0.5",
@@ -84,41 +75,37 @@ fn client_limited_server(data_dir: &std::path::Path) -> TestServer {
             "--client-address-header",
             "x-forwarded-for",
         ],
+        &[],
     )
+}
+
+/// A room-code exchange of `code`, to be sent.
+fn code_exchange(server: &TestServer, code: &str) -> reqwest::RequestBuilder {
+    server.request(Method::POST, "/v2/token").json(&json!({ "code": code }))
 }
 
 /// The per-client refusal: 429, when to come back, readable by a browser, in the envelope.
 fn assert_client_refusal(refused: &Reply) {
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let limit = [
+        "one client address may make 0.5 such requests per second",
+        "retry after 2 s",
+    ];
+    refused.assert_error(429, "Too many requests", &limit);
     assert_eq!(refused.headers["retry-after"], "2");
     assert_eq!(
         refused.headers["access-control-allow-origin"], "*",
         "a browser can read the refusal"
     );
-    assert_eq!(
-        refused.body,
-        envelope(
-            429,
-            "Too many requests",
-            &[
-                "one client address may make 0.5 such requests per second",
-                "retry after 2 s"
-            ]
-        )
-    );
 }
 
 #[tokio::test]
 async fn the_code_exchange_is_limited_per_client_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = client_limited_server(dir.path());
+    let server = client_limited_server();
     let code = server.room_code("limited").await;
     let exchange = |client: &str| {
-        server
-            .request(Method::POST, "/v2/token")
+        code_exchange(&server, &code)
             .header("x-forwarded-for", format!("198.51.100.7, {client}"))
             .header("origin", "https://app.example")
-            .json(&json!({ "code": code }))
     };
     for _ in 0..2 {
         assert_eq!(send(exchange("203.0.113.1")).await.status, StatusCode::OK);
@@ -135,15 +122,9 @@ async fn the_code_exchange_is_limited_per_client_address() {
 
 #[tokio::test]
 async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = client_limited_server(dir.path());
+    let server = client_limited_server();
     let code = server.room_code("init-limited").await;
-    let exchange = |client: &str| {
-        server
-            .request(Method::POST, "/v2/token")
-            .header("x-forwarded-for", client.to_owned())
-            .json(&json!({ "code": code }))
-    };
+    let exchange = |client: &str| code_exchange(&server, &code).header("x-forwarded-for", client.to_owned());
     let exchanged = send(exchange("203.0.113.9")).await;
     assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.body);
     let app_token = exchanged.body["token"].as_str().unwrap().to_owned();
@@ -171,17 +152,11 @@ async fn init_is_limited_per_client_address_in_the_same_bucket_as_the_exchange()
 
 #[tokio::test]
 async fn without_a_proxy_header_the_peer_address_is_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        dir.path(),
+    let server = TestServer::start_with(
         &["--rate-limit-client-per-sec", "0.5", "--rate-limit-client-burst", "1"],
+        &[],
     );
-    let attempt = || {
-        server
-            .request(Method::POST, "/v2/token")
-            .header("x-forwarded-for", "203.0.113.9")
-            .json(&json!({ "code": "abc-defg-hij" }))
-    };
+    let attempt = || code_exchange(&server, "abc-defg-hij").header("x-forwarded-for", "203.0.113.9");
     // An unknown code is refused by the exchange itself; the second try by the limit,
     // whatever the (untrusted) header says.
     let first = send(attempt()).await;

@@ -4,12 +4,10 @@
 mod common;
 
 use std::collections::HashSet;
-use std::ops::Deref;
 use std::time::Duration;
 
 use common::{
-    TestServer, assert_reply, envelope, format_unix_secs, id_of, is_object_id, is_uuid_v4, management_token, page_ids,
-    timestamp_millis,
+    TestServer, assert_reply, envelope, format_unix_secs, id_of, is_object_id, is_uuid_v4, page_ids, timestamp_millis,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -19,23 +17,8 @@ use serde_json::{Map, Value, json};
 // ---------------------------------------------------------------------------------------
 
 /// A server with the peer simulator on a data dir of its own.
-struct Sim {
-    server: TestServer,
-    _dir: tempfile::TempDir,
-}
-
-impl Deref for Sim {
-    type Target = TestServer;
-
-    fn deref(&self) -> &TestServer {
-        &self.server
-    }
-}
-
-fn start() -> Sim {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start_in(dir.path(), &["--simulate-peers"]);
-    Sim { server, _dir: dir }
+fn start() -> TestServer {
+    TestServer::start_with(&["--simulate-peers"], &[])
 }
 
 fn text(value: &Value) -> &str {
@@ -2060,13 +2043,7 @@ async fn another_workspace_sees_nothing_of_the_live_state() {
     let host = join_as(&server, &room.id, "host", "H", "h", "").await;
     let session_id = active_session_id(&server, &room).await;
     let (key, secret) = ("74b0e1f0a1b2c3d4e5f60718", "other-secret-0123456789abcdef0123456789");
-    server.create_workspace("other", key, secret).await;
-    let token = management_token(key, secret);
-    let other = |method: Method, path: String, body: Option<Value>| {
-        let token = token.clone();
-        let server = &server;
-        async move { server.call_with(method, &path, body, Some(&token)).await }
-    };
+    let other = server.other_workspace("other", key, secret).await;
 
     let peer = text(&host["id"]);
     let base = format!("/v2/active-rooms/{}", room.id);
@@ -2096,10 +2073,12 @@ async fn another_workspace_sees_nothing_of_the_live_state() {
     ];
     for (method, path, body) in room_calls {
         let what = format!("other workspace: {method} {path}");
-        assert_error(other(method, path, body).await, 404, "Room not found", &[], &what);
+        assert_error(other.call(method, path, body).await, 404, "Room not found", &[], &what);
     }
     assert_error(
-        other(Method::GET, format!("/v2/sessions/{session_id}"), None).await,
+        other
+            .call(Method::GET, format!("/v2/sessions/{session_id}"), None)
+            .await,
         404,
         "Session not found",
         &[],
@@ -2108,7 +2087,7 @@ async fn another_workspace_sees_nothing_of_the_live_state() {
     let empty = json!({"limit": 10, "data": [], "last": ""});
     for query in ["", "?active=true", &format!("?room_id={}", room.id)] {
         assert_reply(
-            other(Method::GET, format!("/v2/sessions{query}"), None).await,
+            other.call(Method::GET, format!("/v2/sessions{query}"), None).await,
             200,
             &empty,
             query,
@@ -2116,7 +2095,9 @@ async fn another_workspace_sees_nothing_of_the_live_state() {
     }
     for query in ["", &format!("?room_id={}", room.id), "?type=peer.join.success"] {
         assert_reply(
-            other(Method::GET, format!("/v2/simulate/events{query}"), None).await,
+            other
+                .call(Method::GET, format!("/v2/simulate/events{query}"), None)
+                .await,
             200,
             &json!({"events": []}),
             query,
@@ -2137,12 +2118,16 @@ async fn another_workspace_sees_nothing_of_the_live_state() {
     assert_eq!(stored["enabled"], json!(true));
 
     // The other workspace's own live state is just as invisible the other way round.
-    let (status, theirs) = other(Method::POST, "/v2/rooms".into(), Some(json!({"name": "theirs"}))).await;
+    let (status, theirs) = other
+        .call(Method::POST, "/v2/rooms", Some(json!({"name": "theirs"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{theirs}");
     let their_room = text(&theirs["id"]).to_owned();
-    let (status, their_peer) = other(Method::POST, peers_path(&their_room), Some(json!({"role": "host"}))).await;
+    let (status, their_peer) = other
+        .call(Method::POST, peers_path(&their_room), Some(json!({"role": "host"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{their_peer}");
-    let (_, their_log) = other(Method::GET, "/v2/simulate/events".into(), None).await;
+    let (_, their_log) = other.call(Method::GET, "/v2/simulate/events", None).await;
     let their_events = their_log["events"].as_array().unwrap();
     assert_eq!(their_events.len(), 2);
     assert!(their_events.iter().all(|e| e["account_id"] == theirs["customer_id"]));

@@ -18,7 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ACCESS_KEY, SECRET, TestServer, assert_reply, envelope, management_token, now_secs, timestamp_millis};
+use common::{
+    ACCESS_KEY, SECRET, TestServer, assert_reply, envelope, management_token, now_secs, room_field_edits,
+    timestamp_millis,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hms_auth::{AppSecret, TokenType, VerifyPolicy};
@@ -460,13 +463,7 @@ const EDITED_ROOMS: usize = 4;
 async fn concurrent_room_updates_through_both_nodes_lose_nothing() {
     let cluster = Cluster::start(&[]);
     let cluster = Arc::new(cluster);
-    let changes = [
-        json!({"description": "edited"}),
-        json!({"region": "eu"}),
-        json!({"large_room": true}),
-        json!({"size": 100}),
-        json!({"max_duration_seconds": 600}),
-    ];
+    let changes = room_field_edits();
     let mut rooms = Vec::new();
     for r in 0..EDITED_ROOMS {
         rooms.push(create_room(cluster.node(r), &format!("edited-{r}")).await);

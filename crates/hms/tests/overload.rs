@@ -141,12 +141,8 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_with_408() {
 
 #[tokio::test]
 async fn a_request_not_done_in_time_answers_503() {
-    let dir = tempfile::tempdir().unwrap();
     // The body limit is longer than the request's: the request's runs out first.
-    let server = TestServer::start_in(
-        dir.path(),
-        &["--request-timeout-ms", "300", "--body-read-timeout-ms", "60000"],
-    );
+    let server = TestServer::start_with(&["--request-timeout-ms", "300", "--body-read-timeout-ms", "60000"], &[]);
     let mut stream = half_sent_create(&server).await;
     let (response, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
     assert_eq!(status_line(&response), "HTTP/1.1 503 Service Unavailable", "{response}");

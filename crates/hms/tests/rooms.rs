@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, envelope, id_of, is_object_id, is_uuid_v4, page_ids, timestamp_millis};
+use common::{TestServer, envelope, id_of, is_object_id, is_uuid_v4, page_ids, room_field_edits, timestamp_millis};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -797,13 +797,7 @@ async fn create_refuses_every_invalid_body_and_creates_nothing() {
 #[tokio::test]
 async fn concurrent_updates_of_different_fields_all_take_effect() {
     let server = std::sync::Arc::new(TestServer::start());
-    let changes = [
-        json!({"description": "edited"}),
-        json!({"region": "eu"}),
-        json!({"large_room": true}),
-        json!({"size": 100}),
-        json!({"max_duration_seconds": 600}),
-    ];
+    let changes = room_field_edits();
     for attempt in 0..4 {
         let id = create(&server, json!({"name": format!("busy-{attempt}")})).await["id"]
             .as_str()

@@ -29,8 +29,7 @@ fn app_token(room_id: &str, role: &str, user_id: &str) -> String {
 }
 
 async fn room(server: &TestServer, name: &str) -> String {
-    let (status, room) = server.post("/v2/rooms", json!({ "name": name })).await;
-    assert_eq!(status, StatusCode::OK, "{room}");
+    let room = server.post_ok("/v2/rooms", json!({ "name": name })).await;
     room["id"].as_str().expect("room id").to_owned()
 }
 
@@ -342,13 +341,12 @@ async fn the_rest_api_controls_real_peers() {
     let (mut bob, bob_id, _) = Client::join(&server, &room_id, "guest", "Bob").await;
     alice.expect("on-peer-join").await;
 
-    let (status, body) = server
-        .post(
+    server
+        .post_ok(
             &format!("/v2/active-rooms/{room_id}/send-message"),
             json!({"message": "hello from the backend"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     for client in [&mut alice, &mut bob] {
         let message = client.expect("on-broadcast").await;
         assert_eq!(
@@ -358,13 +356,12 @@ async fn the_rest_api_controls_real_peers() {
         assert!(message.get("peer").is_none(), "{message}");
     }
 
-    let (status, body) = server
-        .post(
+    server
+        .post_ok(
             &format!("/v2/active-rooms/{room_id}/peers/{bob_id}"),
             json!({"name": "Robert", "metadata": "m"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     for client in [&mut alice, &mut bob] {
         let update = client.expect("on-peer-update").await;
         assert_eq!(
@@ -375,35 +372,32 @@ async fn the_rest_api_controls_real_peers() {
         assert_eq!(update["realtime"], true);
     }
 
-    let (status, body) = server
-        .post(
+    server
+        .post_ok(
             &format!("/v2/active-rooms/{room_id}/peers/{bob_id}"),
             json!({"role": "host"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(bob.expect("on-policy-change").await["name"], "host");
     assert_eq!(alice.expect("on-peer-update").await["role"], "host");
 
-    let (status, body) = server
-        .post(
+    server
+        .post_ok(
             &format!("/v2/active-rooms/{room_id}/remove-peers"),
             json!({"peer_id": bob_id, "reason": "misconduct"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let request = bob.expect("on-peer-leave-request").await;
     assert_eq!(request, json!({"reason": "misconduct", "room_end": false}));
     assert_eq!(bob.closed().await, None, "the server closes a removed peer's socket");
     assert_eq!(alice.expect("on-peer-leave").await["peer_id"], bob_id);
 
-    let (status, body) = server
-        .post(
+    server
+        .post_ok(
             &format!("/v2/active-rooms/{room_id}/end-room"),
             json!({"reason": "done", "lock": true}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         alice.expect("on-peer-leave-request").await,
         json!({"reason": "done", "room_end": true})
@@ -422,13 +416,12 @@ async fn room_with_single_seat(server: &TestServer, name: &str) -> String {
         .as_str()
         .expect("a default template")
         .to_owned();
-    let (status, body) = server
-        .post(
+    server
+        .post_ok(
             &format!("/v2/templates/{template_id}/roles/solo"),
             json!({"name": "solo", "maxPeerCount": 1}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     room(server, name).await
 }
 
@@ -567,12 +560,7 @@ async fn a_join_into_a_room_disabled_after_init_is_refused() {
 
 #[tokio::test]
 async fn a_dropped_socket_keeps_the_peer_for_the_window_and_then_removes_it() {
-    let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start_node(
-        data.path(),
-        &["--simulate-peers"],
-        &[("HMS_RTC_RECONNECT_WINDOW_MS", "1500")],
-    );
+    let server = TestServer::start_with(&["--simulate-peers"], &[("HMS_RTC_RECONNECT_WINDOW_MS", "1500")]);
     let room_id = room(&server, "signal-window").await;
     let (mut alice, _, _) = Client::join(&server, &room_id, "host", "Alice").await;
     let (bob, bob_id, _) = Client::join(&server, &room_id, "guest", "Bob").await;
@@ -668,14 +656,10 @@ async fn real_peers_log_the_same_events_as_simulated_peers() {
         )
         .await;
     let alice_sim = alice["id"].as_str().unwrap();
-    let (status, _) = server
-        .call(
-            Method::DELETE,
-            &format!("/v2/simulate/rooms/{simulated_room}/peers/{alice_sim}"),
-            None,
-        )
+    let left = server
+        .delete(&format!("/v2/simulate/rooms/{simulated_room}/peers/{alice_sim}"))
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(left.status, StatusCode::OK);
 
     let story = |events: &Value, room_name: &str| -> Vec<Value> {
         events["events"]
@@ -736,13 +720,11 @@ async fn init_on_any_node_sends_clients_to_the_rooms_node_and_any_node_controls_
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(alice.expect("on-broadcast").await["info"]["message"], "via node A");
-    let (status, bob) = a
-        .post(
-            &format!("/v2/simulate/rooms/{room_id}/peers"),
-            json!({"role": "guest", "name": "Bob"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{bob}");
+    a.post_ok(
+        &format!("/v2/simulate/rooms/{room_id}/peers"),
+        json!({"role": "guest", "name": "Bob"}),
+    )
+    .await;
     assert_eq!(alice.expect("on-peer-join").await["info"]["name"], "Bob");
     let (status, _) = a
         .post(
@@ -822,17 +804,15 @@ async fn publish_offers_are_checked_against_the_role_and_the_tracks_map_and_chan
         "speaker": {"name": "speaker", "publishParams": {"allowed": ["audio"]}},
         "listener": {"name": "listener", "publishParams": {"allowed": []}},
     });
-    let (status, template) = server
-        .post("/v2/templates", json!({"name": "publishing", "roles": roles}))
+    let template = server
+        .post_ok("/v2/templates", json!({"name": "publishing", "roles": roles}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{template}");
-    let (status, room) = server
-        .post(
+    let room = server
+        .post_ok(
             "/v2/rooms",
             json!({"name": "publishing", "template_id": template["id"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{room}");
     let room_id = room["id"].as_str().expect("room id");
     let (mut speaker, speaker_id, _) = Client::join(&server, room_id, "speaker", "Speaker").await;
     let (mut listener, _, _) = Client::join(&server, room_id, "listener", "Listener").await;

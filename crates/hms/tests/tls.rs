@@ -82,9 +82,7 @@ async fn a_certificate_from_files_is_served_and_plain_http_is_refused() {
 
 #[tokio::test]
 async fn half_open_tls_handshakes_count_against_the_connection_cap_and_time_out() {
-    let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(
-        data.path(),
+    let server = TestServer::start_with(
         &[
             "--tls-self-signed",
             "--max-connections",
@@ -92,8 +90,9 @@ async fn half_open_tls_handshakes_count_against_the_connection_cap_and_time_out(
             "--header-read-timeout-ms",
             "1500",
         ],
+        &[],
     );
-    let client = trusting(&std::fs::read(data.path().join("tls/cert.pem")).unwrap());
+    let client = trusting(&std::fs::read(server.data_dir.join("tls/cert.pem")).unwrap());
     let addr = server.base.trim_start_matches("https://").to_owned();
     // Two connections that never begin their handshake take both places.
     let opened = Instant::now();

@@ -13,7 +13,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{SECRET, TestServer, envelope, format_unix_secs, is_uuid_v4, now_secs, timestamp_millis};
+use common::{SECRET, TestServer, envelope, field_of, format_unix_secs, is_uuid_v4, now_secs, timestamp_millis};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -2241,7 +2241,7 @@ async fn another_workspace_has_its_own_endpoint_history_and_replays() {
     let theirs = Receiver::start().await;
     let hms = Hms::start(&config().workspace_webhook(&mine.url("/mine"), &[], Some("whsec-mine")));
     let (key, secret) = ("74b0e1f0a1b2c3d4e5f60718", "other-secret-0123456789abcdef0123456789");
-    hms.create_workspace("other", key, secret).await;
+    let other = hms.other_workspace("other", key, secret).await;
     let set = hms.cli(&[
         "workspace",
         "webhook",
@@ -2253,22 +2253,20 @@ async fn another_workspace_has_its_own_endpoint_history_and_replays() {
         "whsec-theirs",
     ]);
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
-    let token = common::management_token(key, secret);
-    let other = |method: Method, path: String, body: Option<Value>| {
-        let token = token.clone();
-        let server = &hms.server;
-        async move { server.call_with(method, &path, body, Some(&token)).await }
-    };
 
     let room = create_room(&hms, "mine", None).await;
     join(&hms, &room.id, "Me").await;
-    let (status, their_room) = other(Method::POST, "/v2/rooms".into(), Some(json!({"name": "theirs"}))).await;
+    let (status, their_room) = other
+        .call(Method::POST, "/v2/rooms", Some(json!({"name": "theirs"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{their_room}");
     let their_room = text(&their_room["id"]);
     let join_path = format!("/v2/simulate/rooms/{their_room}/peers");
-    let (status, _) = other(Method::POST, join_path, Some(json!({"role": "guest", "name": "Them"}))).await;
+    let (status, _) = other
+        .call(Method::POST, join_path, Some(json!({"role": "guest", "name": "Them"})))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, their_log) = other(Method::GET, "/v2/simulate/events".into(), None).await;
+    let (_, their_log) = other.call(Method::GET, "/v2/simulate/events", None).await;
     let their_log = their_log["events"].as_array().unwrap().clone();
     assert_eq!(their_log.len(), 2);
     let my_log = logged(&hms, &room.id).await;
@@ -2305,14 +2303,9 @@ async fn another_workspace_has_its_own_endpoint_history_and_replays() {
 
     // Each workspace sees its own history, and only its own replays.
     wait_for_history(&hms, "", TEN_SECONDS, |h| h["summary"]["total_events"] == json!(3)).await;
-    let (status, their_history) = other(Method::GET, "/v2/analytics/webhooks".into(), None).await;
+    let (status, their_history) = other.call(Method::GET, "/v2/analytics/webhooks", None).await;
     assert_eq!(status, StatusCode::OK);
-    let their_ids: Vec<&Value> = their_history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["event_id"])
-        .collect();
+    let their_ids = field_of(&their_history["events"], "event_id");
     let expected: Vec<&Value> = their_log.iter().rev().map(|e| &e["id"]).collect();
     assert_eq!(their_ids, expected, "{their_history}");
     let (status, started) = hms
@@ -2320,7 +2313,9 @@ async fn another_workspace_has_its_own_endpoint_history_and_replays() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let workflow = text(&started["workflow_id"]);
-    let (status, body) = other(Method::GET, format!("/v2/analytics/webhooks/replay/{workflow}"), None).await;
+    let (status, body) = other
+        .call(Method::GET, format!("/v2/analytics/webhooks/replay/{workflow}"), None)
+        .await;
     assert_eq!((status.as_u16(), body), (404, envelope(404, "workflow not found", &[])));
     let done = wait_for_replay(&hms, &workflow).await;
     // Done: every delivery of the replay has been made.

@@ -52,22 +52,23 @@ pub fn routes(served: Served) -> Router<AppState> {
             "/postman.json",
             get(move || async move { serve("application/json", documents.postman.as_str()) }),
         )
-        .route(
-            "/docs",
-            get(|| async { serve("text/html; charset=utf-8", hms_docs::page::HTML) }),
-        )
-        .route(
-            "/docs/",
-            get(|| async { serve("text/html; charset=utf-8", hms_docs::page::HTML) }),
-        )
-        .route(
-            "/docs/docs.css",
-            get(|| async { serve("text/css; charset=utf-8", hms_docs::page::CSS) }),
-        )
-        .route(
-            "/docs/docs.js",
-            get(|| async { serve("text/javascript; charset=utf-8", hms_docs::page::JS) }),
-        )
+        .merge(page_routes())
+}
+
+/// The documentation page and its assets, the same for every configuration.
+fn page_routes() -> Router<AppState> {
+    const HTML: &str = "text/html; charset=utf-8";
+    let files = [
+        ("/docs", HTML, hms_docs::page::HTML),
+        ("/docs/", HTML, hms_docs::page::HTML),
+        ("/docs/docs.css", "text/css; charset=utf-8", hms_docs::page::CSS),
+        ("/docs/docs.js", "text/javascript; charset=utf-8", hms_docs::page::JS),
+    ];
+    files
+        .into_iter()
+        .fold(Router::new(), |router, (path, content_type, body)| {
+            router.route(path, get(move || async move { serve(content_type, body) }))
+        })
 }
 
 fn serve(content_type: &'static str, body: &'static str) -> Response {

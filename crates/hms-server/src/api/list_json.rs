@@ -6,6 +6,7 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use hms_types::Page;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -25,6 +26,14 @@ pub struct ListJson<T> {
 impl<T> ListJson<T> {
     pub fn new(value: T, items: usize) -> Self {
         Self { value, items }
+    }
+}
+
+impl<T> ListJson<Page<T>> {
+    /// A page, whose items are its data.
+    pub fn page(page: Page<T>) -> Self {
+        let items = page.data.len();
+        Self::new(page, items)
     }
 }
 

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use hms_api::Operation;
 use hms_api::OperationInput;
-use hms_mcp::{McpServer, ToolBackend, ToolError, ToolOptions, ToolSet, UnknownTools};
+use hms_mcp::{McpServer, ToolBackend, ToolError, ToolOptions, ToolOutcome, ToolSet, UnknownTools};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use crate::auth::Caller;
 use crate::config::ServerConfig;
@@ -78,12 +78,7 @@ struct RouterBackend {
 
 #[async_trait::async_trait]
 impl ToolBackend for RouterBackend {
-    async fn call(
-        &self,
-        op: &'static Operation,
-        input: OperationInput,
-        request: Option<&http::request::Parts>,
-    ) -> Result<Option<Value>, ToolError> {
+    async fn call(&self, op: &'static Operation, input: OperationInput, request: Option<&Parts>) -> ToolOutcome {
         let path = op.fill_path(&input.path).map_err(ToolError::Input)?;
         let pairs = hms_mcp::query_pairs(&input.query);
         let uri = if pairs.is_empty() {
@@ -114,12 +109,7 @@ impl ToolBackend for RouterBackend {
         }
         .map_err(|error| ToolError::Input(error.to_string()))?;
 
-        let response = self
-            .rest
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|never| match never {});
+        let response = super::call_rest(&self.rest, request).await;
         let status = response.status().as_u16();
         tracing::debug!(tool = %op.tool_name(), status, "mcp tool call");
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)

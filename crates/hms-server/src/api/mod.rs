@@ -17,22 +17,68 @@ mod status;
 mod templates;
 mod token_exchange;
 
-use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{Method, Uri};
+use axum::{Json, Router};
+use hms_store::{Store, Workspace};
+use hms_types::active_room::Acknowledgement;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use bind::Routes;
 use hms_api::Served;
 
-use crate::error::ApiError;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::runtime::RoomRuntime;
 use crate::state::AppState;
 
 /// Path parameters whose rejection is the error envelope.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct PathParams<T>(pub T);
+
+/// The answer of an action the API acknowledges with a message.
+pub type Acknowledged = ApiResult<Json<Acknowledgement>>;
+
+/// What a management handler acts in: the server's state and the workspace of the caller,
+/// whose management token it verified (answering the 401 envelope otherwise).
+pub struct Scope {
+    state: AppState,
+    caller: Caller,
+}
+
+impl Scope {
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.state.store.as_ref()
+    }
+
+    pub fn runtime(&self) -> &RoomRuntime {
+        &self.state.runtime
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        self.caller.workspace()
+    }
+}
+
+impl FromRequestParts<AppState> for Scope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+        })
+    }
+}
 
 /// The whole HTTP surface of the server: the REST API, and `/mcp` and `/dashboard`,
 /// which act through the REST API.
@@ -95,6 +141,14 @@ fn rest_router(state: AppState) -> Router {
         ))
         .layer(crate::limits::provide(state.limits.clone()))
         .with_state(state)
+}
+
+/// Answers `request` through the REST API `rest` in process, as MCP and the dashboard act.
+pub(crate) async fn call_rest(rest: &Router, request: axum::extract::Request) -> axum::response::Response {
+    rest.clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {})
 }
 
 pub(crate) async fn no_route(method: Method, uri: Uri) -> ApiError {

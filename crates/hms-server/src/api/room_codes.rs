@@ -1,12 +1,11 @@
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use hms_types::Page;
 use hms_types::room_code::{RoomCode, RoomCodeFilter, RoomCodeList, RoomCodeUpdate};
 
-use super::PathParams;
 use super::bind::{Routes, bind};
 use super::list_json::ListJson;
-use crate::auth::Caller;
+use super::{PathParams, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, Shape, parse_json, read_body};
 use crate::service::room_codes;
@@ -18,63 +17,52 @@ pub fn routes() -> Routes {
         update_by_path => "update-room-code")
 }
 
-async fn create_for_all_roles(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathParams(room_id): PathParams<String>,
-) -> ApiResult<Json<RoomCodeList>> {
+async fn create_for_all_roles(s: Scope, PathParams(room_id): PathParams<String>) -> ApiResult<Json<RoomCodeList>> {
     Ok(Json(
-        room_codes::create_for_all_roles(state.store.as_ref(), caller.workspace(), &room_id).await?,
+        room_codes::create_for_all_roles(s.store(), s.workspace(), &room_id).await?,
     ))
 }
 
 async fn create_for_role(
-    State(state): State<AppState>,
-    caller: Caller,
+    s: Scope,
     PathParams((room_id, role)): PathParams<(String, String)>,
 ) -> ApiResult<Json<RoomCode>> {
     Ok(Json(
-        room_codes::create_for_role(state.store.as_ref(), caller.workspace(), &room_id, &role).await?,
+        room_codes::create_for_role(s.store(), s.workspace(), &room_id, &role).await?,
     ))
 }
 
 async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
+    s: Scope,
     PathParams(room_id): PathParams<String>,
     QueryParams(filter): QueryParams<RoomCodeFilter>,
 ) -> ApiResult<ListJson<Page<RoomCode>>> {
-    let page = room_codes::list(state.store.as_ref(), caller.workspace(), &room_id, filter).await?;
-    let items = page.data.len();
-    Ok(ListJson::new(page, items))
+    Ok(ListJson::page(
+        room_codes::list(s.store(), s.workspace(), &room_id, filter).await?,
+    ))
 }
 
 /// `POST /v2/room-codes/code` with the code in the body, as the Node SDK sends it.
-async fn update(State(state): State<AppState>, caller: Caller, request: Request) -> ApiResult<Json<RoomCode>> {
-    let body = update_body(&state, request).await?;
+async fn update(s: Scope, request: Request) -> ApiResult<Json<RoomCode>> {
+    let body = update_body(s.state(), request).await?;
     let code = body
         .code
         .ok_or_else(|| ApiError::bad_request("Invalid body parameter").with_detail("code is required"))?;
     Ok(Json(
-        room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?,
+        room_codes::set_enabled(s.store(), s.workspace(), &code, body.enabled).await?,
     ))
 }
 
 /// `POST /v2/room-codes/code/{code}`, as other clients send it.
-async fn update_by_path(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathParams(code): PathParams<String>,
-    request: Request,
-) -> ApiResult<Json<RoomCode>> {
-    let body = update_body(&state, request).await?;
+async fn update_by_path(s: Scope, PathParams(code): PathParams<String>, request: Request) -> ApiResult<Json<RoomCode>> {
+    let body = update_body(s.state(), request).await?;
     if body.code.as_ref().is_some_and(|in_body| *in_body != code) {
         return Err(
             ApiError::bad_request("Invalid body parameter").with_detail("code in the body differs from the path")
         );
     }
     Ok(Json(
-        room_codes::set_enabled(state.store.as_ref(), caller.workspace(), &code, body.enabled).await?,
+        room_codes::set_enabled(s.store(), s.workspace(), &code, body.enabled).await?,
     ))
 }
 

@@ -11,9 +11,8 @@ use axum::http::StatusCode;
 use hms_api::SchemaFn;
 use schemars::JsonSchema;
 
-use super::PathParams;
 use super::list_json::ListJson;
-use crate::auth::Caller;
+use super::{PathParams, Scope};
 use crate::error::ApiError;
 use crate::extract::{JsonArrayBody, JsonBody, QueryParams};
 use crate::state::AppState;
@@ -44,7 +43,7 @@ pub trait Input {
 }
 
 impl Input for State<AppState> {}
-impl Input for Caller {}
+impl Input for Scope {}
 impl<T> Input for PathParams<T> {}
 
 /// Extractors of a JSON value of their type's schema, as the `part` of the request.

@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
-use tower::ServiceExt;
 
 use super::Shared;
 use super::guard::{self, SignedIn};
@@ -50,13 +49,7 @@ pub async fn dispatch(State(dashboard): State<Shared>, Path(path): Path<String>,
     let Ok(call) = call.body(Body::new(body)) else {
         return ApiError::bad_request("Invalid request").into_response();
     };
-    let answer = dashboard
-        .rest
-        .clone()
-        .oneshot(call)
-        .await
-        .unwrap_or_else(|never| match never {});
-    pass_on(answer)
+    pass_on(crate::api::call_rest(&dashboard.rest, call).await)
 }
 
 /// Whether `method` and `path` are one of the catalogue's operations (so that the

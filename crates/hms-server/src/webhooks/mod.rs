@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hms_auth::AppSecret;
-use hms_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store, StoreError, StoreResult, WorkspaceWebhook};
+use hms_store::{
+    AttemptOutcome, DeliveryClaim, DeliveryRecord, NewDelivery, Store, StoreError, StoreResult, WorkspaceWebhook,
+};
 use hms_types::PreciseTime;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -144,10 +146,14 @@ impl Dispatcher {
         let now = PreciseTime::now();
         let lease_until = later(now, Duration::from_millis(self.config.timeout_ms) + LEASE_SLACK);
         let per_url = u32::try_from(self.config.per_endpoint_concurrency).unwrap_or(u32::MAX);
-        let claimed = self
-            .store
-            .claim_deliveries(now, lease_until, free as u32, per_url, &busy)
-            .await?;
+        let claim = DeliveryClaim {
+            now,
+            lease_until,
+            limit: free as u32,
+            per_url,
+            busy_urls: &busy,
+        };
+        let claimed = self.store.claim_deliveries(&claim).await?;
         if claimed.is_empty() {
             return Ok(());
         }

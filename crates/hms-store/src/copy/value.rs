@@ -223,22 +223,20 @@ mod tests {
 
     #[test]
     fn reals_are_never_rounded() {
-        assert_eq!(
-            ColumnKind::Double.convert(SourceValue::Real(0.1)),
-            Ok(TargetValue::Double(0.1))
-        );
-        assert_eq!(
-            ColumnKind::Double.convert(SourceValue::Integer(3)),
-            Ok(TargetValue::Double(3.0))
-        );
-        assert_eq!(
-            ColumnKind::Real.convert(SourceValue::Real(0.5)),
-            Ok(TargetValue::Real(0.5))
-        );
-        assert_eq!(
-            ColumnKind::Real.convert(SourceValue::Real(0.1)),
-            Err(SourceValue::Real(0.1))
-        );
+        let cases = [
+            (ColumnKind::Double, SourceValue::Real(0.1), Ok(TargetValue::Double(0.1))),
+            (
+                ColumnKind::Double,
+                SourceValue::Integer(3),
+                Ok(TargetValue::Double(3.0)),
+            ),
+            (ColumnKind::Real, SourceValue::Real(0.5), Ok(TargetValue::Real(0.5))),
+            (ColumnKind::Real, SourceValue::Real(0.1), Err(SourceValue::Real(0.1))),
+        ];
+        for (kind, value, expected) in cases {
+            let what = format!("{value} as {kind:?}");
+            assert_eq!(kind.convert(value), expected, "{what}");
+        }
     }
 
     #[test]

@@ -16,7 +16,6 @@
 //! alone and sees every lease committed before it. A claim is one short statement per
 //! poll and process, so serialising them costs nothing that matters.
 
-use hms_types::PreciseTime;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
@@ -75,14 +74,7 @@ pub(super) async fn plan(pool: &PgPool, planned: &[i64], deliveries: &[NewDelive
     Ok(())
 }
 
-pub(super) async fn claim(
-    pool: &PgPool,
-    now: PreciseTime,
-    lease_until: PreciseTime,
-    limit: u32,
-    per_url: u32,
-    busy_urls: &[String],
-) -> StoreResult<Vec<DeliveryRecord>> {
+pub(super) async fn claim(pool: &PgPool, claim: &DeliveryClaim<'_>) -> StoreResult<Vec<DeliveryRecord>> {
     let mut tx = pool.begin().await?;
     lock(&mut tx, CLAIM_LOCK).await?;
     // The heads of the lanes that are due, ranked within their endpoint, so that one
@@ -100,11 +92,11 @@ pub(super) async fn claim(
          WHERE id IN (SELECT id FROM heads) AND state = 'pending' RETURNING id) \
          {DELIVERY_SELECT} WHERE d.id IN (SELECT id FROM leased) ORDER BY d.id"
     )))
-    .bind(nanos(now))
-    .bind(busy_urls)
-    .bind(i64::from(per_url))
-    .bind(i64::from(limit))
-    .bind(nanos(lease_until))
+    .bind(nanos(claim.now))
+    .bind(claim.busy_urls)
+    .bind(i64::from(claim.per_url))
+    .bind(i64::from(claim.limit))
+    .bind(nanos(claim.lease_until))
     .fetch_all(&mut *tx)
     .await?
     .decoded(delivery_from)?;

@@ -320,8 +320,8 @@ fn a_live_write_without_a_room_or_events_announces_and_locks_nothing() {
 #[test]
 fn a_live_statement_refuses_its_write_only_as_it_says() {
     let failed = || Err::<u64, StoreError>(StoreError::NotFound);
-    let duplicate = |_: &StoreError| true;
-    let other = |_: &StoreError| false;
+    let duplicate: fn(&StoreError) -> bool = |_| true;
+    let other: fn(&StoreError) -> bool = |_| false;
     assert!(Refusal::Never.outcome(Ok::<u64, StoreError>(0), other).is_ok());
     assert!(Refusal::IfDuplicate.outcome(Ok::<u64, StoreError>(0), other).is_ok());
     assert!(Refusal::UnlessChanged.outcome(Ok::<u64, StoreError>(1), other).is_ok());
@@ -335,16 +335,13 @@ fn a_live_statement_refuses_its_write_only_as_it_says() {
     ));
     // Other failures stay what they are, and only an insert that may meet a duplicate
     // turns one into `Stale`.
-    assert!(matches!(
-        Refusal::IfDuplicate.outcome(failed(), other),
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        Refusal::Never.outcome(failed(), duplicate),
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        Refusal::UnlessChanged.outcome(failed(), duplicate),
-        Err(StoreError::NotFound)
-    ));
+    let kept = [
+        (Refusal::IfDuplicate, other),
+        (Refusal::Never, duplicate),
+        (Refusal::UnlessChanged, duplicate),
+    ];
+    for (refusal, is_duplicate) in kept {
+        let outcome = refusal.outcome(failed(), is_duplicate);
+        assert!(matches!(outcome, Err(StoreError::NotFound)), "{refusal:?}");
+    }
 }

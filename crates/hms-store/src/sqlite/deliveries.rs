@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use hms_types::PreciseTime;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::begin;
@@ -46,14 +45,7 @@ pub(super) async fn plan(writer: &SqlitePool, planned: &[i64], deliveries: &[New
     Ok(())
 }
 
-pub(super) async fn claim(
-    writer: &SqlitePool,
-    now: PreciseTime,
-    lease_until: PreciseTime,
-    limit: u32,
-    per_url: u32,
-    busy_urls: &[String],
-) -> StoreResult<Vec<DeliveryRecord>> {
+pub(super) async fn claim(writer: &SqlitePool, claim: &DeliveryClaim<'_>) -> StoreResult<Vec<DeliveryRecord>> {
     let mut tx = begin(writer).await?;
     // The heads of the lanes that are due, ranked within their endpoint, so that one
     // endpoint with a large backlog cannot take every slot of a claim.
@@ -63,24 +55,24 @@ pub(super) async fn claim(
          FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_ns <= ",
     );
     heads
-        .push_bind(nanos(now))
+        .push_bind(nanos(claim.now))
         .push(" AND d.lease_until_ns <= ")
-        .push_bind(nanos(now))
+        .push_bind(nanos(claim.now))
         .push(" AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q WHERE q.lane = d.lane AND q.state = 'pending')");
-    if !busy_urls.is_empty() {
+    if !claim.busy_urls.is_empty() {
         heads.push(" AND d.url NOT IN ");
-        push_list(&mut heads, busy_urls);
+        push_list(&mut heads, claim.busy_urls);
     }
-    heads.push(") WHERE rank <= ").push_bind(i64::from(per_url));
+    heads.push(") WHERE rank <= ").push_bind(i64::from(claim.per_url));
     heads
         .push(" ORDER BY next_attempt_ns, id LIMIT ")
-        .push_bind(i64::from(limit));
+        .push_bind(i64::from(claim.limit));
     let ids: Vec<i64> = heads.build_query_scalar().fetch_all(&mut *tx).await?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut lease = QueryBuilder::<Sqlite>::new("UPDATE webhook_deliveries SET lease_until_ns = ");
-    lease.push_bind(nanos(lease_until)).push(" WHERE id IN ");
+    lease.push_bind(nanos(claim.lease_until)).push(" WHERE id IN ");
     push_list(&mut lease, &ids);
     lease.build().execute(&mut *tx).await?;
     let mut select = QueryBuilder::<Sqlite>::new(DELIVERY_SELECT);

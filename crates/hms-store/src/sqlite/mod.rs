@@ -340,15 +340,8 @@ impl Store for SqliteStore {
         deliveries::plan(&self.writer, planned, deliveries).await
     }
 
-    async fn claim_deliveries(
-        &self,
-        now: PreciseTime,
-        lease_until: PreciseTime,
-        limit: u32,
-        per_url: u32,
-        busy_urls: &[String],
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        deliveries::claim(&self.writer, now, lease_until, limit, per_url, busy_urls).await
+    async fn claim_deliveries(&self, claim: &DeliveryClaim<'_>) -> StoreResult<Vec<DeliveryRecord>> {
+        deliveries::claim(&self.writer, claim).await
     }
 
     async fn finish_attempt(&self, delivery_id: i64, outcome: &AttemptOutcome, now: PreciseTime) -> StoreResult<()> {

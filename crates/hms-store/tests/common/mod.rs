@@ -74,31 +74,43 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| panic!("set {ADMIN_URL_VAR} to a PostgreSQL admin URL (scripts/postgres.sh)"))
 }
 
-/// Creates an empty database named after `prefix`, with a collation that does not sort
-/// byte by byte where ICU is there (so that any ordering that forgot SQLite's byte order
-/// shows); answers its name and URL.
-pub async fn create_database(admin_url: &str, prefix: &str) -> (String, String) {
-    static CREATED: AtomicU64 = AtomicU64::new(0);
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("{prefix}_{stamp}_{}", CREATED.fetch_add(1, Ordering::Relaxed));
-    let mut admin = PgConnection::connect(admin_url).await.expect("connect as admin");
-    let icu = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
-    if admin.execute(AssertSqlSafe(icu)).await.is_err() {
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create the test database");
-    }
-    let url = with_database(admin_url, &name);
-    (name, url)
+/// A database of its own for one test, on the server of [`admin_url`].
+pub struct TestDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
 }
 
-pub async fn drop_database(admin_url: &str, name: &str) {
-    let mut admin = PgConnection::connect(admin_url).await.expect("connect as admin");
-    admin
-        .execute(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .await
-        .expect("drop the test database");
+impl TestDatabase {
+    /// Creates an empty database named after `prefix`, with a collation that does not sort
+    /// byte by byte where ICU is there (so that any ordering that forgot SQLite's byte
+    /// order shows). Panics when no PostgreSQL was given (the tests that call this are
+    /// ignored unless asked for).
+    pub async fn create_named(prefix: &str) -> Self {
+        static CREATED: AtomicU64 = AtomicU64::new(0);
+        let admin_url = admin_url();
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("{prefix}_{stamp}_{}", CREATED.fetch_add(1, Ordering::Relaxed));
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect as admin");
+        let icu = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+        if admin.execute(AssertSqlSafe(icu)).await.is_err() {
+            admin
+                .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create the test database");
+        }
+        let url = with_database(&admin_url, &name);
+        Self { admin_url, name, url }
+    }
+
+    /// Drops the database, closing what is still connected to it.
+    pub async fn destroy(self) {
+        let mut admin = PgConnection::connect(&self.admin_url).await.expect("connect as admin");
+        admin
+            .execute(AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name)))
+            .await
+            .expect("drop the test database");
+    }
 }
 
 /// The admin URL with its database replaced by `name`.

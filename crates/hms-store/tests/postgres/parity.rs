@@ -23,6 +23,17 @@ fn precise_at(offset_ms: i64) -> PreciseTime {
     PreciseTime::from_unix_nanos(i128::from(T0_MILLIS + offset_ms) * 1_000_000 + 123)
 }
 
+/// A claim at `now` of up to ten deliveries (ten of one endpoint), leased until `lease_until`.
+fn claim_at(now: i64, lease_until: i64, busy_urls: &[String]) -> DeliveryClaim<'_> {
+    DeliveryClaim {
+        now: precise_at(now),
+        lease_until: precise_at(lease_until),
+        limit: 10,
+        per_url: 10,
+        busy_urls,
+    }
+}
+
 fn page(limit: u32, start: Option<&str>) -> PageRequest {
     PageRequest {
         limit,
@@ -570,19 +581,15 @@ async fn webhooks(store: &dyn Store, t: &mut Transcript) {
     t.note("plan", store.plan_deliveries(&planned, &deliveries).await);
     t.note("plan again", store.plan_deliveries(&planned, &deliveries).await);
     t.note("unplanned", store.unplanned_events(10).await);
-    let lease = precise_at(10_000);
     t.note(
         "claim too early",
-        store.claim_deliveries(precise_at(99), lease, 10, 10, &[]).await,
+        store.claim_deliveries(&claim_at(99, 10_000, &[])).await,
     );
-    let claimed = store
-        .claim_deliveries(precise_at(101), lease, 10, 10, &[])
-        .await
-        .unwrap();
+    let claimed = store.claim_deliveries(&claim_at(101, 10_000, &[])).await.unwrap();
     t.note("claim", &claimed);
     t.note(
         "claim while leased",
-        store.claim_deliveries(precise_at(102), lease, 10, 10, &[]).await,
+        store.claim_deliveries(&claim_at(102, 10_000, &[])).await,
     );
     let retry = AttemptOutcome::Retry {
         status: Some(500),
@@ -595,12 +602,9 @@ async fn webhooks(store: &dyn Store, t: &mut Transcript) {
     );
     t.note(
         "claim the retry early",
-        store.claim_deliveries(precise_at(150), lease, 10, 10, &[]).await,
+        store.claim_deliveries(&claim_at(150, 10_000, &[])).await,
     );
-    let again = store
-        .claim_deliveries(precise_at(201), lease, 10, 10, &[])
-        .await
-        .unwrap();
+    let again = store.claim_deliveries(&claim_at(201, 10_000, &[])).await.unwrap();
     t.note("claim the retry", &again);
     let ids: Vec<i64> = again.iter().map(|d| d.id).collect();
     t.note("release", store.release_deliveries(&ids).await);
@@ -609,10 +613,7 @@ async fn webhooks(store: &dyn Store, t: &mut Transcript) {
         "deliver",
         store.finish_attempt(claimed[0].id, &delivered, precise_at(202)).await,
     );
-    let next = store
-        .claim_deliveries(precise_at(203), lease, 10, 10, &[])
-        .await
-        .unwrap();
+    let next = store.claim_deliveries(&claim_at(203, 10_000, &[])).await.unwrap();
     t.note("claim the next", &next);
     let give_up = AttemptOutcome::GiveUp {
         status: None,
@@ -625,7 +626,7 @@ async fn webhooks(store: &dyn Store, t: &mut Transcript) {
     let busy = [webhook.url.clone()];
     t.note(
         "claim busy",
-        store.claim_deliveries(precise_at(205), lease, 10, 10, &busy).await,
+        store.claim_deliveries(&claim_at(205, 10_000, &busy)).await,
     );
     history(store, t, &webhook, &events).await;
     t.note("clear webhook", store.clear_workspace_webhook(WORKSPACE).await);
@@ -689,10 +690,7 @@ async fn history(store: &dyn Store, t: &mut Transcript, webhook: &WorkspaceWebho
     );
     t.note("progress", store.replay(WORKSPACE, "replay-1").await);
     t.note("the repeat wrote nothing", store.replay(WORKSPACE, "replay-2").await);
-    let mut due = store
-        .claim_deliveries(precise_at(1_000), precise_at(10_000), 10, 10, &[])
-        .await
-        .unwrap();
+    let mut due = store.claim_deliveries(&claim_at(1_000, 10_000, &[])).await.unwrap();
     t.note("claim with the replay", &due);
     let outcome = AttemptOutcome::GiveUp {
         status: Some(410),
@@ -709,10 +707,7 @@ async fn history(store: &dyn Store, t: &mut Transcript, webhook: &WorkspaceWebho
         if due.is_empty() {
             break;
         }
-        due = store
-            .claim_deliveries(precise_at(1_000), precise_at(10_000), 10, 10, &[])
-            .await
-            .unwrap();
+        due = store.claim_deliveries(&claim_at(1_000, 10_000, &[])).await.unwrap();
         t.note("claim what is due next", &due);
     }
     t.note(

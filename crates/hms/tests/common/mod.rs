@@ -24,8 +24,14 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a fresh data dir whose default workspace has the test credentials.
     pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts a server on a fresh data dir of its own (removed when it is dropped), with
+    /// extra `serve` flags and extra environment variables.
+    pub fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut server = Self::start_in(temp.path(), &[]);
+        let mut server = Self::start_node(temp.path(), extra, env);
         server._temp = Some(temp);
         server
     }
@@ -133,6 +139,13 @@ impl TestServer {
         codes["data"][0]["code"].as_str().unwrap().to_owned()
     }
 
+    /// `POST path` with `body`, which must answer 200: its body.
+    pub async fn post_ok(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, body).await;
+        assert_eq!(status, StatusCode::OK, "POST {path}: {answer}");
+        answer
+    }
+
     /// `GET path`, which must answer 200: its body.
     pub async fn get_ok(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;
@@ -162,6 +175,48 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Another workspace of a server, calling it with its own management token.
+pub struct OtherWorkspace<'a> {
+    server: &'a TestServer,
+    token: String,
+}
+
+impl OtherWorkspace<'_> {
+    pub async fn call(&self, method: Method, path: impl AsRef<str>, body: Option<Value>) -> (StatusCode, Value) {
+        self.server
+            .call_with(method, path.as_ref(), body, Some(&self.token))
+            .await
+    }
+}
+
+impl TestServer {
+    /// Creates workspace `name` with these credentials, to call the server as.
+    pub async fn other_workspace(&self, name: &str, access_key: &str, secret: &str) -> OtherWorkspace<'_> {
+        self.create_workspace(name, access_key, secret).await;
+        OtherWorkspace {
+            server: self,
+            token: management_token(access_key, secret),
+        }
+    }
+}
+
+/// The `field` of each item of the array `list`.
+pub fn field_of<'a>(list: &'a Value, field: &str) -> Vec<&'a Value> {
+    let items = list.as_array().unwrap_or_else(|| panic!("{list} is no array"));
+    items.iter().map(|item| &item[field]).collect()
+}
+
+/// Updates of a room that each change a different field.
+pub fn room_field_edits() -> [Value; 5] {
+    [
+        serde_json::json!({"description": "edited"}),
+        serde_json::json!({"region": "eu"}),
+        serde_json::json!({"large_room": true}),
+        serde_json::json!({"size": 100}),
+        serde_json::json!({"max_duration_seconds": 600}),
+    ]
 }
 
 /// With `HMS_TEST_POSTGRES_URL` (an admin URL of a throwaway PostgreSQL server), the
@@ -272,6 +327,14 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+}
+
+impl Reply {
+    /// Asserts that this is the error envelope of status `code` with `message` and `details`.
+    pub fn assert_error(&self, code: u16, message: &str, details: &[&str]) {
+        assert_eq!(self.status.as_u16(), code, "{}", self.body);
+        assert_eq!(self.body, envelope(code, message, details));
+    }
 }
 
 impl TestServer {
