@@ -114,6 +114,7 @@ window.app = {
   async mediaStats() {
     const received = {};
     const sent = {};
+    const estimates = [];
     for (const { connection } of peerConnections) {
       if (connection.connectionState === "closed") continue;
       const report = await connection.getStats();
@@ -135,11 +136,16 @@ window.app = {
             frameWidth: entry.frameWidth ?? 0,
             frameHeight: entry.frameHeight ?? 0,
             timestamp: entry.timestamp,
+            qualityLimitation: entry.qualityLimitationReason ?? "none",
           });
+        }
+        // The sender's bandwidth estimate, which the server's transport-wide feedback drives.
+        if (entry.type === "candidate-pair" && entry.nominated && entry.availableOutgoingBitrate !== undefined) {
+          estimates.push(entry.availableOutgoingBitrate);
         }
       });
     }
-    return { received, sent };
+    return { received, sent, estimate: Math.max(0, ...estimates) };
   },
   // The media sections of the server's last offer on the subscribe connection: kind,
   // direction and msid of each.
