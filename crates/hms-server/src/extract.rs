@@ -40,7 +40,6 @@ pub enum Shape {
     Array,
 }
 
-/// Reads a whole body, refusing it with 413 beyond `limit` bytes.
 /// The body of `request`, read within the body limit and parsed as a JSON value of `shape`
 /// (see [`parse_json`]).
 async fn read_json<T: DeserializeOwned>(request: Request, state: &AppState, shape: Shape) -> Result<T, ApiError> {
@@ -48,6 +47,7 @@ async fn read_json<T: DeserializeOwned>(request: Request, state: &AppState, shap
     parse_json(&bytes, shape, "Invalid body param")
 }
 
+/// Reads a whole body, refusing it with 413 beyond `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
         .await
