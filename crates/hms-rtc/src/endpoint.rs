@@ -7,26 +7,31 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use str0m::config::DtlsCert;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, RtcConfig};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::forward::{Loudness, Sink, Source};
+use crate::inbox::Inbox;
 use crate::link::{Incoming, Link, SentTrack};
 use crate::{Command, Connection, ConnectionEvent, ConnectionId, MediaKind, OfferRequest, Reply, RtcError, TrackKey};
 
-/// Largest datagram read; WebRTC keeps under the path MTU, far below this.
-const MAX_DATAGRAM: usize = 2048;
 /// The socket's kernel buffers: a keyframe forwarded to hundreds of subscribers is a burst
 /// of thousands of datagrams, and the default (about 200 KiB) would drop most of it.
 const SOCKET_BUFFER: usize = 8 << 20;
 /// Datagrams held while the kernel's send buffer is full; beyond this they are dropped,
 /// as a full network link would drop them.
 const MAX_BACKLOG: usize = 65_536;
+/// How long the loop applies commands or drains subscribers written to before it looks for
+/// handshakes again: long enough to spread the cost of looking, short against a
+/// handshake's round trip.
+const SLICE: Duration = Duration::from_millis(1);
 
 /// The node's WebRTC endpoint: one UDP socket for every peer connection.
 pub struct Endpoint {
@@ -66,7 +71,7 @@ impl Endpoint {
     /// Binds the UDP socket at `bind` and starts driving connections. Clients are told to
     /// reach it at `announce` (each with the socket's port).
     pub async fn bind(bind: SocketAddr, announce: Vec<IpAddr>) -> io::Result<Self> {
-        let socket = bind_socket(bind)?;
+        let (socket, reader) = bind_socket(bind)?;
         let local_addr = socket.local_addr()?;
         let candidates = announce
             .into_iter()
@@ -84,6 +89,8 @@ impl Endpoint {
             timers: BinaryHeap::new(),
             backlog: VecDeque::new(),
             dirty: Dirty::default(),
+            inbox: Inbox::new(reader),
+            certificate: str0m::crypto::from_feature_flags().dtls_provider.generate_certificate(),
             counters: counters.clone(),
         };
         tokio::spawn(driver.run(received));
@@ -153,46 +160,101 @@ struct Driver {
     timers: BinaryHeap<Reverse<(Instant, ConnectionId)>>,
     /// Datagrams waiting for room in the kernel's send buffer, in order.
     backlog: VecDeque<(Vec<u8>, SocketAddr)>,
-    /// Kept empty between drains, for its capacity.
+    /// Subscribers written to and not yet drained: the loop drains them a slice at a time,
+    /// so that a frame forwarded to hundreds of them does not hold up a handshake.
     dirty: Dirty,
+    inbox: Inbox,
+    /// The DTLS certificate of every connection (its fingerprint is in each SDP). Without
+    /// one, str0m makes a new key and certificate for each connection, on this task, while
+    /// others wait for their handshakes.
+    certificate: Option<DtlsCert>,
     counters: Arc<Counters>,
 }
 
 /// Connections that have output waiting (str0m's rule: poll after every change), each
-/// queued once. The driver keeps one and reuses it: a datagram allocates nothing here.
+/// queued once, in the order they were written to.
 #[derive(Default)]
 struct Dirty {
-    queue: Vec<ConnectionId>,
+    queue: VecDeque<ConnectionId>,
     queued: HashSet<ConnectionId>,
 }
 
 impl Dirty {
     fn insert(&mut self, id: ConnectionId) {
         if self.queued.insert(id) {
-            self.queue.push(id);
+            self.queue.push_back(id);
         }
     }
 
+    /// Queues `id` ahead of the others: a keyframe request should not wait behind a
+    /// frame's subscribers.
+    fn insert_first(&mut self, id: ConnectionId) {
+        if self.queued.insert(id) {
+            self.queue.push_front(id);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     fn pop(&mut self) -> Option<ConnectionId> {
-        let id = self.queue.pop()?;
+        let id = self.queue.pop_front()?;
         self.queued.remove(&id);
         Some(id)
     }
 }
 
 impl Driver {
+    /// Handles, in order: commands (negotiation steps), handshake datagrams, due timers,
+    /// subscribers written to (a slice of them), then one media datagram, looking at the
+    /// socket again before each step; and waits when there is nothing to do.
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
+            // A busy endpoint still lets the other tasks of its thread run (peers'
+            // signalling among them), as the awaits it replaced did.
+            tokio::task::consume_budget().await;
+            // Whatever the socket holds: the read ends empty or with the inbox full.
+            let _ = self.inbox.read_available();
+            if !self.backlog.is_empty() {
+                self.send_backlog();
+            }
+            let started = Instant::now();
+            while started.elapsed() < SLICE {
+                match commands.try_recv() {
+                    Ok(command) => self.apply(command),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    // Every handle and the endpoint are gone: the server is stopping.
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            }
+            if let Some(datagram) = self.inbox.next_handshake() {
+                self.receive(datagram.source, &datagram.bytes);
+                continue;
+            }
             let wake_at = self.next_wake();
+            if wake_at.is_some_and(|at| at <= Instant::now()) {
+                self.wake_due();
+                continue;
+            }
+            if !self.dirty.is_empty() {
+                self.drain_written();
+                continue;
+            }
+            if let Some(datagram) = self.inbox.next_media() {
+                self.receive(datagram.source, &datagram.bytes);
+                continue;
+            }
             tokio::select! {
-                received = self.socket.recv_from(&mut buffer) => match received {
-                    Ok((length, source)) => self.receive(source, &buffer[..length]),
-                    Err(error) => tracing::debug!(%error, "UDP receive failed"),
+                readable = self.socket.readable() => match readable {
+                    // Reads through tokio's readiness, so that an empty socket clears it.
+                    Ok(()) => {
+                        let _ = self.socket.try_io(Interest::READABLE, || self.inbox.read_available());
+                    }
+                    Err(error) => tracing::debug!(%error, "UDP socket not readable"),
                 },
                 command = commands.recv() => match command {
                     Some(command) => self.apply(command),
-                    // Every handle and the endpoint are gone: the server is stopping.
                     None => return,
                 },
                 _ = sleep_until(wake_at) => self.wake_due(),
@@ -292,7 +354,11 @@ impl Driver {
     fn open(&mut self, id: ConnectionId, owner: String, events: mpsc::UnboundedSender<ConnectionEvent>) {
         // One codec per kind across the node, so that media is forwarded as it arrives:
         // the answer to a browser picks them, and every subscriber is offered the same.
-        let mut rtc = RtcConfig::new()
+        let mut config = RtcConfig::new();
+        if let Some(certificate) = &self.certificate {
+            config = config.set_dtls_cert(certificate.clone());
+        }
+        let mut rtc = config
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
@@ -373,7 +439,6 @@ impl Driver {
                 source.sinks.retain(|sink| !(sink.connection == id && sink.mid == *mid));
             }
         }
-        let mut dirty = std::mem::take(&mut self.dirty);
         for (mid, key) in changes.added {
             let Some(source) = self.sources.get_mut(&key) else {
                 continue;
@@ -383,10 +448,9 @@ impl Driver {
                 mid,
                 paused: false,
             });
-            self.request_keyframe(&key, &mut dirty);
+            self.request_keyframe(&key);
         }
         self.count_tracks();
-        self.drain_all(dirty);
         Ok(())
     }
 
@@ -417,9 +481,7 @@ impl Driver {
         }
         self.count_tracks();
         if resumed {
-            let mut dirty = std::mem::take(&mut self.dirty);
-            self.request_keyframe(&key, &mut dirty);
-            self.drain_all(dirty);
+            self.request_keyframe(&key);
         }
     }
 
@@ -461,17 +523,17 @@ impl Driver {
     }
 
     /// Asks the publisher of `key` for a keyframe, unless it was asked a moment ago.
-    fn request_keyframe(&mut self, key: &TrackKey, dirty: &mut Dirty) {
+    fn request_keyframe(&mut self, key: &TrackKey) {
         let Some(source) = self.sources.get_mut(key) else {
             return;
         };
         if source.keyframe_request_due(Instant::now()) {
-            ask_for_keyframe(&mut self.connections, source, dirty);
+            ask_for_keyframe(&mut self.connections, source, &mut self.dirty);
         }
     }
 
     /// Writes a frame a publisher sent to every subscriber of its track.
-    fn forward(&mut self, from: ConnectionId, data: MediaData, dirty: &mut Dirty) {
+    fn forward(&mut self, from: ConnectionId, data: MediaData) {
         let Some(link) = self.connections.get_mut(&from) else {
             return;
         };
@@ -491,13 +553,13 @@ impl Driver {
         let key = incoming.key.clone();
         if !data.contiguous {
             // Frames were lost for good: the video cannot decode until the next keyframe.
-            self.request_keyframe(&key, dirty);
+            self.request_keyframe(&key);
         }
         let Some(source) = self.sources.get_mut(&key) else {
             return;
         };
         if source.owed_keyframe_due(Instant::now()) {
-            ask_for_keyframe(&mut self.connections, source, dirty);
+            ask_for_keyframe(&mut self.connections, source, &mut self.dirty);
         }
         let mut frames = 0;
         for sink in source.sinks.iter().filter(|sink| !sink.paused) {
@@ -513,7 +575,7 @@ impl Driver {
             match writer.write(pt, data.network_time, data.time, data.data.clone()) {
                 Ok(()) => {
                     frames += 1;
-                    dirty.insert(sink.connection);
+                    self.dirty.insert(sink.connection);
                 }
                 Err(error) => tracing::debug!(%error, "could not forward a frame"),
             }
@@ -526,37 +588,40 @@ impl Driver {
 
     /// A subscriber asked for a keyframe (its decoder lost the picture): the publisher is
     /// asked in its place.
-    fn keyframe_wanted(&mut self, id: ConnectionId, mid: Mid, dirty: &mut Dirty) {
+    fn keyframe_wanted(&mut self, id: ConnectionId, mid: Mid) {
         let key = self
             .connections
             .get(&id)
             .and_then(|link| link.outgoing.get(&mid))
             .cloned();
         if let Some(key) = key {
-            self.request_keyframe(&key, dirty);
+            self.request_keyframe(&key);
         }
     }
 
-    fn drain(&mut self, id: ConnectionId) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.insert(id);
-        self.drain_all(dirty);
-    }
-
-    /// Sends what the connections have to send and handles what they have to tell,
-    /// until each only waits for time to pass. Forwarding makes other connections dirty,
-    /// and they are drained in turn.
-    fn drain_all(&mut self, mut dirty: Dirty) {
-        while let Some(id) = dirty.pop() {
-            for event in self.poll(id) {
-                match event {
-                    Event::MediaData(data) => self.forward(id, data, &mut dirty),
-                    Event::KeyframeRequest(request) => self.keyframe_wanted(id, request.mid, &mut dirty),
-                    event => self.tell(id, event),
-                }
+    /// Drains the connections written to, for at most `SLICE` before the loop looks
+    /// at the socket again.
+    fn drain_written(&mut self) {
+        let started = Instant::now();
+        while let Some(id) = self.dirty.pop() {
+            self.drain(id);
+            if started.elapsed() >= SLICE {
+                return;
             }
         }
-        self.dirty = dirty;
+    }
+
+    /// Sends what connection `id` has to send and handles what it tells, until it only
+    /// waits for time to pass. A frame it received is written to its subscribers, which
+    /// are queued to be drained in turn.
+    fn drain(&mut self, id: ConnectionId) {
+        for event in self.poll(id) {
+            match event {
+                Event::MediaData(data) => self.forward(id, data),
+                Event::KeyframeRequest(request) => self.keyframe_wanted(id, request.mid),
+                event => self.tell(id, event),
+            }
+        }
     }
 
     /// Polls one connection until it waits for time: sends its datagrams, and returns its
@@ -663,12 +728,12 @@ fn ask_for_keyframe(connections: &mut HashMap<ConnectionId, Link>, source: &Sour
     {
         tracing::debug!(%error, "could not ask a publisher for a keyframe");
     }
-    dirty.insert(source.connection);
+    dirty.insert_first(source.connection);
 }
 
 /// The endpoint's socket, with kernel buffers large enough for bursts (as large as the
-/// system allows, when it allows less).
-fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+/// system allows, when it allows less), and a second descriptor of it for the inbox.
+fn bind_socket(addr: SocketAddr) -> io::Result<(UdpSocket, std::net::UdpSocket)> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,
@@ -682,7 +747,8 @@ fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    let reader = socket.try_clone()?.into();
+    Ok((UdpSocket::from_std(socket.into())?, reader))
 }
 
 /// Sends a datagram now, or keeps it (in order) while the send buffer is full.

@@ -13,6 +13,7 @@
 
 mod endpoint;
 mod forward;
+mod inbox;
 mod link;
 mod sdp;
 

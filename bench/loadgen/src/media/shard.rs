@@ -60,7 +60,7 @@ enum Command {
         id: u64,
         owner: usize,
         side: Side,
-        socket: UdpSocket,
+        socket: LoopbackSocket,
     },
     OfferChannel {
         id: u64,
@@ -242,6 +242,7 @@ struct Slot {
     owner: usize,
     rtc: Rtc,
     socket: Arc<UdpSocket>,
+    sender: std::net::UdpSocket,
     local: SocketAddr,
     /// When str0m next wants to be woken.
     wake_at: Instant,
@@ -370,7 +371,7 @@ impl Driver {
         }
     }
 
-    fn open(&mut self, id: u64, owner: usize, side: Side, socket: UdpSocket) {
+    fn open(&mut self, id: u64, owner: usize, side: Side, LoopbackSocket { socket, sender }: LoopbackSocket) {
         let Ok(local) = socket.local_addr() else {
             return;
         };
@@ -395,6 +396,7 @@ impl Driver {
             owner,
             rtc,
             socket,
+            sender,
             local,
             wake_at: now,
             pending_offer: None,
@@ -455,8 +457,20 @@ impl Driver {
     }
 }
 
+/// A connection's UDP socket: read through tokio, written through a second descriptor of
+/// the same socket.
+struct LoopbackSocket {
+    socket: UdpSocket,
+    /// Sends straight to the kernel. tokio's `try_send_to` refuses without trying until its
+    /// reactor has seen the socket writable, which a new socket has not: the first ICE check
+    /// of a subscribe connection, made as its offer is accepted, was dropped that way and
+    /// went out only as the retransmission 250 ms later (an artefact of the client, not of
+    /// the server: a browser sends it at once).
+    sender: std::net::UdpSocket,
+}
+
 /// A UDP socket on a free loopback port, its receive buffer enlarged.
-fn bind_loopback() -> std::io::Result<UdpSocket> {
+fn bind_loopback() -> std::io::Result<LoopbackSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::DGRAM,
@@ -465,7 +479,11 @@ fn bind_loopback() -> std::io::Result<UdpSocket> {
     socket.set_recv_buffer_size(RECEIVE_BUFFER)?;
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-    UdpSocket::from_std(socket.into())
+    let sender = socket.try_clone()?.into();
+    Ok(LoopbackSocket {
+        socket: UdpSocket::from_std(socket.into())?,
+        sender,
+    })
 }
 
 fn readable(id: u64, socket: Arc<UdpSocket>) -> BoxFuture<'static, u64> {
@@ -572,11 +590,7 @@ impl Slot {
                     return;
                 }
                 Ok(Output::Transmit(transmit)) => {
-                    if self
-                        .socket
-                        .try_send_to(&transmit.contents, transmit.destination)
-                        .is_err()
-                    {
+                    if self.sender.send_to(&transmit.contents, transmit.destination).is_err() {
                         *send_errors += 1;
                     }
                 }
