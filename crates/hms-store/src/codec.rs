@@ -41,7 +41,8 @@ pub(crate) trait Columns {
 pub(crate) trait Value: Sized {
     fn from_sqlite(row: &SqliteRow, column: &str) -> StoreResult<Self>;
     fn from_postgres(row: &PgRow, column: &str) -> StoreResult<Self>;
-    fn from_direct(row: &rusqlite::Row<'_>, column: &str) -> StoreResult<Self>;
+    /// From the column at `index` of a row read through `rusqlite` (see `sqlite::point_reads`).
+    fn from_direct(row: &rusqlite::Row<'_>, index: usize) -> StoreResult<Self>;
 }
 
 macro_rules! values {
@@ -53,8 +54,8 @@ macro_rules! values {
             fn from_postgres(row: &PgRow, column: &str) -> StoreResult<Self> {
                 Ok(row.try_get(column)?)
             }
-            fn from_direct(row: &rusqlite::Row<'_>, column: &str) -> StoreResult<Self> {
-                Ok(row.get(column)?)
+            fn from_direct(row: &rusqlite::Row<'_>, index: usize) -> StoreResult<Self> {
+                Ok(row.get(index)?)
             }
         }
     )*};
@@ -71,12 +72,6 @@ impl Columns for SqliteRow {
 impl Columns for PgRow {
     fn get<T: Value>(&self, column: &str) -> StoreResult<T> {
         T::from_postgres(self, column)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn get<T: Value>(&self, column: &str) -> StoreResult<T> {
-        T::from_direct(self, column)
     }
 }
 

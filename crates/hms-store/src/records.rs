@@ -97,6 +97,58 @@ pub struct RoomView {
     pub template: TemplateSummary,
 }
 
+impl RoomView {
+    pub fn borrowed(&self) -> RoomViewRef<'_> {
+        let RoomView { room, template } = self;
+        RoomViewRef {
+            id: &room.id,
+            name: &room.name,
+            enabled: room.enabled,
+            description: &room.description,
+            template_id: &room.template_id,
+            region: &room.region,
+            large_room: room.large_room,
+            options: &room.options,
+            created_at: room.created_at,
+            updated_at: room.updated_at,
+            template_name: &template.name,
+            template_recording_enabled: template.recording_enabled,
+        }
+    }
+}
+
+/// A room with what its API form needs from its template, borrowed from the row it was
+/// read from (or from a [`RoomView`]): a list writes its rooms out as they are read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoomViewRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub enabled: bool,
+    pub description: &'a str,
+    pub template_id: &'a str,
+    pub region: &'a str,
+    pub large_room: bool,
+    pub options: &'a RoomOptions,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub template_name: &'a str,
+    pub template_recording_enabled: bool,
+}
+
+/// Writes a room of a page into the page's bytes, given its position in the page (from
+/// 0): see [`crate::Store::write_rooms`].
+pub type RoomWriter = Box<dyn for<'a> FnMut(&mut Vec<u8>, usize, &RoomViewRef<'a>) + Send>;
+
+/// A page of a list written item by item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPage {
+    /// The bytes given, with every item written after them.
+    pub out: Vec<u8>,
+    pub items: usize,
+    /// The id of the last item written, empty when none was.
+    pub last_id: String,
+}
+
 /// What a room shows of its template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateSummary {

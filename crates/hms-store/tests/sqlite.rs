@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hms_store::{RoomRecord, SqliteStore, Store, StoreError};
+use hms_store::{PageRequest, RoomRecord, RoomViewRef, RoomWriter, SqliteStore, Store, StoreError};
 use hms_types::Timestamp;
 use hms_types::room::RoomFilter;
 
@@ -129,4 +129,60 @@ async fn point_reads_see_every_commit_at_once_and_stop_with_the_store() {
         matches!(closed, Err(StoreError::Database(sqlx::Error::PoolClosed))),
         "{closed:?}"
     );
+}
+
+/// A page of rooms written from the rows SQLite reads holds what the page of records
+/// holds, for every filter and cursor, options and the template's summary included.
+#[tokio::test]
+async fn rooms_written_from_their_rows_are_the_rooms_read() {
+    let (_dir, store) = store_with_workspace().await;
+    for n in 0..12 {
+        let mut record = room(format!("room{n:0>20}"), &format!("Written-{n}"), TEMPLATE);
+        record.enabled = n % 3 != 0;
+        record.description = format!("room \"{n}\"\n");
+        record.created_at = Timestamp::from_unix_millis(1_700_000_000_000 + n);
+        if n % 2 == 0 {
+            record.options.size = Some(10 + n as u32);
+            record.options.polls = Some(vec![format!("poll-{n}")]);
+        }
+        store.insert_room(&record).await.unwrap();
+    }
+    let filters = [
+        RoomFilter::default(),
+        RoomFilter {
+            enabled: Some(true),
+            ..RoomFilter::default()
+        },
+        RoomFilter {
+            name: Some("WRITTEN-4".into()),
+            ..RoomFilter::default()
+        },
+        RoomFilter {
+            template_id: Some(TEMPLATE.into()),
+            after: Some(Timestamp::from_unix_millis(1_700_000_000_003)),
+            before: Some(Timestamp::from_unix_millis(1_700_000_000_009)),
+            ..RoomFilter::default()
+        },
+    ];
+    let described = |index: usize, room: &RoomViewRef<'_>| format!("{index} {room:?}\n");
+    for filter in &filters {
+        for start in [None, Some("room00000000000000000008".to_owned())] {
+            let page = PageRequest { limit: 5, start };
+            let views = store.rooms(WORKSPACE, filter, &page).await.unwrap();
+            let expected: String = views
+                .iter()
+                .enumerate()
+                .map(|(index, view)| described(index, &view.borrowed()))
+                .collect();
+            let writer: RoomWriter = Box::new(move |out, index, room| out.extend(described(index, room).bytes()));
+            let written = store
+                .write_rooms(WORKSPACE, filter, &page, b"head\n".to_vec(), writer)
+                .await
+                .unwrap();
+            assert_eq!(String::from_utf8(written.out).unwrap(), format!("head\n{expected}"));
+            assert_eq!(written.items, views.len());
+            let last_id = views.last().map(|view| view.room.id.clone()).unwrap_or_default();
+            assert_eq!(written.last_id, last_id, "{filter:?} {page:?}");
+        }
+    }
 }

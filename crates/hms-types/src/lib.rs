@@ -5,6 +5,7 @@
 
 pub mod active_room;
 pub mod error;
+pub mod json;
 pub mod page;
 pub mod room;
 pub mod room_code;

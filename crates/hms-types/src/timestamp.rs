@@ -28,6 +28,14 @@ impl Timestamp {
         self.0.unix_timestamp()
     }
 
+    /// Writes the time as a JSON string, as its `Serialize` does, with no escaping to
+    /// check: RFC 3339 text is digits and separators.
+    pub fn write_json(self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        out.extend_from_slice(Rfc3339Text::new(self.0, FractionDigits::Millis).as_str().as_bytes());
+        out.push(b'"');
+    }
+
     /// Parses RFC 3339 (any offset, any fraction length), rounding down to milliseconds.
     pub fn parse(text: &str) -> Option<Self> {
         OffsetDateTime::parse(text, &Rfc3339)
@@ -84,6 +92,16 @@ mod tests {
             Timestamp::from_unix_millis(Timestamp::UNSET_MILLIS).to_string(),
             "0001-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn writes_json_like_serde() {
+        for millis in [1_662_723_668_082, 1_662_723_668_080, 0, Timestamp::UNSET_MILLIS] {
+            let t = Timestamp::from_unix_millis(millis);
+            let mut out = Vec::new();
+            t.write_json(&mut out);
+            assert_eq!(out, serde_json::to_vec(&t).unwrap());
+        }
     }
 
     #[test]

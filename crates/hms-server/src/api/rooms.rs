@@ -19,7 +19,9 @@ async fn create(s: Scope, JsonBody(params): JsonBody<RoomParams>) -> ApiResult<J
 }
 
 async fn list(s: Scope, QueryParams(filter): QueryParams<RoomFilter>) -> ApiResult<ListJson<Page<Room>>> {
-    Ok(ListJson::page(rooms::list(s.store(), s.workspace(), filter).await?))
+    Ok(ListJson::written(
+        rooms::list_json(s.store(), s.workspace(), filter).await?,
+    ))
 }
 
 async fn retrieve(s: Scope, PathParams(room_id): PathParams<String>) -> ApiResult<Json<Room>> {

@@ -1,8 +1,11 @@
 //! Rooms: create (upsert by name), retrieve, list, update, enable and disable.
 
-use hms_store::{RoomOptions, RoomRecord, RoomView, Store, StoreError, Workspace};
-use hms_types::room::{RecordingInfo, Room, RoomFilter, RoomParams, RoomWebhook};
-use hms_types::{Page, Timestamp};
+use std::borrow::Cow;
+
+use hms_store::{RoomOptions, RoomRecord, RoomView, RoomViewRef, RoomWriter, Store, StoreError, Workspace};
+use hms_types::Timestamp;
+use hms_types::page;
+use hms_types::room::{RecordingInfo, Room, RoomFilter, RoomParams, RoomRef, RoomWebhook};
 
 use crate::ids;
 use crate::retry::Retry;
@@ -130,18 +133,35 @@ async fn find(store: &dyn Store, workspace: &Workspace, id_or_name: &str) -> Roo
         .ok_or(RoomError::NotFound)
 }
 
-/// `GET /v2/rooms`. Only enabled rooms unless `enabled` says otherwise, as documented;
-/// but a lookup by `name` finds the room whatever its state, because the Node SDK's
-/// `retrieveByName` sends the name alone.
-pub async fn list(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilter) -> RoomResult<Page<Room>> {
+/// `GET /v2/rooms`, as the JSON of its `Page<Room>`, written straight from the rows read.
+/// Only enabled rooms unless `enabled` says otherwise, as documented; but a lookup by
+/// `name` finds the room whatever its state, because the Node SDK's `retrieveByName`
+/// sends the name alone.
+pub async fn list_json(store: &dyn Store, workspace: &Workspace, mut filter: RoomFilter) -> RoomResult<Vec<u8>> {
     if filter.name.is_none() {
         filter.enabled.get_or_insert(true);
     }
     let request = super::page_request(filter.page());
-    let views = store.rooms(&workspace.id, &filter, &request).await?;
-    let data: Vec<Room> = views.into_iter().map(|view| to_wire(workspace, view)).collect();
-    Ok(super::page(&request, data, |room| room.id.as_str()))
+    let mut out = Vec::with_capacity(PAGE_FIELDS_BYTES + ROOM_JSON_BYTES * request.limit as usize);
+    page::json::head(&mut out, request.limit);
+    // Copied once a page: the writer runs where the store reads, on another thread.
+    let customer_id = workspace.customer_id.clone();
+    let app_id = workspace.app_id.clone();
+    let write: RoomWriter = Box::new(move |out, index, view| {
+        page::json::item_separator(out, index);
+        wire(&customer_id, &app_id, *view).write_json(out);
+    });
+    let written = store.write_rooms(&workspace.id, &filter, &request, out, write).await?;
+    let mut out = written.out;
+    page::json::tail(&mut out, &written.last_id);
+    Ok(out)
 }
+
+/// What a room's JSON takes, about (some 500 bytes without options): a page's buffer is
+/// sized for its rooms, so that it is not grown by copies.
+const ROOM_JSON_BYTES: usize = 640;
+/// A page's own fields around its rooms.
+const PAGE_FIELDS_BYTES: usize = 128;
 
 /// `POST /v2/rooms/{id}`: applies the given fields, enabling or disabling included.
 pub async fn update(store: &dyn Store, workspace: &Workspace, id: &str, params: RoomParams) -> RoomResult<Room> {
@@ -315,47 +335,46 @@ fn validate_webhook(webhook: &RoomWebhook) -> RoomResult<()> {
     Ok(webhooks::validate_headers(&webhook.headers)?)
 }
 
-/// The API form of a room, made of the room's own strings rather than copies of them: a
-/// list makes a hundred. Upload credentials are never sent back.
-fn to_wire(workspace: &Workspace, view: RoomView) -> Room {
-    let RoomView { room, template } = view;
-    let RoomOptions {
-        recording_info,
-        size,
-        max_duration_seconds,
-        polls,
-        webhook,
-    } = room.options;
-    let own_recording = recording_info.map(|mut info| {
-        if let Some(upload) = info.upload_info.as_mut() {
-            upload.credentials = None;
+/// The API form of a room, borrowed from `view`. A room without recording settings of
+/// its own shows its template's; upload credentials are never sent back.
+fn wire<'a>(customer_id: &'a str, app_id: &'a str, view: RoomViewRef<'a>) -> RoomRef<'a> {
+    let options = view.options;
+    let recording_info = match &options.recording_info {
+        None => Cow::Owned(RecordingInfo {
+            enabled: view.template_recording_enabled,
+            upload_info: None,
+        }),
+        Some(own) if own.upload_info.as_ref().is_some_and(|u| u.credentials.is_some()) => {
+            let mut shown = own.clone();
+            if let Some(upload) = shown.upload_info.as_mut() {
+                upload.credentials = None;
+            }
+            Cow::Owned(shown)
         }
-        info
-    });
-    let recording_source_template = own_recording.is_none();
-    let recording_info = own_recording.unwrap_or(RecordingInfo {
-        enabled: template.recording_enabled,
-        upload_info: None,
-    });
-    Room {
-        id: room.id,
-        name: room.name,
-        enabled: room.enabled,
-        description: room.description,
-        customer_id: workspace.customer_id.clone(),
-        customer: workspace.customer_id.clone(),
-        app_id: workspace.app_id.clone(),
-        recording_source_template,
-        recording_info: Some(recording_info),
-        template_id: room.template_id,
-        template: template.name,
-        region: room.region,
-        large_room: room.large_room,
-        size,
-        max_duration_seconds,
-        polls,
-        webhook,
-        created_at: room.created_at,
-        updated_at: room.updated_at,
+        Some(own) => Cow::Borrowed(own),
+    };
+    RoomRef {
+        id: view.id,
+        name: view.name,
+        enabled: view.enabled,
+        description: view.description,
+        customer_id,
+        app_id,
+        recording_source_template: options.recording_info.is_none(),
+        recording_info,
+        template_id: view.template_id,
+        template: view.template_name,
+        region: view.region,
+        large_room: view.large_room,
+        size: options.size,
+        max_duration_seconds: options.max_duration_seconds,
+        polls: options.polls.as_deref(),
+        webhook: options.webhook.as_ref(),
+        created_at: view.created_at,
+        updated_at: view.updated_at,
     }
+}
+
+fn to_wire(workspace: &Workspace, view: RoomView) -> Room {
+    wire(&workspace.customer_id, &workspace.app_id, view.borrowed()).to_room()
 }

@@ -8,7 +8,7 @@ use hms_types::session::SessionFilter;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
-use super::point_reads::read_all;
+use super::point_reads::{NamedRow, read_all};
 use crate::StoreResult;
 use crate::codec::*;
 use crate::records::*;
@@ -53,9 +53,23 @@ impl Select {
     pub(super) fn all<T>(
         &self,
         connection: &Connection,
-        decode: impl FnMut(&Row<'_>) -> StoreResult<T>,
+        decode: impl FnMut(&NamedRow<'_, '_>) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
         read_all(connection, &self.sql, params_from_iter(&self.values), decode)
+    }
+
+    /// Hands every row selected to `visit`, as it is read.
+    pub(super) fn each(
+        &self,
+        connection: &Connection,
+        mut visit: impl FnMut(&Row<'_>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut statement = connection.prepare_cached(&self.sql)?;
+        let mut rows = statement.query(params_from_iter(&self.values))?;
+        while let Some(row) = rows.next()? {
+            visit(row)?;
+        }
+        Ok(())
     }
 
     pub(super) fn count(&self, connection: &Connection) -> StoreResult<i64> {
@@ -81,8 +95,10 @@ pub(super) fn templates(workspace_id: &str, page: &PageRequest) -> Select {
     select
 }
 
-pub(super) fn rooms(workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> Select {
-    let mut select = Select::new(ROOM_VIEW_SELECT);
+/// The rooms (`r`) with their templates (`t`) that `filter` selects, with `head` before the
+/// conditions.
+pub(super) fn rooms(head: &str, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> Select {
+    let mut select = Select::new(head);
     select.bind(" WHERE r.workspace_id = ?", workspace_id.to_owned());
     if let Some(enabled) = filter.enabled {
         select.bind(" AND r.enabled = ?", enabled);

@@ -222,6 +222,17 @@ impl Store for SqliteStore {
         rooms::page(&self.point_reads, workspace_id, filter, page).await
     }
 
+    async fn write_rooms(
+        &self,
+        workspace_id: &str,
+        filter: &RoomFilter,
+        page: &PageRequest,
+        out: Vec<u8>,
+        write: RoomWriter,
+    ) -> StoreResult<WrittenPage> {
+        rooms::write_page(&self.point_reads, workspace_id, filter, page, out, write).await
+    }
+
     async fn reconcile_room_codes(
         &self,
         room_id: &str,

@@ -20,9 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Params, Row};
+use rusqlite::{Connection, OpenFlags, Params, Row, Statement};
 use tokio::sync::Semaphore;
 
+use crate::codec::{Columns, Value};
 use crate::{StoreError, StoreResult};
 
 pub(super) struct PointReads {
@@ -53,7 +54,7 @@ impl PointReads {
         &self,
         sql: &str,
         params: impl Params,
-        decode: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
+        decode: impl FnOnce(&NamedRow<'_, '_>) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
         self.with_connection(|connection| read_one(connection, sql, params, decode))
     }
@@ -134,13 +135,14 @@ pub(super) fn read_all<T>(
     connection: &Connection,
     sql: &str,
     params: impl Params,
-    mut decode: impl FnMut(&Row<'_>) -> StoreResult<T>,
+    mut decode: impl FnMut(&NamedRow<'_, '_>) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     let mut statement = connection.prepare_cached(sql)?;
+    let names = column_names(&statement);
     let mut rows = statement.query(params)?;
     let mut all = Vec::new();
     while let Some(row) = rows.next()? {
-        all.push(decode(row)?);
+        all.push(decode(&NamedRow { row, names: &names })?);
     }
     Ok(all)
 }
@@ -149,9 +151,37 @@ fn read_one<T>(
     connection: &Connection,
     sql: &str,
     params: impl Params,
-    decode: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
+    decode: impl FnOnce(&NamedRow<'_, '_>) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
     let mut statement = connection.prepare_cached(sql)?;
+    let names = column_names(&statement);
     let mut rows = statement.query(params)?;
-    rows.next()?.map(decode).transpose()
+    rows.next()?
+        .map(|row| decode(&NamedRow { row, names: &names }))
+        .transpose()
+}
+
+/// The names of the columns `statement` selects, in order. Copied, because the statement
+/// is borrowed mutably while its rows are read.
+fn column_names(statement: &Statement<'_>) -> Vec<String> {
+    statement.column_names().into_iter().map(str::to_owned).collect()
+}
+
+/// A row whose columns are found by name among its statement's names, read once a query.
+/// `rusqlite`'s own lookup by name asks SQLite for the name of each column before the one
+/// it looks for, for every column read of every row: a sixth of the profile of a list.
+pub(super) struct NamedRow<'r, 's> {
+    row: &'r Row<'s>,
+    names: &'r [String],
+}
+
+impl Columns for NamedRow<'_, '_> {
+    fn get<T: Value>(&self, column: &str) -> StoreResult<T> {
+        let index = self
+            .names
+            .iter()
+            .position(|name| name.eq_ignore_ascii_case(column))
+            .ok_or_else(|| StoreError::PointRead(rusqlite::Error::InvalidColumnName(column.to_owned())))?;
+        T::from_direct(self.row, index)
+    }
 }

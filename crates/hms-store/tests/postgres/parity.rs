@@ -237,6 +237,21 @@ async fn rooms(store: &dyn Store, t: &mut Transcript) {
     for filter in &filters {
         t.note("rooms filtered", store.rooms(WORKSPACE, filter, &page(10, None)).await);
     }
+    // SQLite writes its rooms from the rows it reads; PostgreSQL from its records.
+    let described: RoomWriter = Box::new(|out, index, room| out.extend(format!("{index} {room:?}\n").bytes()));
+    t.note(
+        "rooms written",
+        store
+            .write_rooms(
+                WORKSPACE,
+                &everything,
+                &page(2, Some("room-c")),
+                b"page\n".to_vec(),
+                described,
+            )
+            .await
+            .map(|written| (String::from_utf8(written.out), written.items, written.last_id)),
+    );
     let enabled_by_name = RoomFilter {
         enabled: Some(true),
         name: Some("GAMMA".into()),
