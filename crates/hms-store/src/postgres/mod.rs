@@ -37,19 +37,11 @@ use crate::records::*;
 use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic, shared};
 
-/// Connections of one process for writes and reads of several statements, and at most
-/// for single-statement reads. With the listener's own, five servers stay below
-/// PostgreSQL's default limit of 100 connections.
+/// Connections of one process for writes and reads of several statements, and for
+/// single-statement reads. With the listener's own, five servers stay below PostgreSQL's
+/// default limit of 100 connections.
 const CONNECTIONS: u32 = 12;
-const MAX_READ_CONNECTIONS: u32 = 6;
-
-/// One read connection per core of this node, at least two: each read wakes its backend,
-/// and more backends than the cores that issue reads only add task switches (measured on
-/// 2 cores: 2 connections served 13 300 room gets/s, 6 and 12 about 11 000).
-fn read_connections() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
-    cores.clamp(2, MAX_READ_CONNECTIONS)
-}
+const READ_CONNECTIONS: u32 = 6;
 /// How long a query waits for a free connection (or for a new one, while the database
 /// is unreachable) before failing: an outage answers 503 within a second, not a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(750);
@@ -75,7 +67,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
-        let reads = connections::Connections::new(options.clone(), read_connections(), ACQUIRE_TIMEOUT);
+        let reads = connections::Connections::new(options.clone(), READ_CONNECTIONS, ACQUIRE_TIMEOUT);
         let changes = changes::Changes::listen(options).await?;
         Ok(Self { pool, reads, changes })
     }
