@@ -341,6 +341,66 @@ async fn credential_changes_reach_every_process() {
     db.remove(stores).await;
 }
 
+/// Reads of one statement run on connections of their own, kept between reads, and cache
+/// nothing: what another process commits is read at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
+async fn reads_see_a_change_through_another_process_at_once() {
+    let db = TestDatabase::create().await;
+    let stores = db.stores(2).await;
+    stores[0].create_workspace(&new_workspace()).await.unwrap();
+    stores[0].insert_room(&room("room-a", "a")).await.unwrap();
+    let code = stores[0]
+        .create_room_code("room-a", "guest", &unique_code, Timestamp::now())
+        .await
+        .unwrap();
+    let read = stores[1].room(WORKSPACE, "room-a").await.unwrap().expect("the room");
+    assert!(read.room.enabled);
+    assert!(stores[1].room_code(&code.code).await.unwrap().unwrap().room_enabled);
+
+    let mut disabled = read.room.clone();
+    disabled.enabled = false;
+    disabled.updated_at = Timestamp::from_unix_millis(read.room.updated_at.unix_millis() + 1);
+    stores[0].update_room(&disabled, read.room.updated_at).await.unwrap();
+    stores[0]
+        .set_room_code_enabled(&code.code, false, Timestamp::now())
+        .await
+        .unwrap();
+
+    let again = stores[1].room(WORKSPACE, "room-a").await.unwrap().unwrap();
+    assert!(!again.room.enabled, "the other process's update is read at once");
+    let binding = stores[1].room_code(&code.code).await.unwrap().unwrap();
+    assert!(!binding.room_enabled && !binding.code.enabled);
+    db.remove(stores).await;
+}
+
+/// A kept read connection the database has cut since (a restart, an administrator) costs
+/// the read nothing: it runs again on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]
+async fn a_read_on_a_cut_connection_runs_again_on_a_new_one() {
+    let db = TestDatabase::create().await;
+    let stores = db.stores(1).await;
+    let store = &stores[0];
+    store.create_workspace(&new_workspace()).await.unwrap();
+    store.insert_room(&room("room-a", "a")).await.unwrap();
+    assert!(store.room(WORKSPACE, "room-a").await.unwrap().is_some());
+
+    let mut control = db.connection().await;
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'",
+    )
+    .fetch_one(&mut control)
+    .await
+    .unwrap();
+    assert!(cut >= 1, "the kept read connection was cut");
+
+    let read = store.room(WORKSPACE, "room-a").await.expect("read on a new connection");
+    assert_eq!(read.unwrap().room.name, "a");
+    db.remove(stores).await;
+}
+
 /// Notices sent while the listener was cut off are lost, so its return is announced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL (HMS_TEST_POSTGRES_URL)"]

@@ -140,7 +140,7 @@ async fn metrics_count_known_traffic() {
         .filter(|s| s.metric == "hms_db_pool_max_connections")
         .collect();
     let expected_pools = if common::on_postgres() {
-        vec!["main"]
+        vec!["main", "read"]
     } else {
         vec!["read", "write"]
     };

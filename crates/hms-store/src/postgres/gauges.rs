@@ -2,10 +2,12 @@
 
 use sqlx::PgPool;
 
+use super::connections::Connections;
+
 use crate::StoreResult;
 use crate::gauges::{OLDEST_PENDING_BY_ENDPOINT, PENDING_DELIVERIES, StoreGauges, gauges_from, pool_use};
 
-pub(super) async fn read(pool: &PgPool, node_id: &str) -> StoreResult<StoreGauges> {
+pub(super) async fn read(pool: &PgPool, reads: &Connections, node_id: &str) -> StoreResult<StoreGauges> {
     let live = sqlx::query(
         "SELECT COUNT(DISTINCT s.room_id) AS rooms, COUNT(DISTINCT s.id) AS sessions, COUNT(p.id) AS peers \
          FROM session_peers p JOIN sessions s ON s.id = p.session_id \
@@ -22,6 +24,6 @@ pub(super) async fn read(pool: &PgPool, node_id: &str) -> StoreResult<StoreGauge
     .fetch_optional(pool)
     .await?;
     let mut gauges = gauges_from(&live, &pending, &by_endpoint, unplanned)?;
-    gauges.pools = vec![pool_use("main", pool)];
+    gauges.pools = vec![pool_use("main", pool), reads.usage("read")];
     Ok(gauges)
 }

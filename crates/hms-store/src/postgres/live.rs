@@ -9,7 +9,7 @@
 
 use hms_types::session::SessionFilter;
 use hms_types::simulate::Delivery;
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use super::read_snapshot;
@@ -178,10 +178,10 @@ pub(super) async fn live_session(pool: &PgPool, room_id: &str) -> StoreResult<Op
     Ok(Some(session))
 }
 
-pub(super) async fn live_revision(pool: &PgPool, room_id: &str) -> StoreResult<Option<SessionRevision>> {
+pub(super) async fn live_revision(db: &mut PgConnection, room_id: &str) -> StoreResult<Option<SessionRevision>> {
     sqlx::query("SELECT id, revision FROM sessions WHERE room_id = $1 AND active")
         .bind(room_id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?
         .decoded(session_revision_from)
 }

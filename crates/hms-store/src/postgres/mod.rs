@@ -12,6 +12,7 @@
 //! every process hears of them once they are committed (see `changes`).
 
 mod changes;
+mod connections;
 mod deliveries;
 mod gauges;
 mod live;
@@ -36,15 +37,19 @@ use crate::records::*;
 use crate::{ClaimOutcome, IdempotencyClaim, StoreGauges, StoredResponse};
 use crate::{CodeGenerator, Store, StoreError, StoreResult, Topic, shared};
 
-/// Query connections of one process. With the listener's own, five servers stay below
-/// PostgreSQL's default limit of 100 connections.
-const CONNECTIONS: u32 = 16;
+/// Connections of one process for writes and reads of several statements, and for
+/// single-statement reads. With the listener's own, five servers stay below PostgreSQL's
+/// default limit of 100 connections.
+const CONNECTIONS: u32 = 12;
+const READ_CONNECTIONS: u32 = 6;
 /// How long a query waits for a free connection (or for a new one, while the database
 /// is unreachable) before failing: an outage answers 503 within a second, not a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(750);
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    /// Where reads of one statement run, at one round trip each.
+    reads: connections::Connections,
     changes: changes::Changes,
 }
 
@@ -62,9 +67,26 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
+        let reads = connections::Connections::new(options.clone(), READ_CONNECTIONS, ACQUIRE_TIMEOUT);
         let changes = changes::Changes::listen(options).await?;
-        Ok(Self { pool, changes })
+        Ok(Self { pool, reads, changes })
     }
+}
+
+/// Runs a read of one statement on the store's read connections (see `connections`):
+/// `read!(store, db => a future reading through db)`, run again on a new connection if
+/// the reused one was lost.
+macro_rules! read {
+    ($store:expr, $db:ident => $read:expr) => {{
+        let mut lease = $store.reads.lease().await?;
+        loop {
+            let $db = lease.connection();
+            let result = $read.await;
+            if !lease.retry_after(&result).await? {
+                break lease.settle(result);
+            }
+        }
+    }};
 }
 
 /// A read-only transaction whose reads all see one snapshot, for reads that must agree
@@ -83,6 +105,7 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.changes.close().await;
+        self.reads.close().await;
         self.pool.close().await;
     }
 
@@ -95,7 +118,7 @@ impl Store for PgStore {
     }
 
     async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
-        shared::workspaces::by_name(&self.pool, name).await
+        read!(self, db => shared::workspaces::by_name(db, name))
     }
 
     async fn credentials(&self) -> StoreResult<Vec<WorkspaceCredentials>> {
@@ -103,7 +126,7 @@ impl Store for PgStore {
     }
 
     async fn credentials_version(&self) -> StoreResult<i64> {
-        shared::workspaces::credentials_version(&self.pool).await
+        read!(self, db => shared::workspaces::credentials_version(db))
     }
 
     async fn add_secret(&self, workspace_id: &str, secret: &SecretRecord) -> StoreResult<()> {
@@ -127,15 +150,15 @@ impl Store for PgStore {
     }
 
     async fn template(&self, workspace_id: &str, id: &str) -> StoreResult<Option<TemplateRecord>> {
-        templates::by_id(&self.pool, workspace_id, id).await
+        read!(self, db => templates::by_id(db, workspace_id, id))
     }
 
     async fn template_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<TemplateRecord>> {
-        shared::templates::by_name(&self.pool, workspace_id, name).await
+        read!(self, db => shared::templates::by_name(db, workspace_id, name))
     }
 
     async fn default_template(&self, workspace_id: &str) -> StoreResult<Option<TemplateRecord>> {
-        shared::templates::default_of(&self.pool, workspace_id).await
+        read!(self, db => shared::templates::default_of(db, workspace_id))
     }
 
     async fn templates(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<TemplateRecord>> {
@@ -151,11 +174,11 @@ impl Store for PgStore {
     }
 
     async fn room(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
-        rooms::by_id(&self.pool, workspace_id, id).await
+        read!(self, db => rooms::by_id(db, workspace_id, id))
     }
 
     async fn room_by_name(&self, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
-        rooms::by_name(&self.pool, workspace_id, name).await
+        read!(self, db => rooms::by_name(db, workspace_id, name))
     }
 
     async fn rooms(&self, workspace_id: &str, filter: &RoomFilter, page: &PageRequest) -> StoreResult<Vec<RoomView>> {
@@ -192,7 +215,7 @@ impl Store for PgStore {
     }
 
     async fn room_code(&self, code: &str) -> StoreResult<Option<CodeBinding>> {
-        rooms::code_binding(&self.pool, code).await
+        read!(self, db => rooms::code_binding(db, code))
     }
 
     async fn set_room_code_enabled(&self, code: &str, enabled: bool, now: Timestamp) -> StoreResult<RoomCode> {
@@ -221,7 +244,7 @@ impl Store for PgStore {
     }
 
     async fn live_revision(&self, room_id: &str) -> StoreResult<Option<SessionRevision>> {
-        live::live_revision(&self.pool, room_id).await
+        read!(self, db => live::live_revision(db, room_id))
     }
 
     async fn peer_inbox(&self, room_id: &str, peer_id: &str, limit: u32) -> StoreResult<Option<Vec<Delivery>>> {
@@ -333,6 +356,6 @@ impl Store for PgStore {
     }
 
     async fn gauges(&self, node_id: &str) -> StoreResult<StoreGauges> {
-        gauges::read(&self.pool, node_id).await
+        gauges::read(&self.pool, &self.reads, node_id).await
     }
 }

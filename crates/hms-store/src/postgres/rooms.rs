@@ -8,7 +8,7 @@
 use hms_types::Timestamp;
 use hms_types::room::RoomFilter;
 use hms_types::room_code::{RoomCode, RoomCodeFilter};
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use crate::codec::*;
@@ -30,24 +30,24 @@ pub(super) async fn update(pool: &PgPool, room: &RoomRecord, read_updated_at: Ti
     Ok(())
 }
 
-pub(super) async fn by_id(pool: &PgPool, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
+pub(super) async fn by_id(db: &mut PgConnection, workspace_id: &str, id: &str) -> StoreResult<Option<RoomView>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "{ROOM_VIEW_SELECT} WHERE r.workspace_id = $1 AND r.id = $2"
     )))
     .bind(workspace_id)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?
     .decoded(room_view_from)
 }
 
-pub(super) async fn by_name(pool: &PgPool, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
+pub(super) async fn by_name(db: &mut PgConnection, workspace_id: &str, name: &str) -> StoreResult<Option<RoomView>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "{ROOM_VIEW_SELECT} WHERE r.workspace_id = $1 AND r.name_key = $2"
     )))
     .bind(workspace_id)
     .bind(name_key(name))
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?
     .decoded(room_view_from)
 }
@@ -147,10 +147,10 @@ pub(super) async fn codes_page(
     query.build().fetch_all(pool).await?.decoded(room_code_from)
 }
 
-pub(super) async fn code_binding(pool: &PgPool, code: &str) -> StoreResult<Option<CodeBinding>> {
+pub(super) async fn code_binding(db: &mut PgConnection, code: &str) -> StoreResult<Option<CodeBinding>> {
     sqlx::query(sqlx::AssertSqlSafe(format!("{CODE_BINDING_SELECT} WHERE c.code = $1")))
         .bind(code)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?
         .decoded(code_binding_from)
 }

@@ -2,7 +2,7 @@
 //! also settles two processes creating one name at once; replacements are conditional on
 //! the revision that was read. The statements both stores run are in `shared::templates`.
 
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::codec::*;
@@ -16,11 +16,11 @@ pub(super) async fn replace(pool: &PgPool, template: &TemplateRecord, expected_r
     Ok(())
 }
 
-pub(super) async fn by_id(pool: &PgPool, workspace_id: &str, id: &str) -> StoreResult<Option<TemplateRecord>> {
+pub(super) async fn by_id(db: &mut PgConnection, workspace_id: &str, id: &str) -> StoreResult<Option<TemplateRecord>> {
     sqlx::query("SELECT * FROM templates WHERE workspace_id = $1 AND id = $2")
         .bind(workspace_id)
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?
         .decoded(template_from)
 }
