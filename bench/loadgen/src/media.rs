@@ -27,7 +27,7 @@ use crate::server::{Credentials, Process, start_hms};
 use crate::{call, credentials, management_auth, progress};
 use peer::PeerPlan;
 use received::Kind;
-use shard::{Shard, ShardReport, TrackReport};
+use shard::{Shard, ShardReport, SubscriberReport, TrackReport};
 
 #[derive(clap::Args)]
 pub struct MediaArgs {
@@ -138,10 +138,43 @@ struct Measured {
     /// From each joiner's `join` to its first video packet, and to its first keyframe.
     first_video: Histogram,
     first_keyframe: Histogram,
+    /// The same joiners' way to their first video, step by step.
+    join_steps: JoinSteps,
     /// Over the whole scenario: keyframe requests that reached the publishers, and
     /// keyframes they sent.
     keyframe_requests: u64,
     keyframes: u64,
+}
+
+/// Each step from a subscriber's `join` to its first video packet: the server's first
+/// offer on the subscribe connection, ICE and DTLS up on it, and the video's first packet.
+#[derive(Default)]
+struct JoinSteps {
+    to_offer: Histogram,
+    to_connected: Histogram,
+    to_video: Histogram,
+}
+
+impl JoinSteps {
+    fn record(&mut self, joined_at: Instant, subscriber: &SubscriberReport, first_video: Option<Instant>) {
+        let (Some(connected), Some(video)) = (subscriber.connected_at, first_video) else {
+            return;
+        };
+        let steps = [
+            (&mut self.to_offer, joined_at, subscriber.opened_at),
+            (&mut self.to_connected, subscriber.opened_at, connected),
+            (&mut self.to_video, connected, video),
+        ];
+        for (histogram, from, to) in steps {
+            histogram.record(to.saturating_duration_since(from).as_nanos() as u64);
+        }
+    }
+
+    fn render(&self) -> String {
+        [&self.to_offer, &self.to_connected, &self.to_video]
+            .map(|h| format!("{} / {}", latency(h.quantile(0.50)), latency(h.quantile(0.99))))
+            .join(" | ")
+    }
 }
 
 impl Measured {
@@ -362,7 +395,7 @@ async fn wait_for_media(shards: &[Shard], scenario: &Scenario) -> Result<(), Str
         }
         if started.elapsed() > MEDIA_PATIENCE {
             let sent: u64 = report.publishers.iter().map(|p| p.video_frames).sum();
-            let connected = report.subscribers.iter().filter(|(_, up)| *up).count();
+            let connected = report.subscribers.iter().filter(|s| s.connected_at.is_some()).count();
             let state = format!(
                 "subscribe connections up: {connected} of {}; video frames the publishers sent: {sent}; \
                  tracks receiving: {}{}",
@@ -468,6 +501,7 @@ fn figures(
         kib_per_peer: 0.0,
         first_video: Histogram::default(),
         first_keyframe: Histogram::default(),
+        join_steps: JoinSteps::default(),
         keyframe_requests: after.publishers.iter().map(|p| p.keyframe_requests).sum(),
         keyframes: after.publishers.iter().map(|p| p.keyframes).sum(),
     };
@@ -499,6 +533,9 @@ fn figures(
         }
         if let Some(first) = first_video {
             measured.first_video.record(first.duration_since(*at).as_nanos() as u64);
+        }
+        if let Some(subscriber) = after.subscribers.iter().find(|s| s.owner == *index) {
+            measured.join_steps.record(*at, subscriber, first_video);
         }
         if let Some(first) = first_keyframe {
             measured
@@ -569,6 +606,14 @@ fn render(results: &[Measured], window: Duration) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     ));
+    out.push_str(
+        "\nThe joiners' way to their first video, step by step (p50 / p99 of each step):\n\n\
+         | media step | join → server's offer | → ICE and DTLS up | → first video |\n\
+         |---|---:|---:|---:|\n",
+    );
+    for m in results {
+        out.push_str(&format!("| {} | {} |\n", m.name, m.join_steps.render()));
+    }
     out.push_str(&targets(results));
     out
 }

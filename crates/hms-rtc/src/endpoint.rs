@@ -28,8 +28,8 @@ const SOCKET_BUFFER: usize = 8 << 20;
 /// Datagrams held while the kernel's send buffer is full; beyond this they are dropped,
 /// as a full network link would drop them.
 const MAX_BACKLOG: usize = 65_536;
-/// How long the loop applies commands or drains subscribers written to before it looks for
-/// handshakes again: long enough to spread the cost of looking, short against a
+/// How long the loop spends on one kind of work before it turns to the next (and looks for
+/// handshakes again): long enough to spread the cost of looking, short against a
 /// handshake's round trip.
 const SLICE: Duration = Duration::from_millis(1);
 
@@ -79,20 +79,7 @@ impl Endpoint {
             .collect();
         let (commands, received) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let driver = Driver {
-            socket,
-            local_addr,
-            candidates,
-            connections: HashMap::new(),
-            by_source: HashMap::new(),
-            sources: HashMap::new(),
-            timers: BinaryHeap::new(),
-            backlog: VecDeque::new(),
-            dirty: Dirty::default(),
-            inbox: Inbox::new(reader),
-            certificate: str0m::crypto::from_feature_flags().dtls_provider.generate_certificate(),
-            counters: counters.clone(),
-        };
+        let driver = Driver::new(socket, reader, local_addr, candidates, counters.clone());
         tokio::spawn(driver.run(received));
         Ok(Self {
             commands,
@@ -194,10 +181,6 @@ impl Dirty {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
-
     fn pop(&mut self) -> Option<ConnectionId> {
         let id = self.queue.pop_front()?;
         self.queued.remove(&id);
@@ -206,9 +189,38 @@ impl Dirty {
 }
 
 impl Driver {
-    /// Handles, in order: commands (negotiation steps), handshake datagrams, due timers,
-    /// subscribers written to (a slice of them), then one media datagram, looking at the
-    /// socket again before each step; and waits when there is nothing to do.
+    fn new(
+        socket: UdpSocket,
+        reader: std::net::UdpSocket,
+        local_addr: SocketAddr,
+        candidates: Vec<SocketAddr>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            socket,
+            local_addr,
+            candidates,
+            connections: HashMap::new(),
+            by_source: HashMap::new(),
+            sources: HashMap::new(),
+            timers: BinaryHeap::new(),
+            backlog: VecDeque::new(),
+            dirty: Dirty::default(),
+            inbox: Inbox::new(reader),
+            certificate: str0m::crypto::from_feature_flags().dtls_provider.generate_certificate(),
+            counters,
+        }
+    }
+
+    /// Takes, in turn, a slice of each: commands (negotiation steps), handshake datagrams,
+    /// due timers, subscribers written to and media datagrams, reading the socket before
+    /// each round and handling the handshakes read before anything else; and waits when
+    /// there is nothing to do.
+    ///
+    /// The forwarding work takes turns rather than one kind going first: at hundreds of
+    /// subscribers some timer is always due (each connection's RTCP, its feedback, its
+    /// retransmissions), and a loop that ran every due timer before anything else kept
+    /// each handshake read meanwhile waiting for up to a hundred milliseconds.
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
             // A busy endpoint still lets the other tasks of its thread run (peers'
@@ -228,23 +240,16 @@ impl Driver {
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
             }
-            if let Some(datagram) = self.inbox.next_handshake() {
-                self.receive(datagram.source, &datagram.bytes);
+            if self.for_a_slice(Self::handle_handshake) {
+                continue;
+            }
+            let timers = self.for_a_slice(Self::wake_next_due);
+            let written = self.for_a_slice(Self::drain_next_written);
+            let media = self.for_a_slice(Self::handle_media);
+            if timers || written || media {
                 continue;
             }
             let wake_at = self.next_wake();
-            if wake_at.is_some_and(|at| at <= Instant::now()) {
-                self.wake_due();
-                continue;
-            }
-            if !self.dirty.is_empty() {
-                self.drain_written();
-                continue;
-            }
-            if let Some(datagram) = self.inbox.next_media() {
-                self.receive(datagram.source, &datagram.bytes);
-                continue;
-            }
             tokio::select! {
                 readable = self.socket.readable() => match readable {
                     // Reads through tokio's readiness, so that an empty socket clears it.
@@ -257,13 +262,41 @@ impl Driver {
                     Some(command) => self.apply(command),
                     None => return,
                 },
-                _ = sleep_until(wake_at) => self.wake_due(),
+                _ = sleep_until(wake_at) => {
+                    self.for_a_slice(Self::wake_next_due);
+                }
                 writable = self.socket.writable(), if !self.backlog.is_empty() => match writable {
                     Ok(()) => self.send_backlog(),
                     Err(error) => tracing::debug!(%error, "UDP socket not writable"),
                 },
             }
         }
+    }
+
+    /// Repeats `step` while it finds work, for at most `SLICE`; whether it found any.
+    fn for_a_slice(&mut self, mut step: impl FnMut(&mut Self) -> bool) -> bool {
+        let started = Instant::now();
+        let mut worked = false;
+        while started.elapsed() < SLICE && step(self) {
+            worked = true;
+        }
+        worked
+    }
+
+    fn handle_handshake(&mut self) -> bool {
+        let Some(datagram) = self.inbox.next_handshake() else {
+            return false;
+        };
+        self.receive(datagram.source, &datagram.bytes);
+        true
+    }
+
+    fn handle_media(&mut self) -> bool {
+        let Some(datagram) = self.inbox.next_media() else {
+            return false;
+        };
+        self.receive(datagram.source, &datagram.bytes);
+        true
     }
 
     fn next_wake(&mut self) -> Option<Instant> {
@@ -302,27 +335,24 @@ impl Driver {
         self.drain(id);
     }
 
-    fn wake_due(&mut self) {
+    /// Wakes the connection whose timer is due soonest; whether one was due.
+    fn wake_next_due(&mut self) -> bool {
         let now = Instant::now();
-        let mut due = Vec::new();
         while let Some(&Reverse((at, id))) = self.timers.peek() {
             if at > now {
-                break;
+                return false;
             }
             self.timers.pop();
             if let Some(link) = self.connections.get_mut(&id)
                 && link.wake_at == Some(at)
             {
                 link.wake_at = None;
-                due.push(id);
-            }
-        }
-        for id in due {
-            if let Some(link) = self.connections.get_mut(&id) {
                 let _ = link.rtc.handle_input(Input::Timeout(now));
+                self.drain(id);
+                return true;
             }
-            self.drain(id);
         }
+        false
     }
 
     fn apply(&mut self, command: Command) {
@@ -377,8 +407,15 @@ impl Driver {
         self.drain(id);
     }
 
+    /// Replies to a negotiation step, then wakes the connection at once: str0m holds an
+    /// ICE check that arrived before the remote credentials (a subscriber checks as soon
+    /// as it answers, and its check outruns the answer's way through signalling), and
+    /// answers it only on the connection's next timer, up to 180 ms later under load.
     fn answer<T>(&mut self, id: ConnectionId, reply: Reply<T>, outcome: Result<T, RtcError>) {
         let _ = reply.send(outcome);
+        if let Some(link) = self.connections.get_mut(&id) {
+            let _ = link.rtc.handle_input(Input::Timeout(Instant::now()));
+        }
         self.drain(id);
     }
 
@@ -599,16 +636,13 @@ impl Driver {
         }
     }
 
-    /// Drains the connections written to, for at most `SLICE` before the loop looks
-    /// at the socket again.
-    fn drain_written(&mut self) {
-        let started = Instant::now();
-        while let Some(id) = self.dirty.pop() {
-            self.drain(id);
-            if started.elapsed() >= SLICE {
-                return;
-            }
-        }
+    /// Drains the connection written to longest ago; whether there was one.
+    fn drain_next_written(&mut self) -> bool {
+        let Some(id) = self.dirty.pop() else {
+            return false;
+        };
+        self.drain(id);
+        true
     }
 
     /// Sends what connection `id` has to send and handles what it tells, until it only

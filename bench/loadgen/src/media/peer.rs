@@ -45,7 +45,8 @@ pub async fn run(
     ready: oneshot::Sender<Instant>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let (socket, _) = tokio_tungstenite::connect_async(plan.url.as_str())
+    // Without Nagle's algorithm, as a browser's socket.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(plan.url.as_str(), None, true)
         .await
         .map_err(|e| format!("{}: connect: {e}", plan.peer_id))?;
     let mut peer = Peer {

@@ -113,8 +113,7 @@ pub struct Connection {
 pub struct ShardReport {
     pub tracks: Vec<TrackReport>,
     pub publishers: Vec<PublisherReport>,
-    /// Subscribe connections: owner and whether ICE and DTLS are up.
-    pub subscribers: Vec<(usize, bool)>,
+    pub subscribers: Vec<SubscriberReport>,
     /// Connections str0m gave up on, with why.
     pub failures: Vec<(usize, String)>,
     /// Datagrams the kernel refused to send.
@@ -128,6 +127,15 @@ pub struct TrackReport {
     /// The connection and SSRC: what tells one track from another across reports.
     pub key: (u64, u32),
     pub received: Received,
+}
+
+/// A subscribe connection and when it passed each step of its set-up.
+pub struct SubscriberReport {
+    pub owner: usize,
+    /// When the server's first offer was taken (the connection opened).
+    pub opened_at: Instant,
+    /// When ICE and DTLS were up.
+    pub connected_at: Option<Instant>,
 }
 
 #[derive(Clone, Default)]
@@ -249,7 +257,8 @@ struct Slot {
     pending_offer: Option<SdpPendingOffer>,
     channel: Option<ChannelId>,
     unsent_texts: Vec<String>,
-    connected: bool,
+    opened_at: Instant,
+    connected_at: Option<Instant>,
     failure: Option<String>,
     role: Role,
 }
@@ -402,7 +411,8 @@ impl Driver {
             pending_offer: None,
             channel: None,
             unsent_texts: Vec::new(),
-            connected: false,
+            opened_at: now,
+            connected_at: None,
             failure: None,
             role,
         };
@@ -436,13 +446,17 @@ impl Driver {
             }
             match &slot.role {
                 Role::Publisher(source) => report.publishers.push(PublisherReport {
-                    connected: slot.connected,
+                    connected: slot.connected_at.is_some(),
                     video_frames: source.as_ref().map_or(0, |s| s.video_frames),
                     keyframes: source.as_ref().map_or(0, |s| s.keyframes),
                     keyframe_requests: source.as_ref().map_or(0, |s| s.keyframe_requests),
                 }),
                 Role::Subscriber(subscriber) => {
-                    report.subscribers.push((slot.owner, slot.connected));
+                    report.subscribers.push(SubscriberReport {
+                        owner: slot.owner,
+                        opened_at: slot.opened_at,
+                        connected_at: slot.connected_at,
+                    });
                     report
                         .tracks
                         .extend(subscriber.tracks.iter().map(|(ssrc, received)| TrackReport {
@@ -504,7 +518,7 @@ impl Slot {
     /// When the connection needs the shard next: str0m's timer or the next frame to send.
     fn next_due(&self) -> Instant {
         match &self.role {
-            Role::Publisher(Some(source)) if source.negotiated && self.connected => {
+            Role::Publisher(Some(source)) if source.negotiated && self.connected_at.is_some() => {
                 let next_frame = source
                     .next_video_at
                     .map_or(source.next_audio_at, |video| video.min(source.next_audio_at));
@@ -618,7 +632,7 @@ impl Slot {
 
     fn on_event(&mut self, event: Event, now: Instant) {
         match event {
-            Event::Connected => self.connected = true,
+            Event::Connected => self.connected_at = Some(now),
             Event::ChannelOpen(id, _) => self.channel = Some(id),
             Event::KeyframeRequest(_) => {
                 if let Role::Publisher(Some(source)) = &mut self.role {
@@ -679,7 +693,7 @@ impl Slot {
     /// Writes the frames whose time has come: video every 33 ms (a keyframe when asked or
     /// when the last is old), audio every 20 ms.
     fn send_due_frames(&mut self, now: Instant) {
-        if !self.connected {
+        if self.connected_at.is_none() {
             return;
         }
         let Role::Publisher(Some(source)) = &mut self.role else {
