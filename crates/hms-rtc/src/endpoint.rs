@@ -214,13 +214,15 @@ impl Driver {
 
     /// Takes, in turn, a slice of each: commands (negotiation steps), handshake datagrams,
     /// due timers, subscribers written to and media datagrams, reading the socket before
-    /// each round and handling the handshakes read before anything else; and waits when
-    /// there is nothing to do.
+    /// each round; and waits when there is nothing to do. A handshake read waits for at
+    /// most one round, a few milliseconds.
     ///
-    /// The forwarding work takes turns rather than one kind going first: at hundreds of
-    /// subscribers some timer is always due (each connection's RTCP, its feedback, its
-    /// retransmissions), and a loop that ran every due timer before anything else kept
-    /// each handshake read meanwhile waiting for up to a hundred milliseconds.
+    /// Each kind takes its turn rather than one going first until it runs out. At hundreds
+    /// of subscribers some timer is always due (each connection's RTCP, its feedback, its
+    /// retransmissions): run first, due timers kept each handshake read meanwhile waiting
+    /// for up to a hundred milliseconds. And during a join burst some handshake or data
+    /// channel datagram is always waiting: run first, those held the publisher's frames
+    /// back, and a subscriber that had just connected waited as long for its first.
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
             // A busy endpoint still lets the other tasks of its thread run (peers'
@@ -240,13 +242,11 @@ impl Driver {
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
             }
-            if self.for_a_slice(Self::handle_handshake) {
-                continue;
-            }
+            let handshakes = self.for_a_slice(Self::handle_handshake);
             let timers = self.for_a_slice(Self::wake_next_due);
             let written = self.for_a_slice(Self::drain_next_written);
             let media = self.for_a_slice(Self::handle_media);
-            if timers || written || media {
+            if handshakes || timers || written || media {
                 continue;
             }
             let wake_at = self.next_wake();
