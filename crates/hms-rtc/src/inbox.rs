@@ -6,8 +6,8 @@
 //! that is a hundred milliseconds of work, and the kernel queues datagrams in arrival
 //! order, so an ICE check or a DTLS flight that arrived meanwhile used to wait it out, and
 //! a join took every such wait of each handshake step. The driver now reads what the
-//! socket holds before each datagram it handles and takes the handshakes first: one waits
-//! at most for one media datagram's forwarding.
+//! socket holds before each round of its work, and the handshakes read take their own
+//! slice of every round: one waits for at most a round, a few milliseconds.
 
 use std::collections::VecDeque;
 use std::io;
