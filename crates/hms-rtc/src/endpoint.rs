@@ -156,6 +156,9 @@ struct Driver {
     /// others wait for their handshakes.
     certificate: Option<DtlsCert>,
     counters: Arc<Counters>,
+    /// A peer task was sent something (a reply to a negotiation step, an event) since
+    /// the loop last yielded.
+    woke_peers: bool,
 }
 
 /// Connections that have output waiting (str0m's rule: poll after every change), each
@@ -209,6 +212,7 @@ impl Driver {
             inbox: Inbox::new(reader),
             certificate: str0m::crypto::from_feature_flags().dtls_provider.generate_certificate(),
             counters,
+            woke_peers: false,
         }
     }
 
@@ -225,9 +229,15 @@ impl Driver {
     /// back, and a subscriber that had just connected waited as long for its first.
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
-            // A busy endpoint still lets the other tasks of its thread run (peers'
-            // signalling among them), as the awaits it replaced did.
-            tokio::task::consume_budget().await;
+            // A peer task woken from here waits in this worker's own slot, which the other
+            // worker cannot take, until this task yields: without yielding at once, a
+            // negotiation step's reply waited for the runtime's budget to run out, many
+            // rounds later. Otherwise the budget still lets the thread's other tasks run.
+            if std::mem::take(&mut self.woke_peers) {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::task::consume_budget().await;
+            }
             // Whatever the socket holds: the read ends empty or with the inbox full.
             let _ = self.inbox.read_available();
             if !self.backlog.is_empty() {
@@ -413,6 +423,7 @@ impl Driver {
     /// answers it only on the connection's next timer, up to 180 ms later under load.
     fn answer<T>(&mut self, id: ConnectionId, reply: Reply<T>, outcome: Result<T, RtcError>) {
         let _ = reply.send(outcome);
+        self.woke_peers = true;
         if let Some(link) = self.connections.get_mut(&id) {
             let _ = link.rtc.handle_input(Input::Timeout(Instant::now()));
         }
@@ -528,6 +539,7 @@ impl Driver {
         };
         link.rtc.disconnect();
         let _ = link.events.send(ConnectionEvent::Closed);
+        self.woke_peers = true;
         for incoming in link.incoming.values() {
             self.sources.remove(&incoming.key);
         }
@@ -586,6 +598,7 @@ impl Driver {
                 level,
             };
             let _ = link.events.send(told);
+            self.woke_peers = true;
         }
         let key = incoming.key.clone();
         if !data.contiguous {
@@ -722,6 +735,7 @@ impl Driver {
             _ => return,
         };
         let _ = link.events.send(told);
+        self.woke_peers = true;
     }
 
     /// Sends what waited for room in the send buffer, until it is full again.
